@@ -1,0 +1,1 @@
+//! Hot code upgrades of ferrotp actor modules loaded from dynamic libraries (see issue #7).

@@ -1,0 +1,1 @@
+//! Derive and attribute macros that declare ferrotp GenServers (see issue #6).

@@ -1,0 +1,153 @@
+//! Spawning processes with options.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::cell::{AnyProcess, ProcessCell};
+use super::core::{Status, Watcher};
+use super::{panic, table, task::ProcessTask, Context};
+use crate::error::SpawnError;
+use crate::registry::name;
+use crate::{Addr, IntoExitReason, Pid, Reference};
+
+/// Options for spawning a process: a bounded mailbox, `trap_exit` from the start, a registered
+/// name, and a link or monitor set up before the process runs.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use ferrotp_runtime::process::Builder;
+/// use ferrotp_runtime::{registry, Message};
+///
+/// let addr = Builder::new()
+///     .name("logger")
+///     .mailbox_capacity(1024)
+///     .spawn(|mut ctx| async move {
+///         while let Message::User(line) = ctx.recv().await {
+///             let _: String = line;
+///         }
+///     })
+///     .unwrap();
+/// assert_eq!(registry::whereis("logger"), Some(addr.pid()));
+/// # }
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    capacity: Option<usize>,
+    trap_exit: bool,
+    name: Option<Arc<str>>,
+    link: Option<Pid>,
+    monitor: Option<(Pid, Reference)>,
+}
+
+impl Builder {
+    /// Default options: unbounded mailbox, not trapping exits, no name, no link.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// Bound the mailbox to `capacity` queued user messages. A send to a full mailbox returns
+    /// the message in a [`SendError`](crate::SendError); exit and down notices are never
+    /// refused.
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = Some(capacity);
+        self
+    }
+
+    /// Trap exits from the start, so no exit signal can slip in before the body sets the flag.
+    pub fn trap_exit(mut self, on: bool) -> Self {
+        self.trap_exit = on;
+        self
+    }
+
+    /// Register the process under `name` before it runs.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Link the process to `pid` before it runs (what `spawn_link` does with the caller).
+    pub fn link(mut self, pid: Pid) -> Self {
+        self.link = Some(pid);
+        self
+    }
+
+    pub(crate) fn monitored_by(mut self, watcher: Pid, reference: Reference) -> Self {
+        self.monitor = Some((watcher, reference));
+        self
+    }
+
+    /// Spawn the process on the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError`] if the name is taken or the process to link to is not alive; the body
+    /// never runs then.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, as `tokio::spawn` does.
+    pub fn spawn<M, F, Fut>(self, body: F) -> Result<Addr<M>, SpawnError>
+    where
+        M: Send + 'static,
+        F: FnOnce(Context<M>) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        panic::install_hook();
+        let pid = Pid::new_local();
+        let cell = Arc::new(ProcessCell::<M>::new(pid, self.capacity, self.trap_exit));
+        // In the table first: a link partner that dies while we finish setting up must find us.
+        table::insert(pid, cell.clone() as Arc<dyn AnyProcess>);
+        if let Err(e) = self.attach(&cell) {
+            // `attach` fails before any link or monitor exists: nobody is to be told.
+            cell.core.begin_exit(&crate::ExitReason::NoProc);
+            cell.core.mark_dead();
+            table::remove(pid);
+            return Err(e);
+        }
+        tracing::trace!(%pid, "process spawned");
+        let ctx = Context::new(cell.clone());
+        tokio::spawn(ProcessTask::new(cell.clone(), async move { body(ctx).await }));
+        Ok(Addr::from_cell(cell))
+    }
+
+    /// Name, link and monitor the new process; every step that can fail comes before the first
+    /// relation is made.
+    fn attach<M: Send + 'static>(&self, cell: &Arc<ProcessCell<M>>) -> Result<(), SpawnError> {
+        let pid = cell.core.pid;
+        let watcher = match self.monitor {
+            Some((w, reference)) => Some((
+                table::get(w).ok_or(SpawnError::NoProc(w))?,
+                reference,
+            )),
+            None => None,
+        };
+        let partner = match self.link {
+            Some(p) => Some(table::get(p).ok_or(SpawnError::NoProc(p))?),
+            None => None,
+        };
+        if let Some(n) = &self.name {
+            crate::registry::register(n.clone(), pid)?;
+        }
+        if let Some(p) = partner {
+            let (mut mine, mut theirs) = super::core::lock_pair(&cell.core, p.core());
+            if theirs.status != Status::Running {
+                drop((mine, theirs));
+                if let Some(n) = &self.name {
+                    name::release(n, pid);
+                }
+                return Err(SpawnError::NoProc(p.core().pid));
+            }
+            mine.relations().links.insert(p.core().pid);
+            theirs.relations().links.insert(pid);
+        }
+        if let Some((w, reference)) = watcher {
+            w.core().lock().relations().monitoring.insert(reference, pid);
+            // Cannot be refused: the new process is not running code yet, so it is not exiting.
+            let _ = cell.core.add_watcher(reference, Watcher::Process(w.core().pid));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,251 @@
+//! The untyped half of a process: identity, status, links, monitors, name, pending exit.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use atomic_waker::AtomicWaker;
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::message::{Down, Exit, SystemMessage};
+use crate::signal::{decide, Effect, Origin};
+use crate::{ExitReason, Pid, Reference};
+
+use super::table;
+
+/// Where a process is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    Running,
+    Exiting,
+    Dead,
+}
+
+/// Who is told when a monitored process terminates.
+pub(crate) enum Watcher {
+    /// A process, through a [`Down`] message in its mailbox.
+    Process(Pid),
+    /// Runtime machinery (registries, `await_exit`), through a callback run by the dying process.
+    Callback(Box<dyn FnOnce(Down) + Send>),
+}
+
+/// Links and monitors, allocated on first use: most processes never have any, and an idle
+/// process must stay small.
+#[derive(Default)]
+pub(crate) struct Relations {
+    pub(crate) links: HashSet<Pid>,
+    pub(crate) monitored_by: HashMap<Reference, Watcher>,
+    pub(crate) monitoring: HashMap<Reference, Pid>,
+}
+
+pub(crate) struct CoreState {
+    pub(crate) status: Status,
+    pub(crate) trap_exit: bool,
+    /// Set by an exit signal whose effect is to terminate; acted on at the next await.
+    pub(crate) pending_exit: Option<ExitReason>,
+    /// The final reason, set before the process's code is dropped so that callers whose reply
+    /// handle is dropped with it can learn why.
+    pub(crate) exit_reason: Option<ExitReason>,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) relations: Option<Box<Relations>>,
+}
+
+impl CoreState {
+    pub(crate) fn relations(&mut self) -> &mut Relations {
+        self.relations.get_or_insert_with(Default::default)
+    }
+}
+
+/// What a dying process takes with it to notify others, once its own lock is released.
+pub(crate) struct Departure {
+    pub(crate) relations: Option<Box<Relations>>,
+    pub(crate) name: Option<Arc<str>>,
+}
+
+pub(crate) struct Core {
+    pub(crate) pid: Pid,
+    state: Mutex<CoreState>,
+    /// Fast check for `pending_exit` on every poll without taking the lock.
+    kill_flag: AtomicBool,
+    /// The process task's waker: woken by messages and by terminating signals.
+    pub(crate) waker: AtomicWaker,
+}
+
+impl Core {
+    pub(crate) fn new(pid: Pid, trap_exit: bool) -> Core {
+        Core {
+            pid,
+            state: Mutex::new(CoreState {
+                status: Status::Running,
+                trap_exit,
+                pending_exit: None,
+                exit_reason: None,
+                name: None,
+                relations: None,
+            }),
+            kill_flag: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, CoreState> {
+        self.state.lock()
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.lock().status == Status::Running
+    }
+
+    pub(crate) fn kill_pending(&self) -> bool {
+        self.kill_flag.load(Ordering::Acquire)
+    }
+
+    /// The reason a pending terminating signal carries, if one arrived.
+    pub(crate) fn take_pending_exit(&self) -> Option<ExitReason> {
+        if !self.kill_pending() {
+            return None;
+        }
+        self.lock().pending_exit.take()
+    }
+
+    pub(crate) fn exit_reason(&self) -> Option<ExitReason> {
+        self.lock().exit_reason.clone()
+    }
+
+    pub(crate) fn set_trap_exit(&self, on: bool) -> bool {
+        std::mem::replace(&mut self.lock().trap_exit, on)
+    }
+
+    /// First step of dying: no new links, monitors or names can attach after this.
+    pub(crate) fn begin_exit(&self, reason: &ExitReason) -> Departure {
+        let mut st = self.lock();
+        st.status = Status::Exiting;
+        st.exit_reason = Some(reason.clone());
+        Departure {
+            relations: st.relations.take(),
+            name: st.name.take(),
+        }
+    }
+
+    pub(crate) fn mark_dead(&self) {
+        self.lock().status = Status::Dead;
+    }
+
+    /// Apply OTP's receive rule to an exit signal arriving at this process.
+    ///
+    /// `deliver` pushes a converted signal into the mailbox; it runs under this process's lock
+    /// so that `unlink` returning guarantees no later message from the link.
+    pub(crate) fn receive_exit(
+        &self,
+        from: Pid,
+        reason: &ExitReason,
+        via_link: bool,
+        deliver: &dyn Fn(SystemMessage),
+    ) {
+        let mut st = self.lock();
+        if st.status != Status::Running {
+            return;
+        }
+        let origin = if via_link {
+            let active = st
+                .relations
+                .as_mut()
+                .is_some_and(|rel| rel.links.remove(&from));
+            Origin::Link { active }
+        } else {
+            Origin::Exit {
+                to_self: from == self.pid,
+            }
+        };
+        match decide(reason, origin, st.trap_exit) {
+            Effect::Drop => {}
+            Effect::Message => deliver(SystemMessage::Exit(Exit {
+                from,
+                reason: reason.clone(),
+            })),
+            Effect::Terminate(r) => {
+                if st.pending_exit.is_none() {
+                    st.pending_exit = Some(r);
+                    self.kill_flag.store(true, Ordering::Release);
+                }
+                drop(st);
+                self.waker.wake();
+            }
+        }
+    }
+
+    /// Register a watcher; `false` (and the watcher handed back) if this process is not running.
+    pub(crate) fn add_watcher(&self, r: Reference, w: Watcher) -> Result<(), Watcher> {
+        let mut st = self.lock();
+        if st.status != Status::Running {
+            return Err(w);
+        }
+        st.relations().monitored_by.insert(r, w);
+        Ok(())
+    }
+
+    pub(crate) fn remove_watcher(&self, r: Reference) -> Option<Watcher> {
+        let mut st = self.lock();
+        st.relations.as_mut()?.monitored_by.remove(&r)
+    }
+}
+
+/// Lock two processes' cores in a global order (by pid), so that two processes linking each
+/// other concurrently cannot deadlock.
+pub(crate) fn lock_pair<'a>(
+    a: &'a Core,
+    b: &'a Core,
+) -> (MutexGuard<'a, CoreState>, MutexGuard<'a, CoreState>) {
+    if a.pid < b.pid {
+        let ga = a.lock();
+        let gb = b.lock();
+        (ga, gb)
+    } else {
+        let gb = b.lock();
+        let ga = a.lock();
+        (ga, gb)
+    }
+}
+
+impl Departure {
+    /// Tell the world: exit signals through every link, `Down` to every watcher, and release
+    /// the monitors this process held. Runs after the name was released.
+    pub(crate) fn notify(self, pid: Pid, reason: &ExitReason) {
+        let Some(rel) = self.relations else { return };
+        let Relations {
+            links,
+            monitored_by,
+            monitoring,
+        } = *rel;
+        for linked in links {
+            if let Some(p) = table::get(linked) {
+                p.receive_exit(pid, reason, true);
+            }
+        }
+        for (reference, watcher) in monitored_by {
+            let down = Down {
+                reference,
+                pid,
+                reason: reason.clone(),
+            };
+            match watcher {
+                Watcher::Process(w) => {
+                    if let Some(p) = table::get(w) {
+                        p.deliver_down(down);
+                    }
+                }
+                Watcher::Callback(cb) => {
+                    let run = std::panic::AssertUnwindSafe(move || cb(down));
+                    if std::panic::catch_unwind(run).is_err() {
+                        tracing::error!(%pid, "a monitor callback panicked; ignored");
+                    }
+                }
+            }
+        }
+        for (reference, target) in monitoring {
+            if let Some(p) = table::get(target) {
+                p.core().remove_watcher(reference);
+            }
+        }
+    }
+}

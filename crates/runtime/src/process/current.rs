@@ -1,0 +1,53 @@
+//! Which process is being polled on this thread.
+
+use std::cell::Cell;
+
+use crate::Pid;
+
+thread_local! {
+    static CURRENT: Cell<Option<Pid>> = const { Cell::new(None) };
+}
+
+/// Marks the thread as running `pid` for the duration of one poll; restores the previous value
+/// on drop, also when the poll unwinds.
+pub(crate) struct Enter {
+    prev: Option<Pid>,
+}
+
+impl Enter {
+    pub(crate) fn new(pid: Pid) -> Enter {
+        Enter {
+            prev: CURRENT.with(|c| c.replace(Some(pid))),
+        }
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.prev));
+    }
+}
+
+/// The pid of the process whose code is running on this thread right now, if any.
+///
+/// Inside a process body (and in everything it awaits directly) this is that process's pid.
+/// In a plain tokio task spawned *from* a process it is `None`: that task is not the process.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use ferrotp_runtime::process;
+///
+/// assert_eq!(process::current(), None);
+/// let (tx, rx) = tokio::sync::oneshot::channel();
+/// let addr = process::spawn::<(), _, _>(|ctx| async move {
+///     tx.send(process::current() == Some(ctx.pid())).unwrap();
+/// });
+/// assert!(rx.await.unwrap());
+/// # let _ = addr;
+/// # }
+/// ```
+pub fn current() -> Option<Pid> {
+    CURRENT.with(|c| c.get())
+}

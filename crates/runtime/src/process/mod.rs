@@ -1,0 +1,193 @@
+//! Lightweight, isolated processes.
+//!
+//! A process is a tokio task with an identity ([`Pid`]), a mailbox, a link set, a monitor set
+//! and a `trap_exit` flag. Spawning one costs one task and one small allocation; there is no
+//! thread per process and no global lock on the send path.
+//!
+//! # Isolation
+//!
+//! All of a process's code runs inside one `catch_unwind` boundary. A panic ends *that* process
+//! with [`ExitReason::Panic`](crate::ExitReason::Panic) (message and location) and is passed on
+//! to its links and monitors like any other exit; no other process and not the runtime are
+//! affected. This needs `panic = "unwind"` (the default); with `panic = "abort"` a panic ends
+//! the whole program, and ferrotp cannot change that.
+//!
+//! # Exit signals
+//!
+//! A process ends when its body returns (see [`IntoExitReason`](crate::IntoExitReason)), when
+//! it panics, or when an exit signal terminates it (see [`signal`](crate::signal) for the
+//! rules). A terminating signal takes effect the next time the process awaits: a process is a
+//! future, and a future can only be stopped between polls. Code that computes for a long time
+//! without awaiting cannot be interrupted; run such work with `tokio::task::spawn_blocking`
+//! and await it, so the process stays responsive to signals.
+//!
+//! # Example
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use ferrotp_runtime::{process, ExitReason, Message};
+//!
+//! let (tx, rx) = tokio::sync::oneshot::channel();
+//! process::spawn::<(), _, _>(|mut ctx| async move {
+//!     let (worker, reference) = ctx.spawn_monitor::<u32, _, _>(|mut ctx| async move {
+//!         if let Message::User(n) = ctx.recv().await {
+//!             assert!(n < 10, "number too large: {n}");
+//!         }
+//!     });
+//!     worker.send(99).unwrap();
+//!     if let Message::Down(down) = ctx.recv().await {
+//!         assert_eq!(down.reference, reference);
+//!         tx.send(down.reason).unwrap();
+//!     }
+//! });
+//! let reason = rx.await.unwrap();
+//! assert!(reason.is_panic());
+//! assert!(reason.to_string().contains("number too large: 99"));
+//! # }
+//! ```
+
+mod addr;
+mod builder;
+pub(crate) mod cell;
+mod context;
+pub(crate) mod core;
+mod current;
+mod info;
+mod mailbox;
+mod panic;
+pub(crate) mod table;
+mod task;
+
+use std::future::Future;
+
+pub use addr::Addr;
+pub use builder::Builder;
+pub use context::{Context, Recv};
+pub use current::current;
+pub use info::{count, process_info, processes, ProcessInfo, ProcessStatus};
+
+use crate::error::NoProcError;
+use crate::signal::ops;
+use crate::{ExitReason, IntoExitReason, Pid};
+
+/// Spawn a process running `body` on the current tokio runtime.
+///
+/// The body gets the process's [`Context`]; what it returns becomes the exit reason (`()` is
+/// `Normal`). The returned [`Addr`] sends it messages of type `M`.
+///
+/// # Panics
+///
+/// Outside a tokio runtime, as `tokio::spawn` does.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use ferrotp_runtime::{process, Message};
+///
+/// let adder = process::spawn(|mut ctx| async move {
+///     let mut total = 0u64;
+///     while let Message::User(n) = ctx.recv().await {
+///         total += n;
+///     }
+/// });
+/// adder.send(5).unwrap();
+/// # }
+/// ```
+pub fn spawn<M, F, Fut>(body: F) -> Addr<M>
+where
+    M: Send + 'static,
+    F: FnOnce(Context<M>) -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: IntoExitReason,
+{
+    Builder::new()
+        .spawn(body)
+        .unwrap_or_else(|_| unreachable!("spawning without name or link cannot fail"))
+}
+
+/// Whether `pid` is a live process (Erlang's `is_process_alive/1`). A process that has started
+/// exiting is no longer alive.
+pub fn is_alive(pid: Pid) -> bool {
+    table::get(pid).is_some_and(|p| p.core().is_alive())
+}
+
+/// Send an exit signal with `reason` to `target` (Erlang's `exit/2`).
+///
+/// The sender is the calling process, or [`Pid::RUNTIME`] when called from outside any process.
+/// What the signal does is OTP's rule ([`signal::decide`](crate::signal::decide)): `Kill`
+/// terminates the target with `Killed` even if it traps exits; `Normal` is ignored by a
+/// non-trapping target; any other reason terminates a non-trapping target with that reason or
+/// becomes an [`Exit`](crate::Exit) message for a trapping one.
+///
+/// # Errors
+///
+/// [`NoProcError`] if `target` is not alive.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use ferrotp_runtime::{process, ExitReason};
+///
+/// let sleeper = process::spawn::<(), _, _>(|_| std::future::pending::<()>());
+/// process::exit(sleeper.pid(), ExitReason::Kill).unwrap();
+/// assert_eq!(process::await_exit(sleeper.pid()).await, ExitReason::Killed);
+/// # }
+/// ```
+pub fn exit(target: Pid, reason: ExitReason) -> Result<(), NoProcError> {
+    ops::exit(current().unwrap_or(Pid::RUNTIME), target, &reason)
+}
+
+/// Wait until `pid` terminates and return its exit reason (`NoProc` if it is not alive).
+///
+/// For code outside processes (a `main`, a test) that needs what a monitor gives a process.
+/// The watch is set up when `await_exit` is *called*, not when the future is first polled: an
+/// exit that happens in between is not missed.
+pub fn await_exit(pid: Pid) -> AwaitExit {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let notify = Box::new(move |down: crate::Down| {
+        let _ = tx.send(down.reason);
+    });
+    let state = match ops::watch(pid, notify) {
+        Ok(_) => AwaitState::Waiting(rx),
+        // Already exiting or gone: an exiting process still knows its reason.
+        Err(_) => AwaitState::Done(Some(
+            table::get(pid)
+                .and_then(|p| p.core().exit_reason())
+                .unwrap_or(ExitReason::NoProc),
+        )),
+    };
+    AwaitExit { state }
+}
+
+/// The future returned by [`await_exit`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct AwaitExit {
+    state: AwaitState,
+}
+
+#[derive(Debug)]
+enum AwaitState {
+    Waiting(tokio::sync::oneshot::Receiver<ExitReason>),
+    Done(Option<ExitReason>),
+}
+
+impl Future for AwaitExit {
+    type Output = ExitReason;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<ExitReason> {
+        match &mut self.state {
+            AwaitState::Waiting(rx) => std::pin::Pin::new(rx)
+                .poll(cx)
+                .map(|r| r.unwrap_or(ExitReason::NoProc)),
+            AwaitState::Done(reason) => {
+                std::task::Poll::Ready(reason.take().unwrap_or(ExitReason::NoProc))
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The future a process's task runs: the one place user code is polled, inside one
+//! `catch_unwind`, and the exit procedure that follows.
+
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use super::cell::ProcessCell;
+use super::{current, panic, table};
+use crate::registry::name;
+use crate::{ExitReason, IntoExitReason};
+
+pin_project! {
+    pub(crate) struct ProcessTask<M, Fut>
+    where
+        M: Send,
+        M: 'static,
+     {
+        cell: Arc<ProcessCell<M>>,
+        #[pin]
+        body: Option<Fut>,
+        exited: bool,
+    }
+
+    impl<M, Fut> PinnedDrop for ProcessTask<M, Fut>
+    where
+        M: Send,
+        M: 'static,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            // The runtime dropped the task before it finished (runtime shutdown, or the task
+            // was aborted): the process still has to leave the table and tell its links.
+            let this = this.project();
+            if !*this.exited {
+                exit_process(this.cell, this.body, ExitReason::Killed);
+            }
+        }
+    }
+}
+
+impl<M: Send + 'static, Fut> ProcessTask<M, Fut> {
+    pub(crate) fn new(cell: Arc<ProcessCell<M>>, body: Fut) -> Self {
+        ProcessTask {
+            cell,
+            body: Some(body),
+            exited: false,
+        }
+    }
+}
+
+impl<M, Fut> Future for ProcessTask<M, Fut>
+where
+    M: Send + 'static,
+    Fut: Future,
+    Fut::Output: IntoExitReason,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        if *this.exited {
+            return Poll::Ready(());
+        }
+        let core = &this.cell.core;
+        core.waker.register(cx.waker());
+        let reason = match core.take_pending_exit() {
+            Some(reason) => reason,
+            None => {
+                let Some(body) = this.body.as_mut().as_pin_mut() else {
+                    return Poll::Ready(());
+                };
+                let _enter = current::Enter::new(core.pid);
+                match catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
+                    Ok(Poll::Ready(out)) => out.into_exit_reason(),
+                    // A signal that arrived while the body ran (including one the process sent
+                    // itself) takes effect now, not at the next wake-up.
+                    Ok(Poll::Pending) => match core.take_pending_exit() {
+                        Some(reason) => reason,
+                        None => return Poll::Pending,
+                    },
+                    Err(payload) => panic::reason_from_payload(payload),
+                }
+            }
+        };
+        *this.exited = true;
+        exit_process(this.cell, this.body, reason);
+        Poll::Ready(())
+    }
+}
+
+/// OTP's order: record the reason, drop the process's code and mailbox, release the name, then
+/// send exit signals and `Down`s.
+fn exit_process<M: Send + 'static, Fut>(
+    cell: &Arc<ProcessCell<M>>,
+    mut body: Pin<&mut Option<Fut>>,
+    reason: ExitReason,
+) {
+    let pid = cell.core.pid;
+    let departure = cell.core.begin_exit(&reason);
+    // Dropping the body drops every reply handle it held; callers find the reason recorded
+    // above. User `Drop` impls may panic: that must not stop the exit procedure.
+    if catch_unwind(AssertUnwindSafe(|| body.set(None))).is_err() {
+        tracing::error!(%pid, "a destructor panicked while the process exited; ignored");
+    }
+    let undelivered = cell.mailbox.lock().close();
+    if catch_unwind(AssertUnwindSafe(move || drop(undelivered))).is_err() {
+        tracing::error!(%pid, "a queued message's destructor panicked; ignored");
+    }
+    table::remove(pid);
+    if let Some(n) = &departure.name {
+        name::release(n, pid);
+    }
+    log_exit(pid, &reason);
+    departure.notify(pid, &reason);
+    cell.core.mark_dead();
+}
+
+fn log_exit(pid: crate::Pid, reason: &ExitReason) {
+    match reason {
+        ExitReason::Panic { message, location } => tracing::error!(
+            %pid,
+            message = &**message,
+            location = location.as_deref().unwrap_or("unknown"),
+            "process panicked"
+        ),
+        r if r.is_shutdown() => tracing::debug!(%pid, reason = %r, "process exited"),
+        r => tracing::info!(%pid, reason = %r, "process exited"),
+    }
+}

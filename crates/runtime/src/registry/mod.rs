@@ -1,0 +1,32 @@
+//! Finding processes: unique names, and Elixir-style keyed registries.
+//!
+//! **Names** ([`register`], [`whereis`], [`lookup`]) are Erlang's registered names: one name
+//! per process, one process per name, released automatically when the process exits — before
+//! its exit signals go out, so a restarted process can take the name back immediately. A client
+//! that holds a *name* and resolves it at send time reaches the current incarnation; one that
+//! holds an old [`Addr`](crate::Addr) gets `noproc`.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use ferrotp_runtime::{process, registry, Message};
+//!
+//! let addr = process::spawn(|mut ctx| async move {
+//!     while let Message::User(_n) = ctx.recv().await {}
+//!     let _: Option<u32> = None::<u32>;
+//! });
+//! # let addr: ferrotp_runtime::Addr<u32> = addr;
+//! registry::register("counter", addr.pid()).unwrap();
+//! assert_eq!(registry::whereis("counter"), Some(addr.pid()));
+//! let found = registry::lookup::<u32>("counter").unwrap();
+//! found.send(7).unwrap();
+//! # }
+//! ```
+//!
+//! **[`Registry`]** is Elixir's `Registry`: a local key–value directory of processes with
+//! unique or duplicate keys, used for discovery and pub/sub.
+
+mod keyed;
+pub(crate) mod name;
+
+pub use keyed::{Keys, Registry, RegistryError};
+pub use name::{lookup, register, registered, unregister, whereis};
