@@ -13,12 +13,13 @@
 //! let (tx, rx) = tokio::sync::oneshot::channel();
 //! process::spawn::<(), _, _>(|mut ctx| async move {
 //!     let (_worker, reference) = ctx.spawn_monitor::<(), _, _>(|_| async {
-//!         Err::<(), _>(ExitReason::error("lost connection"))
+//!         Err(ExitReason::error("lost connection"))
 //!     });
 //!     if let Message::Down(down) = ctx.recv().await {
 //!         assert_eq!(down.reference, reference);
 //!         tx.send(down.reason).unwrap();
 //!     }
+//!     Ok(())
 //! });
 //! assert_eq!(rx.await.unwrap(), ExitReason::error("lost connection"));
 //! # }
@@ -32,6 +33,7 @@ pub mod prelude {
     pub use ferrotp_runtime::registry::{self, Keys, Registry};
     pub use ferrotp_runtime::timer::{self, TimerRef};
     pub use ferrotp_runtime::{
-        Addr, Context, Down, Exit, ExitReason, Message, Pid, Reference, SendError,
+        Addr, Context, Down, Exit, ExitReason, Message, NoProcError, Pid, ProcessResult, Reference,
+        SendError, SpawnError,
     };
 }

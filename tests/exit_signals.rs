@@ -222,12 +222,15 @@ async fn exit_signals_go_out_after_the_name_is_released() {
     let watcher = Builder::new()
         .trap_exit(true)
         .spawn(move |mut ctx: Context<Pid>| async move {
-            let Message::User(child) = ctx.recv().await else { return };
+            let Message::User(child) = ctx.recv().await else {
+                return Ok(());
+            };
             ctx.link(child).unwrap();
             ctx.exit(child, ExitReason::error("crash")).unwrap();
             if let Message::Exit(_) = ctx.recv().await {
                 let _ = tx.send(registry::whereis(NAME));
             }
+            Ok(())
         })
         .unwrap();
     let child = idle(false);

@@ -53,7 +53,7 @@ impl Probe {
                         Message::Down(d) => Seen::Down(d),
                     };
                     if tx.send(seen).is_err() {
-                        break; // the test is over
+                        return Ok(()); // the test is over
                     }
                 }
             })
@@ -99,7 +99,7 @@ impl Probe {
 pub fn idle(trap_exit: bool) -> Addr<()> {
     Builder::new()
         .trap_exit(trap_exit)
-        .spawn(|_ctx: Context<()>| std::future::pending::<()>())
+        .spawn(|_ctx: Context<()>| std::future::pending())
         .unwrap()
 }
 

@@ -35,7 +35,7 @@ impl NoProcError {
 /// // A process that never reads its bounded mailbox.
 /// let addr = Builder::new()
 ///     .mailbox_capacity(1)
-///     .spawn::<u32, _, _>(|_ctx| std::future::pending::<()>())
+///     .spawn::<u32, _, _>(|_ctx| std::future::pending())
 ///     .unwrap();
 /// addr.send(1).unwrap();
 /// let err = addr.send(2).unwrap_err();

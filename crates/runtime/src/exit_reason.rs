@@ -141,43 +141,30 @@ impl fmt::Debug for ExitReason {
     }
 }
 
-/// What a process body may return; converted into the process's exit reason.
+/// What a process body returns: `Ok(())` is a [`Normal`](ExitReason::Normal) exit, `Err(r)`
+/// an exit with reason `r`.
 ///
-/// * `()` → [`ExitReason::Normal`]
-/// * `ExitReason` → itself
-/// * `Result<T, E>` → `Normal` for `Ok`, the error's conversion for `Err`
+/// A fixed type (rather than "anything convertible") lets a body that never returns — a
+/// `loop` — type-check without annotations, and lets `?` end a process on any error.
+pub type ProcessResult = Result<(), ExitReason>;
+
+/// Any error ends a process with [`ExitReason::Error`] carrying its message, so `?` works in
+/// process bodies.
 ///
 /// # Examples
 ///
 /// ```
-/// use ferrotp_runtime::{ExitReason, IntoExitReason};
+/// use ferrotp_runtime::{ExitReason, ProcessResult};
 ///
-/// assert_eq!(().into_exit_reason(), ExitReason::Normal);
-/// let failed: Result<(), ExitReason> = Err(ExitReason::Shutdown);
-/// assert_eq!(failed.into_exit_reason(), ExitReason::Shutdown);
+/// fn parse(port: &str) -> ProcessResult {
+///     let _port: u16 = port.parse()?;
+///     Ok(())
+/// }
+/// assert_eq!(parse("80"), Ok(()));
+/// assert_eq!(parse("http"), Err(ExitReason::error("invalid digit found in string")));
 /// ```
-pub trait IntoExitReason {
-    /// Convert into an exit reason.
-    fn into_exit_reason(self) -> ExitReason;
-}
-
-impl IntoExitReason for () {
-    fn into_exit_reason(self) -> ExitReason {
-        ExitReason::Normal
-    }
-}
-
-impl IntoExitReason for ExitReason {
-    fn into_exit_reason(self) -> ExitReason {
-        self
-    }
-}
-
-impl<T, E: IntoExitReason> IntoExitReason for Result<T, E> {
-    fn into_exit_reason(self) -> ExitReason {
-        match self {
-            Ok(_) => ExitReason::Normal,
-            Err(e) => e.into_exit_reason(),
-        }
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for ExitReason {
+    fn from(e: E) -> Self {
+        ExitReason::error(e)
     }
 }

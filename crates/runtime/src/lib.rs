@@ -34,10 +34,12 @@
 //!     ctx.spawn_link::<(), _, _>(|_| async {
 //!         let config: Vec<u8> = Vec::new();
 //!         let _first = config[0]; // index out of bounds: the worker panics
+//!         Ok(())
 //!     });
 //!     if let Message::Exit(exit) = ctx.recv().await {
 //!         tx.send(exit.reason).unwrap();
 //!     }
+//!     Ok(())
 //! });
 //! let reason = rx.await.unwrap();
 //! assert!(matches!(reason, ExitReason::Panic { .. }));
@@ -59,7 +61,7 @@ pub mod signal;
 pub mod timer;
 
 pub use error::{LookupError, NoProcError, RegisterError, SendError, SpawnError};
-pub use exit_reason::{ExitReason, IntoExitReason};
+pub use exit_reason::{ExitReason, ProcessResult};
 pub use message::{Down, Exit, Message};
 pub use pid::{Pid, Reference};
 pub use process::{Addr, Context};

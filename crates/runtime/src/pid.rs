@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 ///
 /// let addr = process::spawn(|mut ctx| async move {
 ///     while let Message::User(()) = ctx.recv().await {}
+///     Ok(())
 /// });
 /// let pid = addr.pid();
 /// assert!(pid.is_local());

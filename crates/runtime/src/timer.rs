@@ -19,6 +19,7 @@
 //!     if let Message::User(tick) = ctx.recv().await {
 //!         tx.send(tick).unwrap();
 //!     }
+//!     Ok(())
 //! });
 //! let t = timer::send_after(&addr, "tick", Duration::from_secs(30));
 //! assert_eq!(rx.await.unwrap(), "tick"); // the paused clock jumps ahead

@@ -27,6 +27,7 @@ use crate::Pid;
 ///     if let Message::User(text) = ctx.recv().await {
 ///         tx.send(format!("echo: {text}")).unwrap();
 ///     }
+///     Ok(())
 /// });
 /// echo.send("hi".to_string()).unwrap();
 /// assert_eq!(rx.await.unwrap(), "echo: hi");

@@ -8,7 +8,7 @@ use super::core::{Status, Watcher};
 use super::{panic, table, task::ProcessTask, Context};
 use crate::error::SpawnError;
 use crate::registry::name;
-use crate::{Addr, IntoExitReason, Pid, Reference};
+use crate::{Addr, ProcessResult, Pid, Reference};
 
 /// Options for spawning a process: a bounded mailbox, `trap_exit` from the start, a registered
 /// name, and a link or monitor set up before the process runs.
@@ -27,6 +27,7 @@ use crate::{Addr, IntoExitReason, Pid, Reference};
 ///         while let Message::User(line) = ctx.recv().await {
 ///             let _: String = line;
 ///         }
+///         Ok(())
 ///     })
 ///     .unwrap();
 /// assert_eq!(registry::whereis("logger"), Some(addr.pid()));
@@ -92,8 +93,7 @@ impl Builder {
     where
         M: Send + 'static,
         F: FnOnce(Context<M>) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
+        Fut: Future<Output = ProcessResult> + Send + 'static,
     {
         panic::install_hook();
         let pid = Pid::new_local();

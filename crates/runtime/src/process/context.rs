@@ -11,7 +11,7 @@ use super::builder::Builder;
 use super::cell::{AnyProcess, ProcessCell};
 use crate::error::{NoProcError, RegisterError, SpawnError};
 use crate::signal::ops;
-use crate::{Addr, ExitReason, IntoExitReason, Message, Pid, Reference};
+use crate::{Addr, ExitReason, ProcessResult, Message, Pid, Reference};
 
 /// A process's view of itself, handed to its body by [`spawn`](crate::process::spawn).
 ///
@@ -27,10 +27,11 @@ use crate::{Addr, ExitReason, IntoExitReason, Message, Pid, Reference};
 /// let (tx, rx) = tokio::sync::oneshot::channel();
 /// process::spawn::<(), _, _>(|mut ctx| async move {
 ///     ctx.trap_exit(true);
-///     let child = ctx.spawn_link::<(), _, _>(|_| async { Err::<(), _>(ExitReason::error("boom")) });
+///     let child = ctx.spawn_link::<(), _, _>(|_| async { Err(ExitReason::error("boom")) });
 ///     if let Message::Exit(exit) = ctx.recv().await {
 ///         tx.send((exit.from == child.pid(), exit.reason)).unwrap();
 ///     }
+///     Ok(())
 /// });
 /// assert_eq!(rx.await.unwrap(), (true, ExitReason::error("boom")));
 /// # }
@@ -158,8 +159,7 @@ impl<M: Send + 'static> Context<M> {
     where
         N: Send + 'static,
         F: FnOnce(Context<N>) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
+        Fut: Future<Output = ProcessResult> + Send + 'static,
     {
         self.spawn_with(Builder::new().link(self.pid()), body)
     }
@@ -169,8 +169,7 @@ impl<M: Send + 'static> Context<M> {
     where
         N: Send + 'static,
         F: FnOnce(Context<N>) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
+        Fut: Future<Output = ProcessResult> + Send + 'static,
     {
         let reference = Reference::new();
         let addr = self.spawn_with(Builder::new().monitored_by(self.pid(), reference), body);
@@ -181,8 +180,7 @@ impl<M: Send + 'static> Context<M> {
     where
         N: Send + 'static,
         F: FnOnce(Context<N>) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
+        Fut: Future<Output = ProcessResult> + Send + 'static,
     {
         match builder.spawn(body) {
             Ok(addr) => addr,

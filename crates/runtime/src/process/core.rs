@@ -92,8 +92,10 @@ impl Core {
         self.state.lock()
     }
 
+    /// Alive as `is_process_alive/1` sees it: a process with a terminating signal pending is
+    /// already dead to everyone who sent or saw that signal.
     pub(crate) fn is_alive(&self) -> bool {
-        self.lock().status == Status::Running
+        !self.kill_pending() && self.lock().status == Status::Running
     }
 
     pub(crate) fn kill_pending(&self) -> bool {

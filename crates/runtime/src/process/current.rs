@@ -43,6 +43,7 @@ impl Drop for Enter {
 /// let (tx, rx) = tokio::sync::oneshot::channel();
 /// let addr = process::spawn::<(), _, _>(|ctx| async move {
 ///     tx.send(process::current() == Some(ctx.pid())).unwrap();
+///     Ok(())
 /// });
 /// assert!(rx.await.unwrap());
 /// # let _ = addr;

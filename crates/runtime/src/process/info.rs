@@ -52,7 +52,10 @@ pub struct ProcessInfo {
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use ferrotp_runtime::process;
 ///
-/// let addr = process::spawn::<u8, _, _>(|mut ctx| async move { ctx.recv().await; });
+/// let addr = process::spawn::<u8, _, _>(|mut ctx| async move {
+///     ctx.recv().await;
+///     Ok(())
+/// });
 /// addr.send(1).unwrap();
 /// let info = process::process_info(addr.pid()).unwrap();
 /// assert_eq!(info.pid, addr.pid());

@@ -14,7 +14,7 @@
 //!
 //! # Exit signals
 //!
-//! A process ends when its body returns (see [`IntoExitReason`](crate::IntoExitReason)), when
+//! A process ends when its body returns (`Ok(())` is `Normal`, `Err(reason)` is `reason`; see [`ProcessResult`](crate::ProcessResult)), when
 //! it panics, or when an exit signal terminates it (see [`signal`](crate::signal) for the
 //! rules). A terminating signal takes effect the next time the process awaits: a process is a
 //! future, and a future can only be stopped between polls. Code that computes for a long time
@@ -33,12 +33,14 @@
 //!         if let Message::User(n) = ctx.recv().await {
 //!             assert!(n < 10, "number too large: {n}");
 //!         }
+//!         Ok(())
 //!     });
 //!     worker.send(99).unwrap();
 //!     if let Message::Down(down) = ctx.recv().await {
 //!         assert_eq!(down.reference, reference);
 //!         tx.send(down.reason).unwrap();
 //!     }
+//!     Ok(())
 //! });
 //! let reason = rx.await.unwrap();
 //! assert!(reason.is_panic());
@@ -68,12 +70,12 @@ pub use info::{count, process_info, processes, ProcessInfo, ProcessStatus};
 
 use crate::error::NoProcError;
 use crate::signal::ops;
-use crate::{ExitReason, IntoExitReason, Pid};
+use crate::{ExitReason, Pid, ProcessResult};
 
 /// Spawn a process running `body` on the current tokio runtime.
 ///
-/// The body gets the process's [`Context`]; what it returns becomes the exit reason (`()` is
-/// `Normal`). The returned [`Addr`] sends it messages of type `M`.
+/// The body gets the process's [`Context`]; what it returns becomes the exit reason (`Ok(())`
+/// is `Normal`, `Err(reason)` is `reason`). The returned [`Addr`] sends it messages of type `M`.
 ///
 /// # Panics
 ///
@@ -90,6 +92,7 @@ use crate::{ExitReason, IntoExitReason, Pid};
 ///     while let Message::User(n) = ctx.recv().await {
 ///         total += n;
 ///     }
+///     Ok(())
 /// });
 /// adder.send(5).unwrap();
 /// # }
@@ -98,8 +101,7 @@ pub fn spawn<M, F, Fut>(body: F) -> Addr<M>
 where
     M: Send + 'static,
     F: FnOnce(Context<M>) -> Fut + Send + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: IntoExitReason,
+    Fut: Future<Output = ProcessResult> + Send + 'static,
 {
     Builder::new()
         .spawn(body)
@@ -130,7 +132,7 @@ pub fn is_alive(pid: Pid) -> bool {
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use ferrotp_runtime::{process, ExitReason};
 ///
-/// let sleeper = process::spawn::<(), _, _>(|_| std::future::pending::<()>());
+/// let sleeper = process::spawn::<(), _, _>(|_| std::future::pending());
 /// process::exit(sleeper.pid(), ExitReason::Kill).unwrap();
 /// assert_eq!(process::await_exit(sleeper.pid()).await, ExitReason::Killed);
 /// # }

@@ -12,7 +12,7 @@ use pin_project_lite::pin_project;
 use super::cell::ProcessCell;
 use super::{current, panic, table};
 use crate::registry::name;
-use crate::{ExitReason, IntoExitReason};
+use crate::{ExitReason, ProcessResult};
 
 pin_project! {
     pub(crate) struct ProcessTask<M, Fut>
@@ -55,8 +55,7 @@ impl<M: Send + 'static, Fut> ProcessTask<M, Fut> {
 impl<M, Fut> Future for ProcessTask<M, Fut>
 where
     M: Send + 'static,
-    Fut: Future,
-    Fut::Output: IntoExitReason,
+    Fut: Future<Output = ProcessResult>,
 {
     type Output = ();
 
@@ -75,7 +74,7 @@ where
                 };
                 let _enter = current::Enter::new(core.pid);
                 match catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
-                    Ok(Poll::Ready(out)) => out.into_exit_reason(),
+                    Ok(Poll::Ready(out)) => out.err().unwrap_or(ExitReason::Normal),
                     // A signal that arrived while the body ran (including one the process sent
                     // itself) takes effect now, not at the next wake-up.
                     Ok(Poll::Pending) => match core.take_pending_exit() {

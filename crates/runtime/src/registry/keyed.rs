@@ -55,7 +55,7 @@ pub enum RegistryError {
 /// let sub = process::spawn::<(), _, _>(move |_ctx| async move {
 ///     reg.register("news", 1).unwrap();
 ///     tx.send(()).unwrap();
-///     std::future::pending::<()>().await
+///     std::future::pending().await
 /// });
 /// rx.await.unwrap();
 /// assert_eq!(topics.lookup(&"news"), vec![(sub.pid(), 1)]);

@@ -12,7 +12,7 @@
 //!
 //! let addr = process::spawn(|mut ctx| async move {
 //!     while let Message::User(_n) = ctx.recv().await {}
-//!     let _: Option<u32> = None::<u32>;
+//!     Ok(())
 //! });
 //! # let addr: ferrotp_runtime::Addr<u32> = addr;
 //! registry::register("counter", addr.pid()).unwrap();
