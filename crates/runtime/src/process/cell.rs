@@ -25,17 +25,16 @@ impl<M: Send + 'static> ProcessCell<M> {
     }
 
     pub(crate) fn send(&self, msg: M) -> Result<(), (M, Refusal)> {
-        let wake = self.mailbox.lock().push_user(msg)?;
-        if wake {
-            self.core.waker.wake();
+        // Woken after the lock is released: waking may unpark a worker thread.
+        if let Some(w) = self.mailbox.lock().push_user(msg)? {
+            w.wake();
         }
         Ok(())
     }
 
     fn push_system(&self, msg: SystemMessage) {
-        let wake = self.mailbox.lock().push_system(msg);
-        if wake == Some(true) {
-            self.core.waker.wake();
+        if let Some(w) = self.mailbox.lock().push_system(msg) {
+            w.wake();
         }
     }
 }
@@ -99,7 +98,7 @@ impl<M: Send + 'static> AnyProcess for ProcessCell<M> {
     }
 
     fn is_waiting(&self) -> bool {
-        self.mailbox.lock().waiting
+        self.mailbox.lock().is_waiting()
     }
 
     fn message_type(&self) -> &'static str {

@@ -217,18 +217,17 @@ impl<M: Send + 'static> Future for Recv<'_, M> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Message<M>> {
         let cell = &self.ctx.cell;
-        let core = cell.core();
-        core.waker.register(cx.waker());
         // A process being terminated handles no more messages: receiving is a point where an
-        // exit signal takes effect.
-        if core.kill_pending() {
+        // exit signal takes effect (the task was woken and acts on it).
+        if cell.core().kill_pending() {
             return Poll::Pending;
         }
         let mut mailbox = cell.mailbox.lock();
         match mailbox.pop() {
             Some(m) => Poll::Ready(m),
             None => {
-                mailbox.waiting = true;
+                // Under the lock: a sender either finds us parked or we find its message.
+                mailbox.park(cx.waker());
                 Poll::Pending
             }
         }

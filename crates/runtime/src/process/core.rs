@@ -2,9 +2,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::task::Waker;
 
-use atomic_waker::AtomicWaker;
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::message::{Down, Exit, SystemMessage};
@@ -67,8 +67,10 @@ pub(crate) struct Core {
     state: Mutex<CoreState>,
     /// Fast check for `pending_exit` on every poll without taking the lock.
     kill_flag: AtomicBool,
-    /// The process task's waker: woken by messages and by terminating signals.
-    pub(crate) waker: AtomicWaker,
+    /// The waker of the process's tokio task, stored at its first poll. A terminating signal
+    /// wakes the *task* (not whatever the body awaits), so the signal is acted on even while
+    /// the body waits on something that is not its mailbox.
+    task_waker: OnceLock<Waker>,
 }
 
 impl Core {
@@ -84,7 +86,7 @@ impl Core {
                 relations: None,
             }),
             kill_flag: AtomicBool::new(false),
-            waker: AtomicWaker::new(),
+            task_waker: OnceLock::new(),
         }
     }
 
@@ -96,6 +98,13 @@ impl Core {
     /// already dead to everyone who sent or saw that signal.
     pub(crate) fn is_alive(&self) -> bool {
         !self.kill_pending() && self.lock().status == Status::Running
+    }
+
+    /// Remember the task's waker (first poll only: a tokio task's waker never changes).
+    pub(crate) fn set_task_waker(&self, waker: &Waker) {
+        if self.task_waker.get().is_none() {
+            let _ = self.task_waker.set(waker.clone());
+        }
     }
 
     pub(crate) fn kill_pending(&self) -> bool {
@@ -171,7 +180,9 @@ impl Core {
                     self.kill_flag.store(true, Ordering::Release);
                 }
                 drop(st);
-                self.waker.wake();
+                if let Some(w) = self.task_waker.get() {
+                    w.wake_by_ref();
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 //! A process's mailbox: one FIFO queue for user messages and converted signals.
 
 use std::collections::VecDeque;
+use std::task::Waker;
 
 use crate::message::{Message, SystemMessage};
 
@@ -18,7 +19,10 @@ pub(crate) enum Refusal {
 pub(crate) struct Mailbox<M> {
     queue: VecDeque<Message<M>>,
     /// The process is parked in `recv` and needs a wake-up for the next message.
-    pub(crate) waiting: bool,
+    waiting: bool,
+    /// The waker of the parked `recv`: whatever polled it, so `recv` works inside any
+    /// combinator (`select!`, `FuturesUnordered`), not only directly in the process task.
+    waker: Option<Waker>,
     closed: bool,
     /// Bound on queued messages; `usize::MAX` is unbounded.
     capacity: usize,
@@ -30,14 +34,16 @@ impl<M> Mailbox<M> {
         Mailbox {
             queue: VecDeque::new(),
             waiting: false,
+            waker: None,
             closed: false,
             capacity: capacity.unwrap_or(usize::MAX),
             received: 0,
         }
     }
 
-    /// Queue a user message; on refusal the message is handed back with the reason.
-    pub(crate) fn push_user(&mut self, msg: M) -> Result<bool, (M, Refusal)> {
+    /// Queue a user message; on refusal the message is handed back with the reason. On success,
+    /// the waker to wake once the lock is released, if the process is parked.
+    pub(crate) fn push_user(&mut self, msg: M) -> Result<Option<Waker>, (M, Refusal)> {
         if self.closed {
             return Err((msg, Refusal::Closed));
         }
@@ -50,17 +56,38 @@ impl<M> Mailbox<M> {
             ));
         }
         self.queue.push_back(Message::User(msg));
-        Ok(std::mem::take(&mut self.waiting))
+        Ok(self.wake_parked())
     }
 
     /// Queue a converted signal. Signals ignore the capacity bound: an `Exit` or `Down` is the
     /// runtime's own notice and must never be lost.
-    pub(crate) fn push_system(&mut self, msg: SystemMessage) -> Option<bool> {
+    pub(crate) fn push_system(&mut self, msg: SystemMessage) -> Option<Waker> {
         if self.closed {
             return None;
         }
         self.queue.push_back(msg.into());
-        Some(std::mem::take(&mut self.waiting))
+        self.wake_parked()
+    }
+
+    fn wake_parked(&mut self) -> Option<Waker> {
+        if std::mem::take(&mut self.waiting) {
+            self.waker.clone()
+        } else {
+            None
+        }
+    }
+
+    /// Park `recv`: remember who to wake for the next message.
+    pub(crate) fn park(&mut self, waker: &Waker) {
+        self.waiting = true;
+        match &self.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => self.waker = Some(waker.clone()),
+        }
+    }
+
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.waiting
     }
 
     pub(crate) fn pop(&mut self) -> Option<Message<M>> {

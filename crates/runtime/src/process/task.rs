@@ -65,7 +65,7 @@ where
             return Poll::Ready(());
         }
         let core = &this.cell.core;
-        core.waker.register(cx.waker());
+        core.set_task_waker(cx.waker());
         let reason = match core.take_pending_exit() {
             Some(reason) => reason,
             None => {
