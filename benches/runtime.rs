@@ -159,10 +159,12 @@ fn idle_memory(side: &str) -> f64 {
     rt.block_on(async {
         // Warm up allocator arenas and runtime structures.
         let warm: Vec<_> = (0..1000)
-            .map(|_| process::spawn::<u8, _, _>(|mut c| async move {
-                c.recv().await;
-                Ok(())
-            }))
+            .map(|_| {
+                process::spawn::<u8, _, _>(|mut c| async move {
+                    c.recv().await;
+                    Ok(())
+                })
+            })
             .collect();
         for a in &warm {
             a.send(0).unwrap();
@@ -189,6 +191,9 @@ fn idle_memory(side: &str) -> f64 {
         (after - before) as f64 / IDLE as f64
     })
 }
+
+/// One line of the table: scenario, plain tokio, ferrotp, unit, target.
+type Row = (&'static str, Option<f64>, Option<f64>, &'static str, &'static str);
 
 fn median_ns(dir: &Path, group: &str, id: &str) -> Option<f64> {
     let path = dir.join(group).join(id).join("new").join("estimates.json");
@@ -227,10 +232,16 @@ fn main() {
     let mut g = c.benchmark_group("ring_hop");
     // One iteration is one hop; each sample runs `iters` hops through a fresh ring.
     g.bench_function("tokio", |b| {
-        b.iter_custom(|iters| rt.block_on(ring_tokio(iters.max(RING as u64))) * iters as u32 / iters.max(RING as u64) as u32)
+        b.iter_custom(|iters| {
+            rt.block_on(ring_tokio(iters.max(RING as u64))) * iters as u32
+                / iters.max(RING as u64) as u32
+        })
     });
     g.bench_function("ferrotp", |b| {
-        b.iter_custom(|iters| rt.block_on(ring_ferrotp(iters.max(RING as u64))) * iters as u32 / iters.max(RING as u64) as u32)
+        b.iter_custom(|iters| {
+            rt.block_on(ring_ferrotp(iters.max(RING as u64))) * iters as u32
+                / iters.max(RING as u64) as u32
+        })
     });
     g.finish();
 
@@ -243,7 +254,7 @@ fn main() {
         String::from_utf8_lossy(&out.stdout).trim().parse().ok()
     };
 
-    let rows: [(&str, Option<f64>, Option<f64>, &str, &str); 3] = [
+    let rows: [Row; 3] = [
         (
             "spawn + 1 message + exit",
             median_ns(&out, "spawn_message_exit", "tokio"),
@@ -275,6 +286,10 @@ fn main() {
             (Some(b), Some(o)) if b > 0.0 => format!("{:.2}×", o / b),
             _ => "n/a".into(),
         };
-        println!("| {name} | {} | {} | {unit} | {ratio} | {target} |", fmt(base), fmt(ours));
+        println!(
+            "| {name} | {} | {} | {unit} | {ratio} | {target} |",
+            fmt(base),
+            fmt(ours)
+        );
     }
 }

@@ -140,7 +140,10 @@ async fn exit_normal_to_self_while_trapping_is_a_message() {
 async fn exit_with_abnormal_reason_terminates_a_non_trapping_target_with_it() {
     let target = idle(false);
     process::exit(target.pid(), ExitReason::Shutdown).unwrap();
-    assert_eq!(process::await_exit(target.pid()).await, ExitReason::Shutdown);
+    assert_eq!(
+        process::await_exit(target.pid()).await,
+        ExitReason::Shutdown
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -189,7 +192,10 @@ async fn first_terminating_signal_decides_the_reason() {
     let target = idle(false);
     process::exit(target.pid(), ExitReason::Shutdown).unwrap();
     process::exit(target.pid(), ExitReason::Kill).unwrap_or(());
-    assert_eq!(process::await_exit(target.pid()).await, ExitReason::Shutdown);
+    assert_eq!(
+        process::await_exit(target.pid()).await,
+        ExitReason::Shutdown
+    );
 }
 
 #[tokio::test(start_paused = true)]

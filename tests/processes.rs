@@ -16,7 +16,8 @@ async fn returning_from_the_body_exits_normal() {
 
 #[tokio::test(start_paused = true)]
 async fn returning_an_error_exits_with_it() {
-    let addr = process::spawn::<(), _, _>(|_| async { Err::<(), _>(ExitReason::error("bad config")) });
+    let addr =
+        process::spawn::<(), _, _>(|_| async { Err::<(), _>(ExitReason::error("bad config")) });
     assert_eq!(
         process::await_exit(addr.pid()).await,
         ExitReason::error("bad config")
@@ -56,8 +57,12 @@ async fn a_panic_reaches_links_and_monitors_and_nothing_else() {
     crasher.send(()).unwrap();
     let first = watcher.next().await;
     let second = watcher.next().await;
-    assert!(matches!(first, Seen::Exit(Exit { from, reason: ExitReason::Panic { .. } }) if from == cpid));
-    assert!(matches!(second, Seen::Down(Down { reference, reason: ExitReason::Panic { .. }, .. }) if reference == r));
+    assert!(
+        matches!(first, Seen::Exit(Exit { from, reason: ExitReason::Panic { .. } }) if from == cpid)
+    );
+    assert!(
+        matches!(second, Seen::Down(Down { reference, reason: ExitReason::Panic { .. }, .. }) if reference == r)
+    );
     assert!(process::is_alive(watcher.pid()));
     assert!(process::is_alive(bystander.pid()));
 }
@@ -83,7 +88,9 @@ async fn ten_thousand_panicking_processes_leave_the_runtime_working() {
     }
     for (i, exit) in exits.into_iter().enumerate() {
         match exit.await {
-            ExitReason::Panic { message, .. } => assert_eq!(&*message, format!("process {i} failed")),
+            ExitReason::Panic { message, .. } => {
+                assert_eq!(&*message, format!("process {i} failed"))
+            }
             other => panic!("process {i}: expected a panic, got {other:?}"),
         }
     }

@@ -18,7 +18,9 @@ async fn a_registered_name_resolves_to_its_process() {
     let a = idle(false);
     registry::register("reg_resolves", a.pid()).unwrap();
     assert_eq!(registry::whereis("reg_resolves"), Some(a.pid()));
-    assert!(registry::registered().iter().any(|n| &**n == "reg_resolves"));
+    assert!(registry::registered()
+        .iter()
+        .any(|n| &**n == "reg_resolves"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -93,7 +95,10 @@ async fn a_name_follows_a_restart_but_an_old_address_does_not() {
     let second = idle(false);
     registry::register("reg_restart", second.pid()).unwrap();
     assert!(first.send(()).unwrap_err().is_noproc());
-    registry::lookup::<()>("reg_restart").unwrap().send(()).unwrap();
+    registry::lookup::<()>("reg_restart")
+        .unwrap()
+        .send(())
+        .unwrap();
 }
 
 #[tokio::test(start_paused = true)]

@@ -10,6 +10,7 @@ fn send_sync<T: Send + Sync>() {}
 fn send<T: Send>() {}
 fn unpin<T: Unpin>() {}
 
+#[allow(dead_code)]
 struct NotSync(std::cell::Cell<u8>);
 
 #[test]

@@ -155,7 +155,9 @@ pub enum LookupError {
     #[error("no process is registered as {0:?} (noproc)")]
     NotRegistered(Arc<str>),
     /// The process registered under the name takes another message type.
-    #[error("process {pid} registered as {name:?} takes messages of type {actual}, not {expected}")]
+    #[error(
+        "process {pid} registered as {name:?} takes messages of type {actual}, not {expected}"
+    )]
     WrongMessageType {
         /// The name.
         name: Arc<str>,

@@ -95,7 +95,13 @@ fn local_creation() -> u32 {
 impl fmt::Display for Pid {
     /// Erlang's notation: `<node.serial.creation>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}.{}.{}>", self.node, self.serial, self.creation % 1000)
+        write!(
+            f,
+            "<{}.{}.{}>",
+            self.node,
+            self.serial,
+            self.creation % 1000
+        )
     }
 }
 

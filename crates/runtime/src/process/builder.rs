@@ -8,7 +8,7 @@ use super::core::{Status, Watcher};
 use super::{panic, table, task::ProcessTask, Context};
 use crate::error::SpawnError;
 use crate::registry::name;
-use crate::{Addr, ProcessResult, Pid, Reference};
+use crate::{Addr, Pid, ProcessResult, Reference};
 
 /// Options for spawning a process: a bounded mailbox, `trap_exit` from the start, a registered
 /// name, and a link or monitor set up before the process runs.
@@ -109,7 +109,10 @@ impl Builder {
         }
         tracing::trace!(%pid, "process spawned");
         let ctx = Context::new(cell.clone());
-        tokio::spawn(ProcessTask::new(cell.clone(), async move { body(ctx).await }));
+        tokio::spawn(ProcessTask::new(
+            cell.clone(),
+            async move { body(ctx).await },
+        ));
         Ok(Addr::from_cell(cell))
     }
 
@@ -118,10 +121,7 @@ impl Builder {
     fn attach<M: Send + 'static>(&self, cell: &Arc<ProcessCell<M>>) -> Result<(), SpawnError> {
         let pid = cell.core.pid;
         let watcher = match self.monitor {
-            Some((w, reference)) => Some((
-                table::get(w).ok_or(SpawnError::NoProc(w))?,
-                reference,
-            )),
+            Some((w, reference)) => Some((table::get(w).ok_or(SpawnError::NoProc(w))?, reference)),
             None => None,
         };
         let partner = match self.link {
@@ -144,9 +144,15 @@ impl Builder {
             theirs.relations().links.insert(pid);
         }
         if let Some((w, reference)) = watcher {
-            w.core().lock().relations().monitoring.insert(reference, pid);
+            w.core()
+                .lock()
+                .relations()
+                .monitoring
+                .insert(reference, pid);
             // Cannot be refused: the new process is not running code yet, so it is not exiting.
-            let _ = cell.core.add_watcher(reference, Watcher::Process(w.core().pid));
+            let _ = cell
+                .core
+                .add_watcher(reference, Watcher::Process(w.core().pid));
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use super::builder::Builder;
 use super::cell::{AnyProcess, ProcessCell};
 use crate::error::{NoProcError, RegisterError, SpawnError};
 use crate::signal::ops;
-use crate::{Addr, ExitReason, ProcessResult, Message, Pid, Reference};
+use crate::{Addr, ExitReason, Message, Pid, ProcessResult, Reference};
 
 /// A process's view of itself, handed to its body by [`spawn`](crate::process::spawn).
 ///

@@ -36,7 +36,7 @@ pin_project! {
             // was aborted): the process still has to leave the table and tell its links.
             let this = this.project();
             if !*this.exited {
-                exit_process(this.cell, this.body, ExitReason::Killed);
+                exit_process(this.cell, this.body, ExitReason::Killed, Cause::Dropped);
             }
         }
     }
@@ -66,29 +66,40 @@ where
         }
         let core = &this.cell.core;
         core.set_task_waker(cx.waker());
-        let reason = match core.take_pending_exit() {
-            Some(reason) => reason,
+        let (reason, cause) = match core.take_pending_exit() {
+            Some(reason) => (reason, Cause::Signal),
             None => {
                 let Some(body) = this.body.as_mut().as_pin_mut() else {
                     return Poll::Ready(());
                 };
                 let _enter = current::Enter::new(core.pid);
                 match catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
-                    Ok(Poll::Ready(out)) => out.err().unwrap_or(ExitReason::Normal),
+                    Ok(Poll::Ready(out)) => {
+                        (out.err().unwrap_or(ExitReason::Normal), Cause::Returned)
+                    }
                     // A signal that arrived while the body ran (including one the process sent
                     // itself) takes effect now, not at the next wake-up.
                     Ok(Poll::Pending) => match core.take_pending_exit() {
-                        Some(reason) => reason,
+                        Some(reason) => (reason, Cause::Signal),
                         None => return Poll::Pending,
                     },
-                    Err(payload) => panic::reason_from_payload(payload),
+                    Err(payload) => (panic::reason_from_payload(payload), Cause::Panicked),
                 }
             }
         };
         *this.exited = true;
-        exit_process(this.cell, this.body, reason);
+        exit_process(this.cell, this.body, reason, cause);
         Poll::Ready(())
     }
+}
+
+/// How a process came to exit, for the log line.
+#[derive(Clone, Copy)]
+enum Cause {
+    Returned,
+    Panicked,
+    Signal,
+    Dropped,
 }
 
 /// OTP's order: record the reason, drop the process's code and mailbox, release the name, then
@@ -97,6 +108,7 @@ fn exit_process<M: Send + 'static, Fut>(
     cell: &Arc<ProcessCell<M>>,
     mut body: Pin<&mut Option<Fut>>,
     reason: ExitReason,
+    cause: Cause,
 ) {
     let pid = cell.core.pid;
     let departure = cell.core.begin_exit(&reason);
@@ -113,20 +125,24 @@ fn exit_process<M: Send + 'static, Fut>(
     if let Some(n) = &departure.name {
         name::release(n, pid);
     }
-    log_exit(pid, &reason);
+    log_exit(pid, &reason, cause);
     departure.notify(pid, &reason);
     cell.core.mark_dead();
 }
 
-fn log_exit(pid: crate::Pid, reason: &ExitReason) {
-    match reason {
-        ExitReason::Panic { message, location } => tracing::error!(
+fn log_exit(pid: crate::Pid, reason: &ExitReason, cause: Cause) {
+    match (cause, reason) {
+        (Cause::Panicked, ExitReason::Panic { message, location }) => tracing::error!(
             %pid,
             message = &**message,
             location = location.as_deref().unwrap_or("unknown"),
             "process panicked"
         ),
-        r if r.is_shutdown() => tracing::debug!(%pid, reason = %r, "process exited"),
-        r => tracing::info!(%pid, reason = %r, "process exited"),
+        (Cause::Dropped, _) => tracing::debug!(%pid, "process dropped with its tokio runtime"),
+        (_, r) if r.is_shutdown() => tracing::debug!(%pid, reason = %r, "process exited"),
+        (Cause::Signal, r) => {
+            tracing::info!(%pid, reason = %r, "process terminated by an exit signal")
+        }
+        (_, r) => tracing::info!(%pid, reason = %r, "process exited"),
     }
 }

@@ -129,24 +129,25 @@ where
                 st.remove_entry(&key, holder);
             }
         }
-        if !st.by_pid.contains_key(&pid) {
-            let weak: Weak<Inner<K, V>> = Arc::downgrade(&self.inner);
-            // The watch runs in the dying process and takes this registry's lock, which we
-            // hold: `watch` hands the callback back instead of running it inline.
-            let cleanup = Box::new(move |down: crate::Down| {
-                if let Some(inner) = weak.upgrade() {
-                    inner.state.lock().remove_pid(down.pid);
+        let entry = match st.by_pid.entry(pid) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let weak: Weak<Inner<K, V>> = Arc::downgrade(&self.inner);
+                // The watch runs in the dying process and takes this registry's lock, which
+                // we hold: `watch` hands the callback back instead of running it inline.
+                let cleanup = Box::new(move |down: crate::Down| {
+                    if let Some(inner) = weak.upgrade() {
+                        inner.state.lock().remove_pid(down.pid);
+                    }
+                });
+                match ops::watch(pid, cleanup) {
+                    Ok(reference) => e.insert((reference, Vec::new())),
+                    // Only an exiting process (registering from a destructor) gets here.
+                    Err(_) => return Err(RegistryError::NotInProcess),
                 }
-            });
-            match ops::watch(pid, cleanup) {
-                Ok(reference) => {
-                    st.by_pid.insert(pid, (reference, Vec::new()));
-                }
-                // Only an exiting process (registering from a destructor) gets here.
-                Err(_) => return Err(RegistryError::NotInProcess),
             }
-        }
-        st.by_pid.get_mut(&pid).expect("inserted above").1.push(key.clone());
+        };
+        entry.1.push(key.clone());
         st.by_key.entry(key).or_default().push((pid, value));
         Ok(())
     }
