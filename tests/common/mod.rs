@@ -1,6 +1,8 @@
 //! A test process that runs closures on request and forwards everything it receives.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod server;
+
 use std::time::Duration;
 
 use ferrotp::prelude::*;

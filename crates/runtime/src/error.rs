@@ -82,6 +82,16 @@ impl<M> SendError<M> {
         matches!(self.kind, SendErrorKind::Full { .. })
     }
 
+    /// The same error carrying `f(message)`: for wrappers that queue a message inside an
+    /// envelope and hand back what the caller sent.
+    pub(crate) fn map<N>(self, f: impl FnOnce(M) -> N) -> SendError<N> {
+        SendError {
+            message: f(self.message),
+            pid: self.pid,
+            kind: self.kind,
+        }
+    }
+
     /// The receiver.
     pub fn pid(&self) -> Pid {
         self.pid

@@ -51,13 +51,16 @@
 
 #![warn(missing_docs)]
 
+pub mod agent;
 mod error;
 mod exit_reason;
+pub mod gen_server;
 mod message;
 mod pid;
 pub mod process;
 pub mod registry;
 pub mod signal;
+pub mod sys;
 pub mod timer;
 
 pub use error::{LookupError, NoProcError, RegisterError, SendError, SpawnError};

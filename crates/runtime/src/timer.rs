@@ -157,6 +157,15 @@ pub fn send_interval<M: Clone + Send + 'static>(
     msg: M,
     period: Duration,
 ) -> TimerRef {
+    interval_with(dest, move || msg.clone(), period)
+}
+
+/// `send_interval` with each tick's message made by `make`.
+pub(crate) fn interval_with<M: Send + 'static>(
+    dest: &Addr<M>,
+    make: impl Fn() -> M + Send + 'static,
+    period: Duration,
+) -> TimerRef {
     assert!(!period.is_zero(), "send_interval needs a non-zero period");
     let first = Instant::now() + period;
     let timer = new_timer(first);
@@ -171,7 +180,7 @@ pub fn send_interval<M: Clone + Send + 'static>(
             }
             next += period;
             *shared.next.lock() = next;
-            if !deliver(&dest, msg.clone()) {
+            if !deliver(&dest, make()) {
                 if shared
                     .state
                     .compare_exchange(PENDING, FIRED, Ordering::AcqRel, Ordering::Acquire)

@@ -51,7 +51,16 @@ impl<M: Send + 'static> Addr<M> {
     /// The message is handed back in a [`SendError`] if the process has exited
     /// ([`SendError::is_noproc`]) or its bounded mailbox is full ([`SendError::is_full`]).
     pub fn send(&self, msg: M) -> Result<(), SendError<M>> {
-        self.cell.send(msg).map_err(|(msg, why)| match why {
+        self.send_with(msg, true)
+    }
+
+    /// Queue past the capacity bound: for the runtime's own requests only.
+    pub(crate) fn send_unbounded(&self, msg: M) -> Result<(), SendError<M>> {
+        self.send_with(msg, false)
+    }
+
+    fn send_with(&self, msg: M, bounded: bool) -> Result<(), SendError<M>> {
+        self.cell.send(msg, bounded).map_err(|(msg, why)| match why {
             Refusal::Closed => SendError::noproc(msg, self.pid()),
             Refusal::Full { capacity } => SendError::full(msg, self.pid(), capacity),
         })

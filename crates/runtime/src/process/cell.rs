@@ -24,9 +24,11 @@ impl<M: Send + 'static> ProcessCell<M> {
         }
     }
 
-    pub(crate) fn send(&self, msg: M) -> Result<(), (M, Refusal)> {
+    /// Queue a user message; `bounded: false` is for the runtime's own requests (`sys`,
+    /// `stop`), which a full mailbox must not refuse.
+    pub(crate) fn send(&self, msg: M, bounded: bool) -> Result<(), (M, Refusal)> {
         // Woken after the lock is released: waking may unpark a worker thread.
-        if let Some(w) = self.mailbox.lock().push_user(msg)? {
+        if let Some(w) = self.mailbox.lock().push_user(msg, bounded)? {
             w.wake();
         }
         Ok(())

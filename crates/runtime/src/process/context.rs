@@ -65,6 +65,25 @@ impl<M: Send + 'static> Context<M> {
         Recv { ctx: self }
     }
 
+    /// Wait for the first message that `pred` selects, leaving the others queued in order:
+    /// Erlang's selective `receive`. Each new arrival re-runs `pred` over the queue, so keep
+    /// unmatched backlogs short.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, like [`recv`](Self::recv).
+    pub fn recv_where<P>(&mut self, pred: P) -> RecvWhere<'_, M, P>
+    where
+        P: FnMut(&Message<M>) -> bool,
+    {
+        RecvWhere { ctx: self, pred }
+    }
+
+    /// Give back the memory of an empty mailbox buffer (what hibernation buys in Erlang).
+    pub fn shrink_mailbox(&mut self) {
+        self.cell.mailbox.lock().shrink();
+    }
+
     /// Take the next message if one is queued.
     pub fn try_recv(&mut self) -> Option<Message<M>> {
         self.cell.mailbox.lock().pop()
@@ -227,6 +246,39 @@ impl<M: Send + 'static> Future for Recv<'_, M> {
             Some(m) => Poll::Ready(m),
             None => {
                 // Under the lock: a sender either finds us parked or we find its message.
+                mailbox.park(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// The future returned by [`Context::recv_where`].
+#[must_use = "futures do nothing unless polled"]
+pub struct RecvWhere<'a, M, P> {
+    ctx: &'a mut Context<M>,
+    pred: P,
+}
+
+impl<M, P> fmt::Debug for RecvWhere<'_, M, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvWhere").finish_non_exhaustive()
+    }
+}
+
+impl<M: Send + 'static, P: FnMut(&Message<M>) -> bool + Unpin> Future for RecvWhere<'_, M, P> {
+    type Output = Message<M>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Message<M>> {
+        let this = &mut *self;
+        let cell = &this.ctx.cell;
+        if cell.core().kill_pending() {
+            return Poll::Pending;
+        }
+        let mut mailbox = cell.mailbox.lock();
+        match mailbox.pop_where(&mut this.pred) {
+            Some(m) => Poll::Ready(m),
+            None => {
                 mailbox.park(cx.waker());
                 Poll::Pending
             }

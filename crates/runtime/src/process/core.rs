@@ -248,8 +248,7 @@ impl Departure {
                     }
                 }
                 Watcher::Callback(cb) => {
-                    let run = std::panic::AssertUnwindSafe(move || cb(down));
-                    if std::panic::catch_unwind(run).is_err() {
+                    if super::panic::call_guarded(move || cb(down)).is_err() {
                         tracing::error!(%pid, "a monitor callback panicked; ignored");
                     }
                 }

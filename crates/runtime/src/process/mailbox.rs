@@ -43,11 +43,15 @@ impl<M> Mailbox<M> {
 
     /// Queue a user message; on refusal the message is handed back with the reason. On success,
     /// the waker to wake once the lock is released, if the process is parked.
-    pub(crate) fn push_user(&mut self, msg: M) -> Result<Option<Waker>, (M, Refusal)> {
+    pub(crate) fn push_user(
+        &mut self,
+        msg: M,
+        bounded: bool,
+    ) -> Result<Option<Waker>, (M, Refusal)> {
         if self.closed {
             return Err((msg, Refusal::Closed));
         }
-        if self.queue.len() >= self.capacity {
+        if bounded && self.queue.len() >= self.capacity {
             return Err((
                 msg,
                 Refusal::Full {
@@ -96,6 +100,18 @@ impl<M> Mailbox<M> {
             self.received += 1;
         }
         m
+    }
+
+    /// Take the first queued message `pred` selects, leaving the others in order.
+    pub(crate) fn pop_where(&mut self, mut pred: impl FnMut(&Message<M>) -> bool) -> Option<Message<M>> {
+        let at = self.queue.iter().position(&mut pred)?;
+        self.received += 1;
+        self.queue.remove(at)
+    }
+
+    /// Give back memory held by an empty or shrunken queue (a `hibernate` equivalent).
+    pub(crate) fn shrink(&mut self) {
+        self.queue.shrink_to_fit();
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -56,7 +56,7 @@ pub(crate) mod core;
 mod current;
 mod info;
 mod mailbox;
-mod panic;
+pub(crate) mod panic;
 pub(crate) mod table;
 mod task;
 
@@ -64,7 +64,7 @@ use std::future::Future;
 
 pub use addr::Addr;
 pub use builder::Builder;
-pub use context::{Context, Recv};
+pub use context::{Context, Recv, RecvWhere};
 pub use current::current;
 pub use info::{count, process_info, processes, ProcessInfo, ProcessStatus};
 

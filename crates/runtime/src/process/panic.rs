@@ -8,7 +8,13 @@
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::{Arc, Once};
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
 
 use crate::ExitReason;
 
@@ -41,4 +47,44 @@ pub(crate) fn reason_from_payload(payload: Box<dyn Any + Send>) -> ExitReason {
     };
     let location = LOCATION.with(|slot| slot.borrow_mut().take());
     ExitReason::Panic { message, location }
+}
+
+/// Poll `fut` inside `catch_unwind`: the one place user code is polled. A panic becomes
+/// `Err(ExitReason::Panic { .. })`; the future must not be polled again after that.
+pub(crate) fn poll_guarded<F: Future>(
+    fut: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<F::Output, ExitReason>> {
+    match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(payload) => Poll::Ready(Err(reason_from_payload(payload))),
+    }
+}
+
+/// Run synchronous user code with the same guard.
+pub(crate) fn call_guarded<T>(f: impl FnOnce() -> T) -> Result<T, ExitReason> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(reason_from_payload)
+}
+
+pin_project! {
+    /// A future whose panics become `Err(ExitReason::Panic)`: used where a behaviour (such as
+    /// a GenServer running `terminate` after a crashed callback) must outlive a panic of the
+    /// code it calls.
+    pub(crate) struct Guarded<F> {
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: Future> Future for Guarded<F> {
+    type Output = Result<F::Output, ExitReason>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        poll_guarded(self.project().fut, cx)
+    }
+}
+
+pub(crate) fn guarded<F: Future>(fut: F) -> Guarded<F> {
+    Guarded { fut }
 }

@@ -2,7 +2,6 @@
 //! `catch_unwind`, and the exit procedure that follows.
 
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -73,17 +72,17 @@ where
                     return Poll::Ready(());
                 };
                 let _enter = current::Enter::new(core.pid);
-                match catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
-                    Ok(Poll::Ready(out)) => {
+                match panic::poll_guarded(body, cx) {
+                    Poll::Ready(Ok(out)) => {
                         (out.err().unwrap_or(ExitReason::Normal), Cause::Returned)
                     }
                     // A signal that arrived while the body ran (including one the process sent
                     // itself) takes effect now, not at the next wake-up.
-                    Ok(Poll::Pending) => match core.take_pending_exit() {
+                    Poll::Pending => match core.take_pending_exit() {
                         Some(reason) => (reason, Cause::Signal),
                         None => return Poll::Pending,
                     },
-                    Err(payload) => (panic::reason_from_payload(payload), Cause::Panicked),
+                    Poll::Ready(Err(panicked)) => (panicked, Cause::Panicked),
                 }
             }
         };
@@ -114,11 +113,11 @@ fn exit_process<M: Send + 'static, Fut>(
     let departure = cell.core.begin_exit(&reason);
     // Dropping the body drops every reply handle it held; callers find the reason recorded
     // above. User `Drop` impls may panic: that must not stop the exit procedure.
-    if catch_unwind(AssertUnwindSafe(|| body.set(None))).is_err() {
+    if panic::call_guarded(|| body.set(None)).is_err() {
         tracing::error!(%pid, "a destructor panicked while the process exited; ignored");
     }
     let undelivered = cell.mailbox.lock().close();
-    if catch_unwind(AssertUnwindSafe(move || drop(undelivered))).is_err() {
+    if panic::call_guarded(move || drop(undelivered)).is_err() {
         tracing::error!(%pid, "a queued message's destructor panicked; ignored");
     }
     table::remove(pid);

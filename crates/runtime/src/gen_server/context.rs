@@ -1,0 +1,117 @@
+//! What a GenServer's callbacks can do besides changing state.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use super::{GenServer, Request, Server};
+use crate::error::NoProcError;
+use crate::timer::{self, TimerRef};
+use crate::{Addr, Context, ExitReason, Pid, ProcessResult, Reference};
+
+/// The server's process, as its callbacks see it: its identity, its process flags, links and
+/// monitors, and timers that deliver to `handle_info`.
+///
+/// It does not give access to the mailbox: messages reach callbacks in OTP's order.
+pub struct ServerContext<S: GenServer> {
+    pub(crate) ctx: Context<Request<S>>,
+    parent: Option<Pid>,
+}
+
+impl<S: GenServer> ServerContext<S> {
+    pub(crate) fn new(ctx: Context<Request<S>>, parent: Option<Pid>) -> Self {
+        ServerContext { ctx, parent }
+    }
+
+    /// The server's pid.
+    pub fn pid(&self) -> Pid {
+        self.ctx.pid()
+    }
+
+    /// A client handle to this server, to give to others. (Calling it from a callback fails
+    /// with [`CallError::CallingSelf`](super::CallError::CallingSelf).)
+    pub fn server(&self) -> Server<S> {
+        Server::from_addr(self.ctx.addr())
+    }
+
+    /// The process that started this server with `start_link`, if any. When the server traps
+    /// exits, an exit signal from its parent runs `terminate` and stops the server.
+    pub fn parent(&self) -> Option<Pid> {
+        self.parent
+    }
+
+    /// Set the `trap_exit` flag; returns the previous value.
+    pub fn trap_exit(&self, on: bool) -> bool {
+        self.ctx.trap_exit(on)
+    }
+
+    /// Link to `other`; see [`Context::link`].
+    ///
+    /// # Errors
+    ///
+    /// [`NoProcError`] if `other` is not alive and this server does not trap exits.
+    pub fn link(&self, other: Pid) -> Result<(), NoProcError> {
+        self.ctx.link(other)
+    }
+
+    /// Remove the link to `other`.
+    pub fn unlink(&self, other: Pid) {
+        self.ctx.unlink(other)
+    }
+
+    /// Monitor `target`; its `Down` arrives as [`Info::Down`](super::Info::Down).
+    pub fn monitor(&self, target: Pid) -> Reference {
+        self.ctx.monitor(target)
+    }
+
+    /// Remove a monitor and any queued `Down` for it; `true` if it was active.
+    pub fn demonitor(&self, reference: Reference) -> bool {
+        self.ctx.demonitor_flush(reference)
+    }
+
+    /// Send an exit signal from this server to `target`.
+    ///
+    /// # Errors
+    ///
+    /// [`NoProcError`] if `target` is not alive.
+    pub fn exit(&self, target: Pid, reason: ExitReason) -> Result<(), NoProcError> {
+        self.ctx.exit(target, reason)
+    }
+
+    /// Spawn a process linked to this server.
+    pub fn spawn_link<N, F, Fut>(&self, body: F) -> Addr<N>
+    where
+        N: Send + 'static,
+        F: FnOnce(Context<N>) -> Fut + Send + 'static,
+        Fut: Future<Output = ProcessResult> + Send + 'static,
+    {
+        self.ctx.spawn_link(body)
+    }
+
+    /// Deliver `info` to this server's `handle_info` after `delay`.
+    pub fn send_after(&self, info: S::Info, delay: Duration) -> TimerRef {
+        timer::send_after(&self.ctx.addr(), Request::Info(info), delay)
+    }
+
+    /// Deliver a clone of `info` to this server's `handle_info` every `period`.
+    pub fn send_interval(&self, info: S::Info, period: Duration) -> TimerRef
+    where
+        S::Info: Clone,
+    {
+        timer::interval_with(&self.ctx.addr(), move || Request::Info(info.clone()), period)
+    }
+
+    /// How many messages wait in the server's mailbox.
+    pub fn mailbox_len(&self) -> usize {
+        self.ctx.mailbox_len()
+    }
+}
+
+impl<S: GenServer> fmt::Debug for ServerContext<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerContext")
+            .field("pid", &self.pid())
+            .field("parent", &self.parent)
+            .finish()
+    }
+}

@@ -1,0 +1,297 @@
+//! The server's receive loop: OTP's `gen_server:loop/5` and `handle_msg/3`.
+
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::start::InitAck;
+use super::{
+    CallResult, GenServer, HandleResult, Info, Init, Next, Request, ServerContext, StartError,
+};
+use crate::process::panic::guarded;
+use crate::sys::{self, Statistics, SystemRequest};
+use crate::{Context, ExitReason, Message, Pid, ProcessResult};
+
+pub(crate) async fn run<S: GenServer>(
+    ctx: Context<Request<S>>,
+    args: S::Args,
+    parent: Option<Pid>,
+    ack: oneshot::Sender<InitAck>,
+) -> ProcessResult {
+    let mut sctx = ServerContext::new(ctx, parent);
+    let (state, next) = match guarded(S::init(args, &mut sctx)).await {
+        Ok(Init::Ok(state, next)) => {
+            let _ = ack.send(InitAck::Started);
+            (state, next)
+        }
+        Ok(Init::Ignore) => return fail_start(&sctx, ack, StartError::Ignored, ExitReason::Normal),
+        Ok(Init::Stop(r)) => {
+            return fail_start(&sctx, ack, StartError::Stopped(r.clone()), r);
+        }
+        Ok(Init::Error(r)) => return fail_start(&sctx, ack, StartError::Error(r), ExitReason::Normal),
+        Err(panicked) => {
+            return fail_start(&sctx, ack, StartError::Exited(panicked.clone()), panicked);
+        }
+    };
+    let mut server = Loop {
+        state,
+        ctx: sctx,
+        suspended: false,
+        handled: 0,
+        timeout: None,
+        deadline: None,
+        continue_with: None,
+    };
+    server.apply(next);
+    let reason = server.serve().await;
+    if reason.is_normal() {
+        Ok(())
+    } else {
+        Err(reason)
+    }
+}
+
+/// `init` failed: tell the starter, and spare a trapping parent the `Exit` message (OTP 26
+/// consumes it in `start_link`); a non-trapping parent still dies of an abnormal reason.
+fn fail_start<S: GenServer>(
+    ctx: &ServerContext<S>,
+    ack: oneshot::Sender<InitAck>,
+    error: StartError,
+    reason: ExitReason,
+) -> ProcessResult {
+    if let Some(parent) = ctx.parent() {
+        let parent_traps = crate::process::table::get(parent)
+            .is_some_and(|p| p.core().lock().trap_exit);
+        if parent_traps {
+            ctx.unlink(parent);
+        }
+    }
+    let _ = ack.send(InitAck::Failed(error));
+    if reason.is_normal() {
+        Ok(())
+    } else {
+        Err(reason)
+    }
+}
+
+struct Loop<S: GenServer> {
+    state: S,
+    ctx: ServerContext<S>,
+    suspended: bool,
+    handled: u64,
+    /// The idle timeout of the last callback, and when it expires.
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    continue_with: Option<S::Continue>,
+}
+
+enum Incoming<S: GenServer> {
+    Message(Message<Request<S>>),
+    Timeout,
+}
+
+/// What the loop does after one message.
+enum Flow {
+    Continue,
+    /// Stop: run `terminate` with the reason, then exit.
+    Stop(ExitReason),
+    /// Exit with the reason; `terminate` already ran.
+    Exit(ExitReason),
+}
+
+impl<S: GenServer> Loop<S> {
+    fn apply(&mut self, next: Next<S::Continue>) {
+        self.timeout = None;
+        self.deadline = None;
+        match next {
+            Next::Wait => {}
+            Next::Timeout(t) => {
+                self.timeout = Some(t);
+                self.deadline = Some(Instant::now() + t);
+            }
+            Next::Continue(c) => self.continue_with = Some(c),
+            Next::Hibernate => self.ctx.ctx.shrink_mailbox(),
+        }
+    }
+
+    /// Serve until the server stops; returns the exit reason.
+    async fn serve(&mut self) -> ExitReason {
+        loop {
+            let flow = if let Some(c) = self.continue_with.take() {
+                // Before any queued message, as OTP's `{continue, C}`.
+                let r = guarded(self.state.handle_continue(c, &mut self.ctx)).await;
+                self.after(r)
+            } else {
+                match self.receive().await {
+                    Incoming::Timeout => {
+                        self.deadline = None;
+                        let r = guarded(self.state.handle_info(Info::Timeout, &mut self.ctx)).await;
+                        self.after(r)
+                    }
+                    Incoming::Message(m) => self.handle(m).await,
+                }
+            };
+            match flow {
+                Flow::Continue => {}
+                Flow::Stop(reason) => return self.terminate(reason).await,
+                Flow::Exit(reason) => return reason,
+            }
+        }
+    }
+
+    async fn receive(&mut self) -> Incoming<S> {
+        if self.suspended {
+            // Only system requests and the parent's exit are served while suspended; the rest
+            // stays queued, in order.
+            let parent = self.ctx.parent();
+            let m = self
+                .ctx
+                .ctx
+                .recv_where(move |m| match m {
+                    Message::User(Request::System(_)) => true,
+                    Message::Exit(e) => Some(e.from) == parent,
+                    _ => false,
+                })
+                .await;
+            return Incoming::Message(m);
+        }
+        match self.deadline {
+            None => Incoming::Message(self.ctx.ctx.recv().await),
+            Some(deadline) => {
+                tokio::select! {
+                    // A queued message wins over an expired timeout (OTP's `receive ... after`).
+                    biased;
+                    m = self.ctx.ctx.recv() => Incoming::Message(m),
+                    _ = tokio::time::sleep_until(deadline) => Incoming::Timeout,
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, m: Message<Request<S>>) -> Flow {
+        let req = match m {
+            Message::User(Request::System(req)) => return self.system(req),
+            // Only reached while trapping: the parent's exit stops the server (OTP rule 3).
+            Message::Exit(e) if Some(e.from) == self.ctx.parent() => return Flow::Stop(e.reason),
+            other => other,
+        };
+        self.deadline = None;
+        self.handled += 1;
+        match req {
+            Message::User(Request::Call(request, from)) => {
+                let r = guarded(self.state.handle_call(request, from, &mut self.ctx)).await;
+                match r {
+                    Err(panicked) => Flow::Stop(panicked),
+                    Ok(CallResult::Reply(to, value, next)) => {
+                        // The caller may have timed out: then the late reply is dropped here.
+                        let _ = to.reply(value);
+                        self.apply(next);
+                        Flow::Continue
+                    }
+                    Ok(CallResult::NoReply(next)) => {
+                        self.apply(next);
+                        Flow::Continue
+                    }
+                    Ok(CallResult::Stop(reason)) => Flow::Stop(reason),
+                    Ok(CallResult::StopReply(reason, to, value)) => {
+                        // `terminate` first, then the reply, then the exit (OTP's order).
+                        let reason = self.terminate(reason).await;
+                        let _ = to.reply(value);
+                        Flow::Exit(reason)
+                    }
+                }
+            }
+            Message::User(Request::Cast(msg)) => {
+                let r = guarded(self.state.handle_cast(msg, &mut self.ctx)).await;
+                self.after(r)
+            }
+            Message::User(Request::Info(msg)) => {
+                let r = guarded(self.state.handle_info(Info::Message(msg), &mut self.ctx)).await;
+                self.after(r)
+            }
+            Message::Exit(e) => {
+                let r = guarded(self.state.handle_info(Info::Exit(e), &mut self.ctx)).await;
+                self.after(r)
+            }
+            Message::Down(d) => {
+                let r = guarded(self.state.handle_info(Info::Down(d), &mut self.ctx)).await;
+                self.after(r)
+            }
+            Message::User(Request::System(_)) => unreachable!("handled above"),
+        }
+    }
+
+    fn after(&mut self, r: Result<HandleResult<S>, ExitReason>) -> Flow {
+        match r {
+            Err(panicked) => Flow::Stop(panicked),
+            Ok(HandleResult::NoReply(next)) => {
+                self.apply(next);
+                Flow::Continue
+            }
+            Ok(HandleResult::Stop(reason)) => Flow::Stop(reason),
+        }
+    }
+
+    /// Run `terminate`; if it panics, the panic is the exit reason.
+    async fn terminate(&mut self, reason: ExitReason) -> ExitReason {
+        let outcome = guarded(self.state.terminate(&reason, &mut self.ctx)).await;
+        let reason = match outcome {
+            Ok(()) => reason,
+            Err(panicked) => panicked,
+        };
+        if !reason.is_shutdown() {
+            tracing::error!(
+                server = std::any::type_name::<S>(),
+                pid = %self.ctx.pid(),
+                reason = %reason,
+                "GenServer terminating"
+            );
+        }
+        reason
+    }
+
+    /// Serve a `sys` request.
+    fn system(&mut self, req: SystemRequest<S>) -> Flow {
+        match req {
+            SystemRequest::Inspect(f) => f(&self.state),
+            SystemRequest::Replace(f) => f(&mut self.state),
+            SystemRequest::Suspend(ack) => {
+                self.suspended = true;
+                let _ = ack.send(());
+            }
+            SystemRequest::Resume(ack) => {
+                self.suspended = false;
+                let _ = ack.send(());
+            }
+            SystemRequest::ChangeCode {
+                old_vsn,
+                extra,
+                reply,
+            } => {
+                let result = if self.suspended {
+                    sys::run_code_change(&mut self.state, &old_vsn, &extra)
+                } else {
+                    Err(sys::SysError::NotSuspended)
+                };
+                let _ = reply.send(result);
+            }
+            SystemRequest::Statistics(reply) => {
+                let _ = reply.send(Statistics {
+                    pid: self.ctx.pid(),
+                    vsn: S::VSN,
+                    suspended: self.suspended,
+                    messages_handled: self.handled,
+                    mailbox_len: self.ctx.mailbox_len(),
+                });
+            }
+            // `terminate` runs even when not trapping exits (OTP's `sys:terminate`).
+            SystemRequest::Terminate(reason) => return Flow::Stop(reason),
+        }
+        // A plain timeout restarts in full after a system request (OTP's `system_continue`).
+        if let (Some(t), Some(_)) = (self.timeout, self.deadline) {
+            self.deadline = Some(Instant::now() + t);
+        }
+        Flow::Continue
+    }
+}

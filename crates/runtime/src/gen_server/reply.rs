@@ -1,0 +1,119 @@
+//! The caller's side of a call, held by the server: OTP's `From`.
+
+use std::fmt;
+
+use tokio::sync::oneshot;
+
+use crate::Pid;
+
+/// Where the reply to one call goes (OTP's `From`).
+///
+/// `handle_call` receives it by value. Reply at once by returning
+/// [`CallResult::reply`](super::CallResult::reply), or keep it and reply later — from a later
+/// callback, another task or another process — with [`ReplyTo::reply`]. A `ReplyTo` is
+/// consumed by replying, so a call can never be answered twice.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use ferrotp_runtime::gen_server::{CallResult, GenServer, HandleResult, Init, ReplyTo, ServerContext};
+///
+/// /// Holds calls until someone casts `release`.
+/// struct Gate { waiting: Vec<ReplyTo<&'static str>> }
+///
+/// impl GenServer for Gate {
+///     type Args = ();
+///     type Call = ();
+///     type Reply = &'static str;
+///     type Cast = ();
+///     type Info = ();
+///     type Continue = ();
+///
+///     async fn init(_: (), _: &mut ServerContext<Self>) -> Init<Self> {
+///         Init::ok(Gate { waiting: Vec::new() })
+///     }
+///     async fn handle_call(&mut self, _: (), from: ReplyTo<&'static str>, _: &mut ServerContext<Self>) -> CallResult<Self> {
+///         self.waiting.push(from);
+///         CallResult::noreply()
+///     }
+///     async fn handle_cast(&mut self, _: (), _: &mut ServerContext<Self>) -> HandleResult<Self> {
+///         for from in self.waiting.drain(..) {
+///             let _ = from.reply("open");
+///         }
+///         HandleResult::noreply()
+///     }
+/// }
+///
+/// let gate = Gate::start(()).await.unwrap();
+/// let waiter = { let g = gate.clone(); tokio::spawn(async move { g.call(()).await }) };
+/// tokio::task::yield_now().await;
+/// gate.cast(());
+/// assert_eq!(waiter.await.unwrap().unwrap(), "open");
+/// # }
+/// ```
+pub struct ReplyTo<R> {
+    tx: oneshot::Sender<R>,
+    caller: Option<Pid>,
+}
+
+impl<R> ReplyTo<R> {
+    pub(crate) fn new(tx: oneshot::Sender<R>, caller: Option<Pid>) -> Self {
+        ReplyTo { tx, caller }
+    }
+
+    /// Send the reply.
+    ///
+    /// # Errors
+    ///
+    /// [`ReplyError`] (with the value handed back) if the caller no longer waits: its call
+    /// timed out or it exited. The late reply is dropped here, never delivered to the caller.
+    pub fn reply(self, value: R) -> Result<(), ReplyError<R>> {
+        self.tx.send(value).map_err(|value| ReplyError { value })
+    }
+
+    /// The calling process, if the call came from one.
+    pub fn caller(&self) -> Option<Pid> {
+        self.caller
+    }
+
+    /// Whether the caller still waits for the reply.
+    pub fn is_waiting(&self) -> bool {
+        !self.tx.is_closed()
+    }
+}
+
+impl<R> fmt::Debug for ReplyTo<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplyTo")
+            .field("caller", &self.caller)
+            .field("waiting", &self.is_waiting())
+            .finish()
+    }
+}
+
+/// The caller of a call no longer waits for its reply; the reply is handed back.
+pub struct ReplyError<R> {
+    value: R,
+}
+
+impl<R> ReplyError<R> {
+    /// The reply that was not delivered.
+    pub fn into_inner(self) -> R {
+        self.value
+    }
+}
+
+impl<R> fmt::Debug for ReplyError<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplyError").finish_non_exhaustive()
+    }
+}
+
+impl<R> fmt::Display for ReplyError<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the caller no longer waits for this reply (its call timed out or it exited)")
+    }
+}
+
+impl<R> std::error::Error for ReplyError<R> {}

@@ -1,0 +1,263 @@
+//! The client side: a typed handle to a running GenServer.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::{CallError, GenServer, ReplyTo, Request, StopError};
+use crate::process::{self, AwaitExit};
+use crate::registry;
+use crate::sys::SystemRequest;
+use crate::{Addr, ExitReason, Pid, SendError};
+
+/// The default call timeout, as OTP's: 5 seconds.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A typed handle to a GenServer: what clients call and cast to.
+///
+/// A handle made by `start` addresses one incarnation: after it exits, calls fail with
+/// [`CallError::NoProc`]. A handle made by [`Server::named`] resolves the name at every
+/// request, so it reaches whichever process holds the name now — the restarted one after a
+/// supervisor restart.
+///
+/// | client (OTP)                 | ferrotp                    | callback              |
+/// |------------------------------|----------------------------|-----------------------|
+/// | `gen_server:call(S, Req)`    | [`Server::call`]           | `handle_call`         |
+/// | `gen_server:cast(S, Msg)`    | [`Server::cast`]           | `handle_cast`         |
+/// | `S ! Msg`                    | [`Server::send`]           | `handle_info`         |
+/// | `gen_server:stop(S, R, T)`   | [`Server::stop`]           | `terminate`           |
+pub struct Server<S: GenServer> {
+    target: Target<S>,
+}
+
+enum Target<S: GenServer> {
+    Addr(Addr<Request<S>>),
+    Name(Arc<str>),
+}
+
+impl<S: GenServer> Clone for Server<S> {
+    fn clone(&self) -> Self {
+        Server {
+            target: match &self.target {
+                Target::Addr(a) => Target::Addr(a.clone()),
+                Target::Name(n) => Target::Name(n.clone()),
+            },
+        }
+    }
+}
+
+impl<S: GenServer> fmt::Debug for Server<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Server");
+        d.field("type", &std::any::type_name::<S>());
+        match &self.target {
+            Target::Addr(a) => d.field("pid", &a.pid()),
+            Target::Name(n) => d.field("name", n),
+        };
+        d.finish()
+    }
+}
+
+impl<S: GenServer> Server<S> {
+    pub(crate) fn from_addr(addr: Addr<Request<S>>) -> Self {
+        Server {
+            target: Target::Addr(addr),
+        }
+    }
+
+    /// A handle that resolves `name` at every request.
+    pub fn named(name: impl Into<Arc<str>>) -> Self {
+        Server {
+            target: Target::Name(name.into()),
+        }
+    }
+
+    /// The pid of the process this handle reaches now (`None` if the name is not registered).
+    pub fn pid(&self) -> Option<Pid> {
+        match &self.target {
+            Target::Addr(a) => Some(a.pid()),
+            Target::Name(n) => registry::whereis(n),
+        }
+    }
+
+    /// Whether the process this handle reaches now is alive.
+    pub fn is_alive(&self) -> bool {
+        self.pid().is_some_and(process::is_alive)
+    }
+
+    pub(crate) fn resolve(&self) -> Option<Addr<Request<S>>> {
+        match &self.target {
+            Target::Addr(a) => Some(a.clone()),
+            Target::Name(n) => registry::lookup::<Request<S>>(n).ok(),
+        }
+    }
+
+    /// Call the server and wait up to [`DEFAULT_CALL_TIMEOUT`] (5 s) for the reply.
+    ///
+    /// # Errors
+    ///
+    /// See [`CallError`]: `Timeout`, `NoProc`, `CallingSelf`, `Exit(reason)` when the server
+    /// died before replying, `MailboxFull`.
+    pub async fn call(&self, request: S::Call) -> Result<S::Reply, CallError> {
+        self.call_timeout(request, DEFAULT_CALL_TIMEOUT).await
+    }
+
+    /// Call the server and wait up to `timeout` for the reply.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    pub async fn call_timeout(
+        &self,
+        request: S::Call,
+        timeout: Duration,
+    ) -> Result<S::Reply, CallError> {
+        let addr = self.resolve().ok_or(CallError::NoProc)?;
+        let caller = process::current();
+        if caller == Some(addr.pid()) {
+            return Err(CallError::CallingSelf);
+        }
+        let (tx, rx) = oneshot::channel();
+        addr.send(Request::Call(request, ReplyTo::new(tx, caller)))
+            .map_err(|e| {
+                if e.is_full() {
+                    CallError::MailboxFull
+                } else {
+                    CallError::NoProc
+                }
+            })?;
+        let reply = async {
+            match rx.await {
+                Ok(value) => Ok(value),
+                // The reply handle was dropped: the server died with it, or let it go without
+                // replying. OTP's caller then waits for the server's `DOWN` or its timeout.
+                Err(_) => Err(CallError::Exit(exit_of(&addr).await)),
+            }
+        };
+        match tokio::time::timeout(timeout, reply).await {
+            Ok(result) => result,
+            // Dropping the receiver here is what keeps a late reply away from the caller.
+            Err(_) => Err(CallError::Timeout(timeout)),
+        }
+    }
+
+    /// Cast `message` to the server: fire and forget, as OTP's `cast` — it succeeds even if
+    /// the server is not alive. Use [`try_cast`](Self::try_cast) to learn about delivery.
+    ///
+    /// A full bounded mailbox refuses the cast; that is logged as a warning with the server's
+    /// pid, never dropped without a trace.
+    pub fn cast(&self, message: S::Cast) {
+        if let Err(e) = self.try_cast(message) {
+            if e.is_full() {
+                tracing::warn!(pid = %e.pid(), "cast not delivered: {e}");
+            }
+        }
+    }
+
+    /// Cast `message`, reporting whether it was queued.
+    ///
+    /// # Errors
+    ///
+    /// The message is handed back if the server is not alive or its mailbox is full. For a
+    /// name that is not registered, the error's pid is [`Pid::RUNTIME`].
+    pub fn try_cast(&self, message: S::Cast) -> Result<(), SendError<S::Cast>> {
+        match self.resolve() {
+            Some(addr) => addr.send(Request::Cast(message)).map_err(|e| {
+                e.map(|r| match r {
+                    Request::Cast(m) => m,
+                    _ => unreachable!("a cast comes back as the cast that was sent"),
+                })
+            }),
+            None => Err(SendError::noproc(message, Pid::RUNTIME)),
+        }
+    }
+
+    /// Send `message` to the server's `handle_info` (Erlang's `Server ! Msg`).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_cast`](Self::try_cast).
+    pub fn send(&self, message: S::Info) -> Result<(), SendError<S::Info>> {
+        match self.resolve() {
+            Some(addr) => addr.send(Request::Info(message)).map_err(|e| {
+                e.map(|r| match r {
+                    Request::Info(m) => m,
+                    _ => unreachable!("an info comes back as the info that was sent"),
+                })
+            }),
+            None => Err(SendError::noproc(message, Pid::RUNTIME)),
+        }
+    }
+
+    /// Stop the server with `reason` and wait for it to exit (OTP's `gen_server:stop/3`).
+    /// `terminate` runs whether or not the server traps exits. `None` waits forever.
+    ///
+    /// # Errors
+    ///
+    /// See [`StopError`]; `Exit(other)` if it exited with another reason.
+    pub async fn stop(&self, reason: ExitReason, timeout: Option<Duration>) -> Result<(), StopError> {
+        let addr = self.resolve().ok_or(StopError::NoProc)?;
+        if process::current() == Some(addr.pid()) {
+            return Err(StopError::CallingSelf);
+        }
+        let exited = process::await_exit(addr.pid());
+        addr.send_unbounded(Request::System(SystemRequest::Terminate(reason.clone())))
+            .map_err(|_| StopError::NoProc)?;
+        let outcome = match timeout {
+            Some(t) => tokio::time::timeout(t, exited)
+                .await
+                .map_err(|_| StopError::Timeout(t))?,
+            None => exited.await,
+        };
+        match outcome {
+            r if r == reason => Ok(()),
+            ExitReason::NoProc => Err(StopError::NoProc),
+            other => Err(StopError::Exit(other)),
+        }
+    }
+
+    pub(crate) async fn system<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> SystemRequest<S>,
+        timeout: Duration,
+    ) -> Result<T, crate::sys::SysError> {
+        use crate::sys::SysError;
+        let addr = self.resolve().ok_or(SysError::NoProc)?;
+        if process::current() == Some(addr.pid()) {
+            return Err(SysError::CallingSelf);
+        }
+        let (tx, rx) = oneshot::channel();
+        // System requests are the runtime's own: a full mailbox does not refuse them.
+        addr.send_unbounded(Request::System(make(tx)))
+            .map_err(|_| SysError::NoProc)?;
+        let answer = async {
+            match rx.await {
+                Ok(v) => Ok(v),
+                Err(_) => match exit_of(&addr).await {
+                    ExitReason::NoProc => Err(SysError::NoProc),
+                    r => Err(SysError::Exit(r)),
+                },
+            }
+        };
+        tokio::time::timeout(timeout, answer)
+            .await
+            .map_err(|_| SysError::Timeout(timeout))?
+    }
+}
+
+/// The exit reason of a server whose reply handle was dropped: at once if it already exited,
+/// otherwise when it does (a live server that dropped the handle leaves the caller to its
+/// timeout, as in OTP).
+async fn exit_of<M: Send + 'static>(addr: &Addr<M>) -> ExitReason {
+    if let Some(r) = addr.exit_reason() {
+        return r;
+    }
+    let exited: AwaitExit = process::await_exit(addr.pid());
+    match exited.await {
+        // Gone from the table already: the cell still knows why.
+        ExitReason::NoProc => addr.exit_reason().unwrap_or(ExitReason::NoProc),
+        r => r,
+    }
+}

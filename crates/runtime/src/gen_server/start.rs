@@ -1,0 +1,136 @@
+//! Starting a GenServer: synchronous start, names, start timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::{event_loop, GenServer, Server, StartError};
+use crate::process::{self, table, Builder};
+use crate::signal::ops;
+use crate::{ExitReason, RegisterError, SpawnError};
+
+/// How to start a server: linked or not, under a name, with a start timeout or a bounded
+/// mailbox.
+///
+/// # Examples
+///
+/// ```
+/// # use ferrotp_runtime::gen_server::StartOptions;
+/// # use std::time::Duration;
+/// let opts = StartOptions::new().name("cache").timeout(Duration::from_secs(1));
+/// # let _ = opts;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    pub(crate) link: bool,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) mailbox_capacity: Option<usize>,
+}
+
+impl StartOptions {
+    /// Not linked, no name, no start timeout, unbounded mailbox.
+    pub fn new() -> Self {
+        StartOptions::default()
+    }
+
+    /// Link the server to the calling process (what `start_link` does). The calling process
+    /// becomes the server's *parent*. From outside any process there is nothing to link to,
+    /// and this has no effect.
+    pub fn link(mut self) -> Self {
+        self.link = true;
+        self
+    }
+
+    /// Register the server under `name` before `init` runs; a taken name fails the start with
+    /// [`StartError::AlreadyStarted`] and `init` is never called.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Kill the server and fail with [`StartError::Timeout`] if `init` takes longer.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Bound the server's mailbox; see
+    /// [`Builder::mailbox_capacity`](crate::process::Builder::mailbox_capacity).
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.mailbox_capacity = Some(capacity);
+        self
+    }
+}
+
+/// What `init` told the starter.
+pub(crate) enum InitAck {
+    Started,
+    Failed(StartError),
+}
+
+/// Start a server with `opts`; returns once `init` has finished.
+///
+/// # Errors
+///
+/// See [`StartError`]. When the start fails, the process has already exited and its name is
+/// free again, so an immediate retry cannot see `AlreadyStarted`.
+pub async fn start_with<S: GenServer>(
+    args: S::Args,
+    opts: StartOptions,
+) -> Result<Server<S>, StartError> {
+    let parent = if opts.link { process::current() } else { None };
+    let (ack_tx, ack_rx) = oneshot::channel();
+    let mut builder = Builder::new();
+    if let Some(name) = &opts.name {
+        builder = builder.name(name.clone());
+    }
+    if let Some(capacity) = opts.mailbox_capacity {
+        builder = builder.mailbox_capacity(capacity);
+    }
+    if let Some(p) = parent {
+        builder = builder.link(p);
+    }
+    let addr = builder
+        .spawn(move |ctx| event_loop::run::<S>(ctx, args, parent, ack_tx))
+        .map_err(|e| match e {
+            SpawnError::Register(RegisterError::AlreadyRegistered { holder, .. }) => {
+                StartError::AlreadyStarted(holder)
+            }
+            SpawnError::Register(other) => StartError::Register(other),
+            // The parent is the caller, which is running.
+            SpawnError::NoProc(_) => StartError::Exited(ExitReason::NoProc),
+        })?;
+    let pid = addr.pid();
+    let exited = process::await_exit(pid);
+    let ack = match opts.timeout {
+        None => ack_rx.await,
+        Some(t) => match tokio::time::timeout(t, ack_rx).await {
+            Ok(ack) => ack,
+            Err(_) => {
+                // OTP's proc_lib: unlink first, so the caller is not hit by the kill.
+                if let Some(p) = parent.and_then(table::get) {
+                    ops::unlink(&*p, pid);
+                }
+                let _ = process::exit(pid, ExitReason::Kill);
+                exited.await;
+                return Err(StartError::Timeout(t));
+            }
+        },
+    };
+    match ack {
+        Ok(InitAck::Started) => Ok(Server::from_addr(addr)),
+        Ok(InitAck::Failed(e)) => {
+            // Wait for the exit to complete: the name is released by then.
+            exited.await;
+            Err(e)
+        }
+        Err(_) => {
+            let reason = exited.await;
+            Err(StartError::Exited(
+                addr.exit_reason().unwrap_or(reason),
+            ))
+        }
+    }
+}
