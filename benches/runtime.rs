@@ -143,6 +143,53 @@ async fn ring_ferrotp(hops: u64) -> Duration {
     elapsed
 }
 
+// Sequential request/reply against one server.
+
+struct Echo;
+
+impl ferrotp::gen_server::GenServer for Echo {
+    type Args = ();
+    type Call = u64;
+    type Reply = u64;
+    type Cast = ();
+    type Info = ();
+    type Continue = ();
+
+    async fn init(
+        _: (),
+        _: &mut ferrotp::gen_server::ServerContext<Self>,
+    ) -> ferrotp::gen_server::Init<Self> {
+        ferrotp::gen_server::Init::ok(Echo)
+    }
+
+    async fn handle_call(
+        &mut self,
+        n: u64,
+        from: ferrotp::gen_server::ReplyTo<u64>,
+        _: &mut ferrotp::gen_server::ServerContext<Self>,
+    ) -> ferrotp::gen_server::CallResult<Self> {
+        ferrotp::gen_server::CallResult::reply(from, n + 1)
+    }
+}
+
+async fn call_tokio(tx: &mpsc::UnboundedSender<(u64, oneshot::Sender<u64>)>, n: u64) -> Duration {
+    let start = Instant::now();
+    for i in 0..n {
+        let (rtx, rrx) = oneshot::channel();
+        tx.send((i, rtx)).unwrap();
+        assert_eq!(rrx.await.unwrap(), i + 1);
+    }
+    start.elapsed()
+}
+
+async fn call_ferrotp(server: &ferrotp::gen_server::Server<Echo>, n: u64) -> Duration {
+    let start = Instant::now();
+    for i in 0..n {
+        assert_eq!(server.call(i).await.unwrap(), i + 1);
+    }
+    start.elapsed()
+}
+
 fn rss_bytes() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: usize = statm
@@ -193,7 +240,13 @@ fn idle_memory(side: &str) -> f64 {
 }
 
 /// One line of the table: scenario, plain tokio, ferrotp, unit, target.
-type Row = (&'static str, Option<f64>, Option<f64>, &'static str, &'static str);
+type Row = (
+    &'static str,
+    Option<f64>,
+    Option<f64>,
+    &'static str,
+    &'static str,
+);
 
 fn median_ns(dir: &Path, group: &str, id: &str) -> Option<f64> {
     let path = dir.join(group).join(id).join("new").join("estimates.json");
@@ -222,10 +275,18 @@ fn main() {
     let rt = runtime();
     let mut g = c.benchmark_group("spawn_message_exit");
     g.bench_function("tokio", |b| {
-        b.iter_custom(|iters| batched(&rt, iters, |n| rt.block_on(spawn_tokio(n))))
+        b.iter_custom(|iters| {
+            batched(&rt, iters, |n| {
+                rt.block_on(rt.spawn(spawn_tokio(n))).unwrap()
+            })
+        })
     });
     g.bench_function("ferrotp", |b| {
-        b.iter_custom(|iters| batched(&rt, iters, |n| rt.block_on(spawn_ferrotp(n))))
+        b.iter_custom(|iters| {
+            batched(&rt, iters, |n| {
+                rt.block_on(rt.spawn(spawn_ferrotp(n))).unwrap()
+            })
+        })
     });
     g.finish();
 
@@ -245,6 +306,33 @@ fn main() {
     });
     g.finish();
 
+    let mut g = c.benchmark_group("call");
+    let (tx, mut rx) = mpsc::unbounded_channel::<(u64, oneshot::Sender<u64>)>();
+    rt.spawn(async move {
+        while let Some((n, reply)) = rx.recv().await {
+            let _ = reply.send(n + 1);
+        }
+    });
+    let server = rt
+        .block_on(<Echo as ferrotp::gen_server::GenServer>::start(()))
+        .unwrap();
+    // The caller runs on a worker thread, as a process or task would, not on the bench thread.
+    g.bench_function("tokio", |b| {
+        b.iter_custom(|iters| {
+            let tx = tx.clone();
+            rt.block_on(rt.spawn(async move { call_tokio(&tx, iters).await }))
+                .unwrap()
+        })
+    });
+    g.bench_function("ferrotp", |b| {
+        b.iter_custom(|iters| {
+            let server = server.clone();
+            rt.block_on(rt.spawn(async move { call_ferrotp(&server, iters).await }))
+                .unwrap()
+        })
+    });
+    g.finish();
+
     let exe = std::env::current_exe().unwrap();
     let idle = |side: &str| -> Option<f64> {
         let out = std::process::Command::new(&exe)
@@ -254,7 +342,7 @@ fn main() {
         String::from_utf8_lossy(&out.stdout).trim().parse().ok()
     };
 
-    let rows: [Row; 3] = [
+    let rows: [Row; 4] = [
         (
             "spawn + 1 message + exit",
             median_ns(&out, "spawn_message_exit", "tokio"),
@@ -267,6 +355,13 @@ fn main() {
             median_ns(&out, "ring_hop", "tokio"),
             median_ns(&out, "ring_hop", "ferrotp"),
             "ns/hop",
+            "≤ 1.25×",
+        ),
+        (
+            "GenServer call round trip",
+            median_ns(&out, "call", "tokio"),
+            median_ns(&out, "call", "ferrotp"),
+            "ns/call",
             "≤ 1.25×",
         ),
         (

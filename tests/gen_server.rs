@@ -35,7 +35,9 @@ async fn start_returns_only_after_init_finished() {
 #[tokio::test(start_paused = true)]
 async fn init_ignore_gives_ignored_and_exits_normal() {
     let log = Log::default();
-    let err = Srv::start(Setup::new(&log).init(InitMode::Ignore)).await.unwrap_err();
+    let err = Srv::start(Setup::new(&log).init(InitMode::Ignore))
+        .await
+        .unwrap_err();
     assert_eq!(err, StartError::Ignored);
 }
 
@@ -60,7 +62,9 @@ async fn init_error_gives_the_reason() {
 #[tokio::test(start_paused = true)]
 async fn init_panic_gives_the_panic_as_exit_reason() {
     let log = Log::default();
-    let err = Srv::start(Setup::new(&log).init(InitMode::Panic)).await.unwrap_err();
+    let err = Srv::start(Setup::new(&log).init(InitMode::Panic))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, StartError::Exited(ExitReason::Panic { message, .. }) if &**message == "init failed"),
         "{err:?}"
@@ -78,16 +82,23 @@ async fn a_taken_name_fails_the_start_before_init_runs() {
         .await
         .unwrap_err();
     assert_eq!(err, StartError::AlreadyStarted(pid(&first)));
-    assert!(other_log.entries().is_empty(), "init ran: {:?}", other_log.entries());
+    assert!(
+        other_log.entries().is_empty(),
+        "init ran: {:?}",
+        other_log.entries()
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_name_is_free_again_when_a_failed_start_returns() {
     let log = Log::default();
     let opts = StartOptions::new().name("gs_retry");
-    let err = start_with::<Srv>(Setup::new(&log).init(InitMode::Stop(ExitReason::Shutdown)), opts.clone())
-        .await
-        .unwrap_err();
+    let err = start_with::<Srv>(
+        Setup::new(&log).init(InitMode::Stop(ExitReason::Shutdown)),
+        opts.clone(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err, StartError::Stopped(ExitReason::Shutdown));
     start_with::<Srv>(Setup::new(&log), opts).await.unwrap();
 }
@@ -97,7 +108,9 @@ async fn a_start_timeout_kills_a_slow_init() {
     let log = Log::default();
     let err = start_with::<Srv>(
         Setup::new(&log).init(InitMode::Sleep(Duration::from_secs(60))),
-        StartOptions::new().timeout(Duration::from_secs(1)).name("gs_slow"),
+        StartOptions::new()
+            .timeout(Duration::from_secs(1))
+            .name("gs_slow"),
     )
     .await
     .unwrap_err();
@@ -195,8 +208,14 @@ async fn a_server_that_panics_mid_call_gives_the_caller_its_exit_reason() {
     let log = Log::default();
     let srv = started(&log).await;
     let err = srv.call(Call::Panic).await.unwrap_err();
-    assert!(matches!(err.exit_reason(), Some(ExitReason::Panic { message, .. }) if &**message == "handle_call crashed"));
-    assert!(log.entries()[1].starts_with("terminate panicked at"), "{:?}", log.entries());
+    assert!(
+        matches!(err.exit_reason(), Some(ExitReason::Panic { message, .. }) if &**message == "handle_call crashed")
+    );
+    assert!(
+        log.entries()[1].starts_with("terminate panicked at"),
+        "{:?}",
+        log.entries()
+    );
     assert!(log.entries()[1].ends_with("handle_call crashed"));
 }
 
@@ -209,7 +228,10 @@ async fn a_call_times_out_the_server_keeps_running_and_the_late_reply_is_dropped
     // The caller is a process: its mailbox must stay clean after the timeout.
     process::spawn::<(), _, _>(move |ctx| async move {
         let r = srv2
-            .call_timeout(Call::Slow(Duration::from_secs(10), 1), Duration::from_secs(1))
+            .call_timeout(
+                Call::Slow(Duration::from_secs(10), 1),
+                Duration::from_secs(1),
+            )
             .await;
         // Quiet window well past the server's late reply.
         tokio::time::sleep(Duration::from_secs(30)).await;
@@ -259,7 +281,9 @@ async fn calling_yourself_is_an_error_not_a_deadlock() {
 async fn a_named_handle_reaches_the_next_incarnation() {
     let log = Log::default();
     let opts = StartOptions::new().name("gs_incarnations");
-    let first = start_with::<Srv>(Setup::new(&log), opts.clone()).await.unwrap();
+    let first = start_with::<Srv>(Setup::new(&log), opts.clone())
+        .await
+        .unwrap();
     let by_name: Server<Srv> = Server::named("gs_incarnations");
     by_name.call(Call::Set(1)).await.unwrap();
     first.stop(ExitReason::Shutdown, None).await.unwrap();
@@ -342,7 +366,10 @@ async fn a_sys_request_does_not_cancel_the_idle_timeout_it_restarts_it() {
 async fn a_timeout_returned_from_a_call_fires_after_the_reply() {
     let log = Log::default();
     let srv = started(&log).await;
-    assert_eq!(srv.call(Call::GetThenTimeout(Duration::from_secs(1))).await, Ok(0));
+    assert_eq!(
+        srv.call(Call::GetThenTimeout(Duration::from_secs(1))).await,
+        Ok(0)
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(log.entries(), ["init", "timeout"]);
 }
@@ -385,7 +412,12 @@ async fn handle_info_gets_plain_messages_downs_and_non_parent_exits() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         log.entries(),
-        ["init", "info hello", "down watched died", "exit neighbour died"]
+        [
+            "init",
+            "info hello",
+            "down watched died",
+            "exit neighbour died"
+        ]
     );
     assert!(srv.is_alive());
 }
@@ -396,7 +428,9 @@ async fn handle_info_gets_plain_messages_downs_and_non_parent_exits() {
 async fn terminate_runs_on_stop_even_when_not_trapping() {
     let log = Log::default();
     let srv = started(&log).await;
-    srv.stop(ExitReason::shutdown_with("maintenance"), None).await.unwrap();
+    srv.stop(ExitReason::shutdown_with("maintenance"), None)
+        .await
+        .unwrap();
     assert_eq!(log.entries(), ["init", "terminate {shutdown, maintenance}"]);
 }
 
@@ -407,7 +441,11 @@ async fn terminate_runs_after_a_callback_panics() {
     let exited = process::await_exit(pid(&srv));
     srv.cast(Cast::Panic);
     assert!(exited.await.is_panic());
-    assert!(log.entries()[1].starts_with("terminate panicked at"), "{:?}", log.entries());
+    assert!(
+        log.entries()[1].starts_with("terminate panicked at"),
+        "{:?}",
+        log.entries()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -474,7 +512,10 @@ async fn stop_reports_another_exit_reason_when_terminate_panics() {
     let srv = started(&log).await;
     srv.call(Call::Set(666)).await.unwrap();
     let err = srv.stop(ExitReason::Normal, None).await.unwrap_err();
-    assert!(matches!(err, StopError::Exit(ExitReason::Panic { .. })), "{err:?}");
+    assert!(
+        matches!(err, StopError::Exit(ExitReason::Panic { .. })),
+        "{err:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -494,7 +535,10 @@ async fn stopping_a_dead_server_is_noproc() {
     let log = Log::default();
     let srv = started(&log).await;
     srv.stop(ExitReason::Normal, None).await.unwrap();
-    assert_eq!(srv.stop(ExitReason::Normal, None).await, Err(StopError::NoProc));
+    assert_eq!(
+        srv.stop(ExitReason::Normal, None).await,
+        Err(StopError::NoProc)
+    );
 }
 
 #[tokio::test(start_paused = true)]

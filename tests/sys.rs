@@ -26,9 +26,12 @@ async fn get_state_returns_a_copy_of_the_state() {
 async fn replace_state_swaps_in_the_new_state() {
     let log = Log::default();
     let srv = started(&log).await;
-    sys::replace_state(&srv, |s| Srv { value: 12, ..s.clone() })
-        .await
-        .unwrap();
+    sys::replace_state(&srv, |s| Srv {
+        value: 12,
+        ..s.clone()
+    })
+    .await
+    .unwrap();
     assert_eq!(srv.call(Call::Get).await, Ok(12));
 }
 
@@ -40,7 +43,10 @@ async fn a_panicking_replace_state_leaves_the_state_unchanged() {
     let err = sys::replace_state(&srv, |_| panic!("bad state fun"))
         .await
         .unwrap_err();
-    assert!(matches!(err, SysError::CallbackFailed(ExitReason::Panic { .. })));
+    assert!(matches!(
+        err,
+        SysError::CallbackFailed(ExitReason::Panic { .. })
+    ));
     assert_eq!(srv.call(Call::Get).await, Ok(3));
 }
 
@@ -74,7 +80,9 @@ async fn a_suspended_server_queues_requests_and_serves_them_in_order_after_resum
 async fn change_code_on_a_running_server_is_refused() {
     let log = Log::default();
     let srv = started(&log).await;
-    let err = sys::change_code(&srv, OldVsn::Up("6".into()), "5").await.unwrap_err();
+    let err = sys::change_code(&srv, OldVsn::Up("6".into()), "5")
+        .await
+        .unwrap_err();
     assert_eq!(err, SysError::NotSuspended);
     assert!(!log.entries().iter().any(|e| e.starts_with("code_change")));
 }
@@ -84,7 +92,9 @@ async fn change_code_while_suspended_migrates_the_state() {
     let log = Log::default();
     let srv = started(&log).await;
     sys::suspend(&srv).await.unwrap();
-    sys::change_code(&srv, OldVsn::Up("6".into()), "42").await.unwrap();
+    sys::change_code(&srv, OldVsn::Up("6".into()), "42")
+        .await
+        .unwrap();
     sys::resume(&srv).await.unwrap();
     assert_eq!(srv.call(Call::Get).await, Ok(42));
     assert!(log.contains("code_change Up(\"6\")"));
@@ -99,7 +109,10 @@ async fn a_failing_code_change_keeps_the_old_state_and_the_server_suspended() {
     let err = sys::change_code(&srv, OldVsn::Down("6".into()), "fail")
         .await
         .unwrap_err();
-    assert_eq!(err, SysError::CodeChange(ExitReason::error("cannot migrate")));
+    assert_eq!(
+        err,
+        SysError::CodeChange(ExitReason::error("cannot migrate"))
+    );
     assert!(sys::statistics(&srv).await.unwrap().suspended);
     sys::resume(&srv).await.unwrap();
     assert_eq!(srv.call(Call::Get).await, Ok(5));
@@ -114,7 +127,10 @@ async fn a_panicking_code_change_keeps_the_old_state_and_the_server_alive() {
     let err = sys::change_code(&srv, OldVsn::Up("6".into()), "panic")
         .await
         .unwrap_err();
-    assert!(matches!(err, SysError::CodeChange(ExitReason::Panic { .. })));
+    assert!(matches!(
+        err,
+        SysError::CodeChange(ExitReason::Panic { .. })
+    ));
     sys::resume(&srv).await.unwrap();
     assert_eq!(srv.call(Call::Get).await, Ok(5));
 }

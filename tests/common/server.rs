@@ -129,7 +129,12 @@ impl GenServer for Srv {
         }
     }
 
-    async fn handle_call(&mut self, call: Call, from: ReplyTo<i64>, ctx: &mut ServerContext<Self>) -> CallResult<Self> {
+    async fn handle_call(
+        &mut self,
+        call: Call,
+        from: ReplyTo<i64>,
+        ctx: &mut ServerContext<Self>,
+    ) -> CallResult<Self> {
         match call {
             Call::Get => CallResult::reply(from, self.value),
             Call::Set(v) => {
@@ -173,7 +178,11 @@ impl GenServer for Srv {
         }
     }
 
-    async fn handle_cast(&mut self, cast: Cast, _ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
+    async fn handle_cast(
+        &mut self,
+        cast: Cast,
+        _ctx: &mut ServerContext<Self>,
+    ) -> HandleResult<Self> {
         match cast {
             Cast::Set(v) => {
                 self.log.push(format!("cast {v}"));
@@ -192,7 +201,11 @@ impl GenServer for Srv {
         }
     }
 
-    async fn handle_info(&mut self, info: Info<String>, _ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
+    async fn handle_info(
+        &mut self,
+        info: Info<String>,
+        _ctx: &mut ServerContext<Self>,
+    ) -> HandleResult<Self> {
         match info {
             Info::Message(m) => self.log.push(format!("info {m}")),
             Info::Down(d) => self.log.push(format!("down {}", d.reason)),
@@ -202,7 +215,11 @@ impl GenServer for Srv {
         HandleResult::noreply()
     }
 
-    async fn handle_continue(&mut self, n: u32, _ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
+    async fn handle_continue(
+        &mut self,
+        n: u32,
+        _ctx: &mut ServerContext<Self>,
+    ) -> HandleResult<Self> {
         self.log.push(format!("continue {n}"));
         if n > 0 {
             HandleResult::NoReply(Next::Continue(n - 1))

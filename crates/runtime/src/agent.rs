@@ -64,7 +64,11 @@ impl<T: Send + 'static> GenServer for AgentState<T> {
         CallResult::reply(from, value)
     }
 
-    async fn handle_cast(&mut self, op: CastOp<T>, _: &mut ServerContext<Self>) -> HandleResult<Self> {
+    async fn handle_cast(
+        &mut self,
+        op: CastOp<T>,
+        _: &mut ServerContext<Self>,
+    ) -> HandleResult<Self> {
         op(&mut self.state);
         HandleResult::noreply()
     }

@@ -98,7 +98,11 @@ impl<S: GenServer> ServerContext<S> {
     where
         S::Info: Clone,
     {
-        timer::interval_with(&self.ctx.addr(), move || Request::Info(info.clone()), period)
+        timer::interval_with(
+            &self.ctx.addr(),
+            move || Request::Info(info.clone()),
+            period,
+        )
     }
 
     /// How many messages wait in the server's mailbox.

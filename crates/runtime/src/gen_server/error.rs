@@ -11,7 +11,9 @@ use crate::{ExitReason, Pid};
 pub enum CallError {
     /// No reply within the timeout. The server was not affected and may still be working on
     /// the request; its late reply is dropped, never delivered to this caller.
-    #[error("no reply within {0:?}; the server may still be busy (its late reply will be dropped)")]
+    #[error(
+        "no reply within {0:?}; the server may still be busy (its late reply will be dropped)"
+    )]
     Timeout(Duration),
     /// The server is not alive, or no process is registered under the name.
     #[error("the server is not alive (noproc); is it started, and under this name?")]

@@ -29,7 +29,9 @@ pub(crate) async fn run<S: GenServer>(
         Ok(Init::Stop(r)) => {
             return fail_start(&sctx, ack, StartError::Stopped(r.clone()), r);
         }
-        Ok(Init::Error(r)) => return fail_start(&sctx, ack, StartError::Error(r), ExitReason::Normal),
+        Ok(Init::Error(r)) => {
+            return fail_start(&sctx, ack, StartError::Error(r), ExitReason::Normal)
+        }
         Err(panicked) => {
             return fail_start(&sctx, ack, StartError::Exited(panicked.clone()), panicked);
         }
@@ -61,8 +63,8 @@ fn fail_start<S: GenServer>(
     reason: ExitReason,
 ) -> ProcessResult {
     if let Some(parent) = ctx.parent() {
-        let parent_traps = crate::process::table::get(parent)
-            .is_some_and(|p| p.core().lock().trap_exit);
+        let parent_traps =
+            crate::process::table::get(parent).is_some_and(|p| p.core().lock().trap_exit);
         if parent_traps {
             ctx.unlink(parent);
         }

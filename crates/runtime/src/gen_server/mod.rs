@@ -231,9 +231,7 @@ pub trait GenServer: Sized + Send + 'static {
     }
 
     /// Start the server, not linked; returns once `init` has finished.
-    fn start(
-        args: Self::Args,
-    ) -> impl Future<Output = Result<Server<Self>, StartError>> + Send {
+    fn start(args: Self::Args) -> impl Future<Output = Result<Server<Self>, StartError>> + Send {
         start_with(args, StartOptions::new())
     }
 

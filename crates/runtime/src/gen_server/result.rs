@@ -131,6 +131,16 @@ macro_rules! debug_by_variant {
     };
 }
 
-debug_by_variant!(Init { Ok, Ignore, Stop, Error });
-debug_by_variant!(CallResult { Reply, NoReply, Stop, StopReply });
+debug_by_variant!(Init {
+    Ok,
+    Ignore,
+    Stop,
+    Error
+});
+debug_by_variant!(CallResult {
+    Reply,
+    NoReply,
+    Stop,
+    StopReply
+});
 debug_by_variant!(HandleResult { NoReply, Stop });

@@ -1,10 +1,14 @@
 //! The client side: a typed handle to a running GenServer.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
+use tokio::time::{Instant, Sleep};
 
 use super::{CallError, GenServer, ReplyTo, Request, StopError};
 use crate::process::{self, AwaitExit};
@@ -114,7 +118,14 @@ impl<S: GenServer> Server<S> {
         request: S::Call,
         timeout: Duration,
     ) -> Result<S::Reply, CallError> {
-        let addr = self.resolve().ok_or(CallError::NoProc)?;
+        let resolved;
+        let addr = match &self.target {
+            Target::Addr(a) => a,
+            Target::Name(_) => {
+                resolved = self.resolve().ok_or(CallError::NoProc)?;
+                &resolved
+            }
+        };
         let caller = process::current();
         if caller == Some(addr.pid()) {
             return Err(CallError::CallingSelf);
@@ -128,18 +139,24 @@ impl<S: GenServer> Server<S> {
                     CallError::NoProc
                 }
             })?;
-        let reply = async {
-            match rx.await {
-                Ok(value) => Ok(value),
-                // The reply handle was dropped: the server died with it, or let it go without
-                // replying. OTP's caller then waits for the server's `DOWN` or its timeout.
-                Err(_) => Err(CallError::Exit(exit_of(&addr).await)),
-            }
+        let mut waiting = AwaitReply {
+            rx,
+            timeout,
+            timer: None,
+            yielded: false,
         };
-        match tokio::time::timeout(timeout, reply).await {
-            Ok(result) => result,
-            // Dropping the receiver here is what keeps a late reply away from the caller.
-            Err(_) => Err(CallError::Timeout(timeout)),
+        match (&mut waiting).await {
+            Waited::Reply(value) => Ok(value),
+            // Dropping the receiver is what keeps a late reply away from the caller.
+            Waited::Timeout => Err(CallError::Timeout(timeout)),
+            // The reply handle was dropped: the server died with it, or let it go without
+            // replying. OTP's caller then waits for the server's `DOWN`, or its timeout.
+            Waited::Dropped => {
+                match tokio::time::timeout_at(waiting.deadline(), exit_of(addr)).await {
+                    Ok(reason) => Err(CallError::Exit(reason)),
+                    Err(_) => Err(CallError::Timeout(timeout)),
+                }
+            }
         }
     }
 
@@ -197,7 +214,11 @@ impl<S: GenServer> Server<S> {
     /// # Errors
     ///
     /// See [`StopError`]; `Exit(other)` if it exited with another reason.
-    pub async fn stop(&self, reason: ExitReason, timeout: Option<Duration>) -> Result<(), StopError> {
+    pub async fn stop(
+        &self,
+        reason: ExitReason,
+        timeout: Option<Duration>,
+    ) -> Result<(), StopError> {
         let addr = self.resolve().ok_or(StopError::NoProc)?;
         if process::current() == Some(addr.pid()) {
             return Err(StopError::CallingSelf);
@@ -244,6 +265,63 @@ impl<S: GenServer> Server<S> {
         tokio::time::timeout(timeout, answer)
             .await
             .map_err(|_| SysError::Timeout(timeout))?
+    }
+}
+
+enum Waited<R> {
+    Reply(R),
+    Dropped,
+    Timeout,
+}
+
+/// Waits for a reply for `timeout`, arming a timer only when the reply did not come within one
+/// scheduling round.
+///
+/// Most calls are answered while the caller yields once; registering a timer for each of them
+/// would cost more than the call itself (arming the earliest timer of a runtime wakes the
+/// thread that drives the clock). The timeout is counted from when the timer is armed, one
+/// scheduling round (microseconds) after the request was queued; on tokio's paused clock that
+/// round takes no time at all.
+struct AwaitReply<R> {
+    rx: oneshot::Receiver<R>,
+    timeout: Duration,
+    timer: Option<Pin<Box<Sleep>>>,
+    yielded: bool,
+}
+
+impl<R> AwaitReply<R> {
+    /// When the wait ends (for the slow path that waits on the server's exit instead).
+    fn deadline(&self) -> Instant {
+        match &self.timer {
+            Some(t) => t.deadline(),
+            None => Instant::now() + self.timeout,
+        }
+    }
+}
+
+impl<R> Future for &mut AwaitReply<R> {
+    type Output = Waited<R>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Waited<R>> {
+        let this = &mut **self;
+        match Pin::new(&mut this.rx).poll(cx) {
+            Poll::Ready(Ok(v)) => return Poll::Ready(Waited::Reply(v)),
+            Poll::Ready(Err(_)) => return Poll::Ready(Waited::Dropped),
+            Poll::Pending => {}
+        }
+        if !this.yielded {
+            this.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let timeout = this.timeout;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Waited::Timeout),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

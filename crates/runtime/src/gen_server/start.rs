@@ -128,9 +128,7 @@ pub async fn start_with<S: GenServer>(
         }
         Err(_) => {
             let reason = exited.await;
-            Err(StartError::Exited(
-                addr.exit_reason().unwrap_or(reason),
-            ))
+            Err(StartError::Exited(addr.exit_reason().unwrap_or(reason)))
         }
     }
 }

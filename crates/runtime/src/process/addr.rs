@@ -60,10 +60,12 @@ impl<M: Send + 'static> Addr<M> {
     }
 
     fn send_with(&self, msg: M, bounded: bool) -> Result<(), SendError<M>> {
-        self.cell.send(msg, bounded).map_err(|(msg, why)| match why {
-            Refusal::Closed => SendError::noproc(msg, self.pid()),
-            Refusal::Full { capacity } => SendError::full(msg, self.pid(), capacity),
-        })
+        self.cell
+            .send(msg, bounded)
+            .map_err(|(msg, why)| match why {
+                Refusal::Closed => SendError::noproc(msg, self.pid()),
+                Refusal::Full { capacity } => SendError::full(msg, self.pid(), capacity),
+            })
     }
 
     /// The process's pid.

@@ -103,7 +103,10 @@ impl<M> Mailbox<M> {
     }
 
     /// Take the first queued message `pred` selects, leaving the others in order.
-    pub(crate) fn pop_where(&mut self, mut pred: impl FnMut(&Message<M>) -> bool) -> Option<Message<M>> {
+    pub(crate) fn pop_where(
+        &mut self,
+        mut pred: impl FnMut(&Message<M>) -> bool,
+    ) -> Option<Message<M>> {
         let at = self.queue.iter().position(&mut pred)?;
         self.received += 1;
         self.queue.remove(at)
