@@ -29,6 +29,12 @@ pub use ferrotp_runtime::*;
 
 /// The names most programs use.
 pub mod prelude {
+    pub use ferrotp_runtime::agent::Agent;
+    pub use ferrotp_runtime::gen_server::{
+        self, CallError, CallResult, GenServer, HandleResult, Info, Init, Next, ReplyTo, Server,
+        ServerContext, StartError, StartOptions,
+    };
+    pub use ferrotp_runtime::sys;
     pub use ferrotp_runtime::process::{self, Builder};
     pub use ferrotp_runtime::registry::{self, Keys, Registry};
     pub use ferrotp_runtime::timer::{self, TimerRef};
