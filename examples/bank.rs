@@ -43,12 +43,20 @@ impl GenServer for Bank {
     type Continue = ();
 
     async fn init(opening: Self::Args, _ctx: &mut ServerContext<Self>) -> Init<Self> {
-        let accounts = opening.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let accounts = opening
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         // Report when nobody used the bank for a minute.
         Init::Ok(Bank { accounts }, Next::Timeout(Duration::from_secs(60)))
     }
 
-    async fn handle_call(&mut self, call: Call, from: ReplyTo<Reply>, _ctx: &mut ServerContext<Self>) -> CallResult<Self> {
+    async fn handle_call(
+        &mut self,
+        call: Call,
+        from: ReplyTo<Reply>,
+        _ctx: &mut ServerContext<Self>,
+    ) -> CallResult<Self> {
         let reply = match call {
             Call::Balance(who) => Reply::Balance(self.accounts.get(&who).copied()),
             Call::Withdraw(who, amount) => Reply::Withdrawn(match self.accounts.get_mut(&who) {
@@ -64,12 +72,20 @@ impl GenServer for Bank {
         CallResult::Reply(from, reply, Next::Timeout(Duration::from_secs(60)))
     }
 
-    async fn handle_cast(&mut self, Cast::Deposit(who, amount): Cast, _ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
+    async fn handle_cast(
+        &mut self,
+        Cast::Deposit(who, amount): Cast,
+        _ctx: &mut ServerContext<Self>,
+    ) -> HandleResult<Self> {
         *self.accounts.entry(who).or_default() += amount;
         HandleResult::NoReply(Next::Timeout(Duration::from_secs(60)))
     }
 
-    async fn handle_info(&mut self, info: Info<()>, ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
+    async fn handle_info(
+        &mut self,
+        info: Info<()>,
+        ctx: &mut ServerContext<Self>,
+    ) -> HandleResult<Self> {
         if let Info::Timeout = info {
             println!("  bank {}: idle for a minute", ctx.pid());
         }
@@ -77,7 +93,11 @@ impl GenServer for Bank {
     }
 
     async fn terminate(&mut self, reason: &ExitReason, ctx: &mut ServerContext<Self>) {
-        println!("  bank {} terminating ({reason}) with {} accounts", ctx.pid(), self.accounts.len());
+        println!(
+            "  bank {} terminating ({reason}) with {} accounts",
+            ctx.pid(),
+            self.accounts.len()
+        );
     }
 }
 
@@ -94,8 +114,14 @@ async fn main() -> anyhow::Result<()> {
     println!("1. Calls reply, casts do not wait.");
     bank.cast(Cast::Deposit("bob".into(), 30));
     println!("  bob: {:?}", bank.call(Call::Balance("bob".into())).await?);
-    println!("  alice withdraws 130: {:?}", bank.call(Call::Withdraw("alice".into(), 130)).await?);
-    println!("  alice withdraws 30: {:?}", bank.call(Call::Withdraw("alice".into(), 30)).await?);
+    println!(
+        "  alice withdraws 130: {:?}",
+        bank.call(Call::Withdraw("alice".into(), 130)).await?
+    );
+    println!(
+        "  alice withdraws 30: {:?}",
+        bank.call(Call::Withdraw("alice".into(), 30)).await?
+    );
 
     println!("\n2. sys: look inside a running server, pause it, and resume it.");
     let state = sys::get_state(&bank).await?;
@@ -108,14 +134,20 @@ async fn main() -> anyhow::Result<()> {
         stats.suspended, stats.messages_handled, stats.mailbox_len, stats.vsn
     );
     sys::resume(&bank).await?;
-    println!("  after resume, carol: {:?}", bank.call(Call::Balance("carol".into())).await?);
+    println!(
+        "  after resume, carol: {:?}",
+        bank.call(Call::Balance("carol".into())).await?
+    );
 
     println!("\n3. A bug crashes the server: terminate runs, the caller gets the reason.");
     match bank.call(Call::Audit("mallory".into())).await {
         Err(CallError::Exit(reason)) => println!("  audit failed: the bank exited: {reason}"),
         other => println!("  unexpected: {other:?}"),
     }
-    println!("  calling it again: {:?}", bank.call(Call::Balance("bob".into())).await);
+    println!(
+        "  calling it again: {:?}",
+        bank.call(Call::Balance("bob".into())).await
+    );
     println!("\n  (Run `cargo run --example demo` to see a supervisor bring it back.)");
     Ok(())
 }

@@ -34,9 +34,9 @@ pub mod prelude {
         self, CallError, CallResult, GenServer, HandleResult, Info, Init, Next, ReplyTo, Server,
         ServerContext, StartError, StartOptions,
     };
-    pub use ferrotp_runtime::sys;
     pub use ferrotp_runtime::process::{self, Builder};
     pub use ferrotp_runtime::registry::{self, Keys, Registry};
+    pub use ferrotp_runtime::sys;
     pub use ferrotp_runtime::timer::{self, TimerRef};
     pub use ferrotp_runtime::{
         Addr, Context, Down, Exit, ExitReason, Message, NoProcError, Pid, ProcessResult, Reference,

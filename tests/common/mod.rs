@@ -1,6 +1,7 @@
 //! A test process that runs closures on request and forwards everything it receives.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod kid;
 pub mod server;
 
 use std::time::Duration;

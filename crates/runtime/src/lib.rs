@@ -60,6 +60,7 @@ mod pid;
 pub mod process;
 pub mod registry;
 pub mod signal;
+pub mod supervisor;
 pub mod sys;
 pub mod timer;
 

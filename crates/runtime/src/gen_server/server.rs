@@ -71,6 +71,15 @@ impl<S: GenServer> Server<S> {
         }
     }
 
+    /// A handle to the live server `pid` (for example a supervisor's child).
+    ///
+    /// # Errors
+    ///
+    /// [`LookupError`](crate::LookupError) if `pid` is not alive or is not a server of type `S`.
+    pub fn from_pid(pid: Pid) -> Result<Self, crate::LookupError> {
+        process::addr_of::<Request<S>>(pid).map(Server::from_addr)
+    }
+
     /// A handle that resolves `name` at every request.
     pub fn named(name: impl Into<Arc<str>>) -> Self {
         Server {
@@ -118,6 +127,24 @@ impl<S: GenServer> Server<S> {
         request: S::Call,
         timeout: Duration,
     ) -> Result<S::Reply, CallError> {
+        self.call_with(request, Some(timeout)).await
+    }
+
+    /// Call the server and wait for the reply as long as it takes (OTP's `infinity`), or until
+    /// the server exits.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call), except `Timeout`.
+    pub async fn call_infinity(&self, request: S::Call) -> Result<S::Reply, CallError> {
+        self.call_with(request, None).await
+    }
+
+    async fn call_with(
+        &self,
+        request: S::Call,
+        timeout: Option<Duration>,
+    ) -> Result<S::Reply, CallError> {
         let resolved;
         let addr = match &self.target {
             Target::Addr(a) => a,
@@ -148,15 +175,18 @@ impl<S: GenServer> Server<S> {
         match (&mut waiting).await {
             Waited::Reply(value) => Ok(value),
             // Dropping the receiver is what keeps a late reply away from the caller.
-            Waited::Timeout => Err(CallError::Timeout(timeout)),
+            Waited::Timeout(t) => Err(CallError::Timeout(t)),
             // The reply handle was dropped: the server died with it, or let it go without
             // replying. OTP's caller then waits for the server's `DOWN`, or its timeout.
-            Waited::Dropped => {
-                match tokio::time::timeout_at(waiting.deadline(), exit_of(addr)).await {
-                    Ok(reason) => Err(CallError::Exit(reason)),
-                    Err(_) => Err(CallError::Timeout(timeout)),
+            Waited::Dropped => match (waiting.deadline(), timeout) {
+                (Some(deadline), Some(t)) => {
+                    match tokio::time::timeout_at(deadline, exit_of(addr)).await {
+                        Ok(reason) => Err(CallError::Exit(reason)),
+                        Err(_) => Err(CallError::Timeout(t)),
+                    }
                 }
-            }
+                _ => Err(CallError::Exit(exit_of(addr).await)),
+            },
         }
     }
 
@@ -271,7 +301,7 @@ impl<S: GenServer> Server<S> {
 enum Waited<R> {
     Reply(R),
     Dropped,
-    Timeout,
+    Timeout(Duration),
 }
 
 /// Waits for a reply for `timeout`, arming a timer only when the reply did not come within one
@@ -284,17 +314,19 @@ enum Waited<R> {
 /// round takes no time at all.
 struct AwaitReply<R> {
     rx: oneshot::Receiver<R>,
-    timeout: Duration,
+    /// `None` waits forever.
+    timeout: Option<Duration>,
     timer: Option<Pin<Box<Sleep>>>,
     yielded: bool,
 }
 
 impl<R> AwaitReply<R> {
     /// When the wait ends (for the slow path that waits on the server's exit instead).
-    fn deadline(&self) -> Instant {
-        match &self.timer {
-            Some(t) => t.deadline(),
-            None => Instant::now() + self.timeout,
+    fn deadline(&self) -> Option<Instant> {
+        match (&self.timer, self.timeout) {
+            (Some(t), _) => Some(t.deadline()),
+            (None, Some(t)) => Some(Instant::now() + t),
+            (None, None) => None,
         }
     }
 }
@@ -309,17 +341,19 @@ impl<R> Future for &mut AwaitReply<R> {
             Poll::Ready(Err(_)) => return Poll::Ready(Waited::Dropped),
             Poll::Pending => {}
         }
+        let Some(timeout) = this.timeout else {
+            return Poll::Pending;
+        };
         if !this.yielded {
             this.yielded = true;
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        let timeout = this.timeout;
         let timer = this
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Waited::Timeout),
+            Poll::Ready(()) => Poll::Ready(Waited::Timeout(timeout)),
             Poll::Pending => Poll::Pending,
         }
     }

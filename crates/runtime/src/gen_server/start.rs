@@ -8,6 +8,7 @@ use tokio::sync::oneshot;
 use super::{event_loop, GenServer, Server, StartError};
 use crate::process::{self, table, Builder};
 use crate::signal::ops;
+use crate::supervisor::{ChildSpec, Started};
 use crate::{ExitReason, RegisterError, SpawnError};
 
 /// How to start a server: linked or not, under a name, with a start timeout or a bounded
@@ -131,4 +132,49 @@ pub async fn start_with<S: GenServer>(
             Err(StartError::Exited(addr.exit_reason().unwrap_or(reason)))
         }
     }
+}
+
+/// A child spec that starts server `S` with `args` under a supervisor (linked to it, as every
+/// supervised child must be). Restarts start it again with a clone of `args`.
+///
+/// # Examples
+///
+/// ```
+/// # use ferrotp_runtime::gen_server::{self, GenServer, Init, ServerContext};
+/// # struct Cache;
+/// # impl GenServer for Cache {
+/// #     type Args = usize; type Call = (); type Reply = (); type Cast = (); type Info = (); type Continue = ();
+/// #     async fn init(_: usize, _: &mut ServerContext<Self>) -> Init<Self> { Init::ok(Cache) }
+/// # }
+/// use ferrotp_runtime::supervisor::Restart;
+///
+/// let spec = gen_server::child_spec::<Cache>("cache", 1024).restart(Restart::Transient);
+/// assert_eq!(&*spec.id, "cache");
+/// ```
+pub fn child_spec<S>(id: impl Into<Arc<str>>, args: S::Args) -> ChildSpec
+where
+    S: GenServer,
+    S::Args: Clone + Sync,
+{
+    child_spec_with::<S>(id, args, StartOptions::new())
+}
+
+/// As [`child_spec`], with start options — typically a name, so that clients holding
+/// [`Server::named`] reach each restarted incarnation.
+pub fn child_spec_with<S>(id: impl Into<Arc<str>>, args: S::Args, opts: StartOptions) -> ChildSpec
+where
+    S: GenServer,
+    S::Args: Clone + Sync,
+{
+    let opts = opts.link();
+    ChildSpec::worker(id, move || {
+        let (args, opts) = (args.clone(), opts.clone());
+        async move {
+            match start_with::<S>(args, opts).await {
+                Ok(server) => Ok(Started::Pid(server.pid().unwrap_or(crate::Pid::RUNTIME))),
+                Err(StartError::Ignored) => Ok(Started::Ignore),
+                Err(e) => Err(e.reason()),
+            }
+        }
+    })
 }

@@ -108,6 +108,47 @@ where
         .unwrap_or_else(|_| unreachable!("spawning without name or link cannot fail"))
 }
 
+/// Spawn a process linked to the calling process (Erlang's `spawn_link/1`); the link exists
+/// before the child runs. Called from outside any process there is nothing to link to, and
+/// this is [`spawn`].
+///
+/// This is what a supervisor child's start function uses: it runs in the supervisor's process.
+pub fn spawn_link<M, F, Fut>(body: F) -> Addr<M>
+where
+    M: Send + 'static,
+    F: FnOnce(Context<M>) -> Fut + Send + 'static,
+    Fut: Future<Output = ProcessResult> + Send + 'static,
+{
+    let builder = match current() {
+        Some(parent) => Builder::new().link(parent),
+        None => Builder::new(),
+    };
+    builder
+        .spawn(body)
+        .unwrap_or_else(|_| unreachable!("the calling process is running"))
+}
+
+/// A typed address for the live process `pid`, checking that it takes messages of type `M`.
+///
+/// # Errors
+///
+/// [`LookupError::NotRegistered`](crate::LookupError) (with the pid as text) if `pid` is not
+/// alive; [`LookupError::WrongMessageType`](crate::LookupError) if it takes another type.
+pub fn addr_of<M: Send + 'static>(pid: Pid) -> Result<Addr<M>, crate::LookupError> {
+    let name = || std::sync::Arc::<str>::from(pid.to_string());
+    let p = table::get(pid).ok_or_else(|| crate::LookupError::NotRegistered(name()))?;
+    let actual = p.message_type();
+    p.into_any()
+        .downcast::<cell::ProcessCell<M>>()
+        .map(Addr::from_cell)
+        .map_err(|_| crate::LookupError::WrongMessageType {
+            name: name(),
+            pid,
+            expected: std::any::type_name::<M>(),
+            actual,
+        })
+}
+
 /// Whether `pid` is a live process (Erlang's `is_process_alive/1`). A process that has started
 /// exiting is no longer alive.
 pub fn is_alive(pid: Pid) -> bool {

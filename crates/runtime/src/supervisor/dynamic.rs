@@ -1,0 +1,509 @@
+//! Elixir's `DynamicSupervisor`: children started on demand, all alike, one-for-one.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use super::strategy::should_restart;
+use super::{
+    add_restart, shutdown, ChildCounts, ChildInfo, ChildPid, ChildSpec, ChildType, Intensity,
+    Restart, Started, SupervisorError,
+};
+use crate::gen_server::{
+    self, CallResult, GenServer, HandleResult, Info, Init, ReplyTo, Server, ServerContext,
+    StartOptions, StopError,
+};
+use crate::process::panic::guarded;
+use crate::{ExitReason, Pid};
+
+/// How a dynamic supervisor behaves.
+///
+/// # Examples
+///
+/// ```
+/// use ferrotp_runtime::supervisor::DynamicSupervisorFlags;
+///
+/// let flags = DynamicSupervisorFlags::new().max_children(100);
+/// assert_eq!(flags.max_children, Some(100));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DynamicSupervisorFlags {
+    /// Restart intensity (3 in 5 s by default, as Elixir's).
+    pub intensity: Intensity,
+    /// The most children it holds, restarting ones included; `None` is unlimited.
+    pub max_children: Option<usize>,
+}
+
+impl DynamicSupervisorFlags {
+    /// Elixir's defaults: 3 restarts in 5 s, unlimited children.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set `max_children`.
+    pub fn max_children(mut self, n: usize) -> Self {
+        self.max_children = Some(n);
+        self
+    }
+
+    /// Restarts tolerated within `max_seconds`.
+    pub fn max_restarts(mut self, n: u32) -> Self {
+        self.intensity.max_restarts = n;
+        self
+    }
+
+    /// The intensity window, in whole seconds (at least 1).
+    pub fn max_seconds(mut self, seconds: u64) -> Self {
+        self.intensity.max_seconds = seconds;
+        self
+    }
+}
+
+type MakeSpec<E> = Box<dyn FnOnce(&E) -> ChildSpec + Send>;
+
+#[doc(hidden)]
+#[allow(missing_debug_implementations)]
+pub enum DynCall<E> {
+    StartChild(MakeSpec<E>),
+    TerminateChild(Pid),
+    WhichChildren,
+    CountChildren,
+}
+
+#[doc(hidden)]
+#[allow(missing_debug_implementations)]
+pub enum DynReply {
+    Started(Result<Option<Pid>, SupervisorError>),
+    Done(Result<(), SupervisorError>),
+    Children(Vec<ChildInfo>),
+    Counts(ChildCounts),
+}
+
+struct DynChild {
+    spec: ChildSpec,
+    pid: ChildPid,
+}
+
+/// The state of a dynamic supervisor; `E` is its `extra_arguments`, handed to every child
+/// spec built with [`DynamicSupervisor::start_child_with`].
+pub struct DynamicState<E> {
+    flags: DynamicSupervisorFlags,
+    extra: E,
+    children: HashMap<u64, DynChild>,
+    by_pid: HashMap<Pid, u64>,
+    next_key: u64,
+    restarts: VecDeque<u64>,
+    epoch: Instant,
+}
+
+impl<E> fmt::Debug for DynamicState<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynamicState")
+            .field("flags", &self.flags)
+            .field("children", &self.children.len())
+            .finish_non_exhaustive()
+    }
+}
+
+async fn start_spec(spec: &ChildSpec) -> Result<Started, ExitReason> {
+    match guarded((spec.start)()).await {
+        Ok(r) => r,
+        Err(panicked) => Err(panicked),
+    }
+}
+
+impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
+    type Args = (DynamicSupervisorFlags, E);
+    type Call = DynCall<E>;
+    type Reply = DynReply;
+    type Cast = u64;
+    type Info = ();
+    type Continue = ();
+
+    async fn init((flags, extra): Self::Args, ctx: &mut ServerContext<Self>) -> Init<Self> {
+        ctx.trap_exit(true);
+        if flags.intensity.max_seconds == 0 {
+            return Init::Stop(ExitReason::error("invalid max_seconds: must be at least 1"));
+        }
+        Init::ok(DynamicState {
+            flags,
+            extra,
+            children: HashMap::new(),
+            by_pid: HashMap::new(),
+            next_key: 0,
+            restarts: VecDeque::new(),
+            epoch: Instant::now(),
+        })
+    }
+
+    async fn handle_call(
+        &mut self,
+        call: DynCall<E>,
+        from: ReplyTo<DynReply>,
+        ctx: &mut ServerContext<Self>,
+    ) -> CallResult<Self> {
+        let reply = match call {
+            DynCall::StartChild(make) => DynReply::Started(self.start_child(make).await),
+            DynCall::TerminateChild(pid) => DynReply::Done(self.terminate_child(pid, ctx).await),
+            DynCall::WhichChildren => DynReply::Children(
+                self.children
+                    .values()
+                    .map(|c| ChildInfo {
+                        id: c.spec.id.clone(),
+                        pid: c.pid,
+                        child_type: c.spec.child_type,
+                        restart: c.spec.restart,
+                    })
+                    .collect(),
+            ),
+            DynCall::CountChildren => {
+                let mut counts = ChildCounts {
+                    specs: self.children.len(),
+                    ..Default::default()
+                };
+                for c in self.children.values() {
+                    if matches!(c.pid, ChildPid::Running(_)) {
+                        counts.active += 1;
+                    }
+                    match c.spec.child_type {
+                        ChildType::Worker => counts.workers += 1,
+                        ChildType::Supervisor => counts.supervisors += 1,
+                    }
+                }
+                DynReply::Counts(counts)
+            }
+        };
+        CallResult::reply(from, reply)
+    }
+
+    async fn handle_cast(&mut self, key: u64, ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
+        match self.children.get(&key) {
+            Some(c) if c.pid == ChildPid::Restarting => self.restart(key, ctx).await,
+            _ => HandleResult::noreply(),
+        }
+    }
+
+    async fn handle_info(
+        &mut self,
+        info: Info<()>,
+        ctx: &mut ServerContext<Self>,
+    ) -> HandleResult<Self> {
+        let Info::Exit(exit) = info else {
+            return HandleResult::noreply();
+        };
+        let Some(key) = self.by_pid.remove(&exit.from) else {
+            return HandleResult::noreply();
+        };
+        let restart = self.children[&key].spec.restart;
+        if !should_restart(restart, &exit.reason) {
+            self.children.remove(&key);
+            return HandleResult::noreply();
+        }
+        tracing::error!(
+            supervisor = %ctx.pid(), child = &*self.children[&key].spec.id,
+            pid = %exit.from, reason = %exit.reason, "dynamic child terminated; restarting"
+        );
+        self.restart(key, ctx).await
+    }
+
+    async fn terminate(&mut self, _reason: &ExitReason, ctx: &mut ServerContext<Self>) {
+        // All at once, each with its own shutdown, as Elixir's DynamicSupervisor.
+        let me = ctx.pid();
+        let stopping: Vec<_> = self
+            .children
+            .values()
+            .filter_map(|c| match c.pid {
+                ChildPid::Running(pid) => Some((
+                    c.spec.id.clone(),
+                    shutdown::begin(pid, c.spec.restart, c.spec.shutdown, |p| ctx.unlink(p)),
+                )),
+                _ => None,
+            })
+            .collect();
+        for (id, s) in stopping {
+            s.finish(me, &id).await;
+        }
+        self.children.clear();
+        self.by_pid.clear();
+    }
+}
+
+impl<E: Send + Sync + 'static> DynamicState<E> {
+    async fn start_child(&mut self, make: MakeSpec<E>) -> Result<Option<Pid>, SupervisorError> {
+        if self
+            .flags
+            .max_children
+            .is_some_and(|max| self.children.len() >= max)
+        {
+            return Err(SupervisorError::MaxChildren);
+        }
+        let spec = make(&self.extra);
+        if spec.significant {
+            return Err(SupervisorError::InvalidChildSpec {
+                id: spec.id.clone(),
+                problem:
+                    "a dynamic supervisor has no auto_shutdown: children cannot be significant"
+                        .into(),
+            });
+        }
+        match start_spec(&spec).await {
+            Ok(Started::Pid(pid)) => {
+                let key = self.next_key;
+                self.next_key += 1;
+                self.by_pid.insert(pid, key);
+                self.children.insert(
+                    key,
+                    DynChild {
+                        spec,
+                        pid: ChildPid::Running(pid),
+                    },
+                );
+                Ok(Some(pid))
+            }
+            Ok(Started::Ignore) => Ok(None),
+            Err(reason) => Err(SupervisorError::StartFailed(reason)),
+        }
+    }
+
+    async fn terminate_child(
+        &mut self,
+        pid: Pid,
+        ctx: &mut ServerContext<Self>,
+    ) -> Result<(), SupervisorError> {
+        let key = self.by_pid.remove(&pid).ok_or(SupervisorError::NotFound)?;
+        let child = self.children.remove(&key).expect("indexed by pid");
+        let s = shutdown::begin(pid, child.spec.restart, child.spec.shutdown, |p| {
+            ctx.unlink(p)
+        });
+        s.finish(ctx.pid(), &child.spec.id).await;
+        Ok(())
+    }
+
+    async fn restart(&mut self, key: u64, ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
+        let now = self.epoch.elapsed().as_secs();
+        if !add_restart(&mut self.restarts, now, self.flags.intensity) {
+            tracing::error!(
+                supervisor = %ctx.pid(),
+                "reached_max_restart_intensity: dynamic supervisor shutting down"
+            );
+            return HandleResult::Stop(ExitReason::Shutdown);
+        }
+        let spec = self.children[&key].spec.clone();
+        match start_spec(&spec).await {
+            Ok(Started::Pid(pid)) => {
+                self.by_pid.insert(pid, key);
+                if let Some(c) = self.children.get_mut(&key) {
+                    c.pid = ChildPid::Running(pid);
+                }
+            }
+            Ok(Started::Ignore) => {
+                self.children.remove(&key);
+            }
+            Err(reason) => {
+                tracing::error!(
+                    supervisor = %ctx.pid(), child = &*spec.id, reason = %reason,
+                    "restart failed; retrying"
+                );
+                if let Some(c) = self.children.get_mut(&key) {
+                    c.pid = ChildPid::Restarting;
+                }
+                ctx.server().cast(key);
+            }
+        }
+        HandleResult::noreply()
+    }
+}
+
+/// A handle to a dynamic supervisor (Elixir's `DynamicSupervisor`), whose `extra_arguments`
+/// are of type `E`.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use ferrotp_runtime::supervisor::{ChildSpec, DynamicSupervisor, DynamicSupervisorFlags, Started};
+/// use ferrotp_runtime::process;
+///
+/// let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new().max_children(2)).await.unwrap();
+/// let worker = || ChildSpec::worker("worker", || async {
+///     Ok(Started::Pid(process::spawn_link::<(), _, _>(|_| std::future::pending()).pid()))
+/// });
+/// sup.start_child(worker()).await.unwrap();
+/// sup.start_child(worker()).await.unwrap();
+/// assert!(sup.start_child(worker()).await.is_err()); // max_children
+/// assert_eq!(sup.count_children().await.unwrap().active, 2);
+/// # }
+/// ```
+pub struct DynamicSupervisor<E: Send + Sync + 'static = ()> {
+    server: Server<DynamicState<E>>,
+}
+
+impl<E: Send + Sync + 'static> Clone for DynamicSupervisor<E> {
+    fn clone(&self) -> Self {
+        DynamicSupervisor {
+            server: self.server.clone(),
+        }
+    }
+}
+
+impl<E: Send + Sync + 'static> fmt::Debug for DynamicSupervisor<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DynamicSupervisor")
+            .field(&self.server.pid())
+            .finish()
+    }
+}
+
+impl DynamicSupervisor<()> {
+    /// Start a dynamic supervisor with no extra arguments, not linked.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::Start`] for invalid flags.
+    pub async fn start(flags: DynamicSupervisorFlags) -> Result<Self, SupervisorError> {
+        Self::start_with(flags, (), StartOptions::new()).await
+    }
+
+    /// Start a dynamic supervisor with no extra arguments, linked to the caller.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start).
+    pub async fn start_link(flags: DynamicSupervisorFlags) -> Result<Self, SupervisorError> {
+        Self::start_with(flags, (), StartOptions::new().link()).await
+    }
+}
+
+impl<E: Send + Sync + 'static> DynamicSupervisor<E> {
+    /// Start with `extra_arguments` and options.
+    ///
+    /// # Errors
+    ///
+    /// As [`DynamicSupervisor::start`].
+    pub async fn start_with(
+        flags: DynamicSupervisorFlags,
+        extra_arguments: E,
+        opts: StartOptions,
+    ) -> Result<Self, SupervisorError> {
+        gen_server::start_with::<DynamicState<E>>((flags, extra_arguments), opts)
+            .await
+            .map(|server| DynamicSupervisor { server })
+            .map_err(|e| SupervisorError::Start(e.reason()))
+    }
+
+    /// A child spec running this dynamic supervisor under another supervisor.
+    pub fn child_spec(
+        id: impl Into<Arc<str>>,
+        flags: DynamicSupervisorFlags,
+        extra_arguments: E,
+    ) -> ChildSpec
+    where
+        E: Clone,
+    {
+        let extra = Arc::new(Mutex::new(extra_arguments));
+        ChildSpec::supervisor(id, move || {
+            let extra = extra.lock().clone();
+            async move {
+                match DynamicSupervisor::start_with(flags, extra, StartOptions::new().link()).await
+                {
+                    Ok(sup) => Ok(Started::Pid(sup.pid().unwrap_or(Pid::RUNTIME))),
+                    Err(e) => Err(ExitReason::error(e)),
+                }
+            }
+        })
+    }
+
+    /// The dynamic supervisor registered under `name`.
+    pub fn named(name: impl Into<Arc<str>>) -> Self {
+        DynamicSupervisor {
+            server: Server::named(name),
+        }
+    }
+
+    /// Its pid.
+    pub fn pid(&self) -> Option<Pid> {
+        self.server.pid()
+    }
+
+    /// The underlying server.
+    pub fn server(&self) -> &Server<DynamicState<E>> {
+        &self.server
+    }
+
+    async fn call(&self, call: DynCall<E>) -> Result<DynReply, SupervisorError> {
+        Ok(self.server.call_infinity(call).await?)
+    }
+
+    /// Start a child from `spec` (its id is informative only). `Ok(None)` if it ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::MaxChildren`], [`SupervisorError::StartFailed`].
+    pub async fn start_child(&self, spec: ChildSpec) -> Result<Option<Pid>, SupervisorError> {
+        self.start_child_with(move |_| spec).await
+    }
+
+    /// Start a child from the spec `make` builds with the supervisor's `extra_arguments`
+    /// (Elixir prepends them to the child's start arguments).
+    ///
+    /// # Errors
+    ///
+    /// As [`start_child`](Self::start_child).
+    pub async fn start_child_with(
+        &self,
+        make: impl FnOnce(&E) -> ChildSpec + Send + 'static,
+    ) -> Result<Option<Pid>, SupervisorError> {
+        match self.call(DynCall::StartChild(Box::new(make))).await? {
+            DynReply::Started(r) => r,
+            _ => unreachable!("start_child answers with a start result"),
+        }
+    }
+
+    /// Stop the child `pid` with its shutdown spec; it is not restarted.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::NotFound`] if `pid` is not a child (any more).
+    pub async fn terminate_child(&self, pid: Pid) -> Result<(), SupervisorError> {
+        match self.call(DynCall::TerminateChild(pid)).await? {
+            DynReply::Done(r) => r,
+            _ => unreachable!("terminate_child answers done"),
+        }
+    }
+
+    /// The children, in no particular order.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::Call`] if the supervisor is not alive.
+    pub async fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
+        match self.call(DynCall::WhichChildren).await? {
+            DynReply::Children(c) => Ok(c),
+            _ => unreachable!("which_children answers with children"),
+        }
+    }
+
+    /// Counts of children.
+    ///
+    /// # Errors
+    ///
+    /// As [`which_children`](Self::which_children).
+    pub async fn count_children(&self) -> Result<ChildCounts, SupervisorError> {
+        match self.call(DynCall::CountChildren).await? {
+            DynReply::Counts(c) => Ok(c),
+            _ => unreachable!("count_children answers with counts"),
+        }
+    }
+
+    /// Stop the supervisor: all children stop concurrently, then it exits with `reason`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::stop`].
+    pub async fn stop(&self, reason: ExitReason) -> Result<(), StopError> {
+        self.server.stop(reason, None).await
+    }
+}

@@ -1,0 +1,438 @@
+//! The supervisor process: a GenServer that traps exits and applies OTP's rules.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use super::strategy::{restart_plan, should_restart};
+use super::{
+    add_restart, shutdown, AutoShutdown, ChildInfo, ChildPid, ChildSpec, ChildType, Restart,
+    Started, SupervisorError, SupervisorFlags,
+};
+use crate::gen_server::{CallResult, GenServer, HandleResult, Info, Init, ReplyTo, ServerContext};
+use crate::process::panic::guarded;
+use crate::{ExitReason, Pid};
+
+/// What a supervisor is started with.
+#[doc(hidden)]
+#[allow(missing_debug_implementations)]
+pub struct SupervisorArgs {
+    pub(crate) flags: SupervisorFlags,
+    pub(crate) children: Vec<ChildSpec>,
+    /// Where `init` leaves a detailed start failure for the starter.
+    pub(crate) failure: Arc<Mutex<Option<SupervisorError>>>,
+}
+
+#[doc(hidden)]
+#[allow(missing_debug_implementations)]
+pub enum SupCall {
+    WhichChildren,
+    CountChildren,
+    StartChild(ChildSpec),
+    TerminateChild(Arc<str>),
+    RestartChild(Arc<str>),
+    DeleteChild(Arc<str>),
+    GetChildSpec(Arc<str>),
+}
+
+#[doc(hidden)]
+#[allow(missing_debug_implementations)]
+pub enum SupReply {
+    Children(Vec<ChildInfo>),
+    Counts(super::ChildCounts),
+    Started(Result<Option<Pid>, SupervisorError>),
+    Done(Result<(), SupervisorError>),
+    Spec(Option<ChildSpec>),
+}
+
+#[doc(hidden)]
+#[allow(missing_debug_implementations)]
+pub enum SupCast {
+    /// Retry the restart of a child whose last start failed (OTP's `try_again_restart`).
+    TryAgain(Arc<str>),
+}
+
+struct Child {
+    spec: ChildSpec,
+    pid: ChildPid,
+}
+
+/// The state of a supervisor process.
+pub struct SupervisorState {
+    flags: SupervisorFlags,
+    /// In start order.
+    children: Vec<Child>,
+    restarts: VecDeque<u64>,
+    epoch: Instant,
+}
+
+impl std::fmt::Debug for SupervisorState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SupervisorState")
+            .field("flags", &self.flags)
+            .field("children", &self.children.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Run a child's start function in the supervisor's process; a panic in it is a failed start,
+/// not a crash of the supervisor.
+async fn start_child(spec: &ChildSpec) -> Result<Started, ExitReason> {
+    match guarded((spec.start)()).await {
+        Ok(result) => result,
+        Err(panicked) => Err(panicked),
+    }
+}
+
+impl GenServer for SupervisorState {
+    type Args = SupervisorArgs;
+    type Call = SupCall;
+    type Reply = SupReply;
+    type Cast = SupCast;
+    type Info = ();
+    type Continue = ();
+
+    async fn init(args: SupervisorArgs, ctx: &mut ServerContext<Self>) -> Init<Self> {
+        ctx.trap_exit(true);
+        if let Err(e) = args.flags.validate_children(&args.children) {
+            let reason = ExitReason::error(&e);
+            *args.failure.lock() = Some(e);
+            return Init::Stop(reason);
+        }
+        let mut state = SupervisorState {
+            flags: args.flags,
+            children: Vec::with_capacity(args.children.len()),
+            restarts: VecDeque::new(),
+            epoch: Instant::now(),
+        };
+        // One at a time, in order: each child's start returns after its init.
+        for spec in args.children {
+            match start_child(&spec).await {
+                Ok(Started::Pid(pid)) => state.children.push(Child {
+                    spec,
+                    pid: ChildPid::Running(pid),
+                }),
+                Ok(Started::Ignore) if spec.restart == Restart::Temporary => {}
+                Ok(Started::Ignore) => state.children.push(Child {
+                    spec,
+                    pid: ChildPid::Undefined,
+                }),
+                Err(reason) => {
+                    tracing::error!(
+                        supervisor = %ctx.pid(), child = &*spec.id, reason = %reason,
+                        "child failed to start; stopping the children already started"
+                    );
+                    state.terminate_all(ctx).await;
+                    let detail = format!("failed_to_start_child {}: {reason}", spec.id);
+                    *args.failure.lock() = Some(SupervisorError::FailedToStartChild {
+                        id: spec.id.clone(),
+                        reason,
+                    });
+                    return Init::Stop(ExitReason::shutdown_with(detail));
+                }
+            }
+        }
+        Init::ok(state)
+    }
+
+    async fn handle_call(
+        &mut self,
+        call: SupCall,
+        from: ReplyTo<SupReply>,
+        ctx: &mut ServerContext<Self>,
+    ) -> CallResult<Self> {
+        let reply = match call {
+            SupCall::WhichChildren => SupReply::Children(
+                // Most recently started first, as OTP's which_children.
+                self.children
+                    .iter()
+                    .rev()
+                    .map(|c| ChildInfo {
+                        id: c.spec.id.clone(),
+                        pid: c.pid,
+                        child_type: c.spec.child_type,
+                        restart: c.spec.restart,
+                    })
+                    .collect(),
+            ),
+            SupCall::CountChildren => SupReply::Counts(self.counts()),
+            SupCall::StartChild(spec) => SupReply::Started(self.start_new_child(spec).await),
+            SupCall::TerminateChild(id) => SupReply::Done(self.terminate_child(&id, ctx).await),
+            SupCall::RestartChild(id) => SupReply::Started(self.restart_child(&id).await),
+            SupCall::DeleteChild(id) => SupReply::Done(self.delete_child(&id)),
+            SupCall::GetChildSpec(id) => {
+                SupReply::Spec(self.find(&id).map(|i| self.children[i].spec.clone()))
+            }
+        };
+        CallResult::reply(from, reply)
+    }
+
+    async fn handle_cast(
+        &mut self,
+        cast: SupCast,
+        ctx: &mut ServerContext<Self>,
+    ) -> HandleResult<Self> {
+        match cast {
+            SupCast::TryAgain(id) => match self.find(&id) {
+                Some(i) if self.children[i].pid == ChildPid::Restarting => {
+                    self.children[i].pid = ChildPid::Undefined;
+                    self.restart(i, ctx).await
+                }
+                // Terminated or deleted meanwhile: nothing to retry.
+                _ => HandleResult::noreply(),
+            },
+        }
+    }
+
+    async fn handle_info(
+        &mut self,
+        info: Info<()>,
+        ctx: &mut ServerContext<Self>,
+    ) -> HandleResult<Self> {
+        match info {
+            Info::Exit(exit) => match self.find_pid(exit.from) {
+                Some(i) => {
+                    self.children[i].pid = ChildPid::Undefined;
+                    self.child_exited(i, exit.reason, ctx).await
+                }
+                // A stray exit signal from a process that is not a child: ignored, as OTP.
+                None => HandleResult::noreply(),
+            },
+            _ => {
+                tracing::warn!(supervisor = %ctx.pid(), "supervisor received an unexpected message");
+                HandleResult::noreply()
+            }
+        }
+    }
+
+    async fn terminate(&mut self, _reason: &ExitReason, ctx: &mut ServerContext<Self>) {
+        self.terminate_all(ctx).await;
+    }
+}
+
+impl SupervisorState {
+    fn find(&self, id: &str) -> Option<usize> {
+        self.children.iter().position(|c| &*c.spec.id == id)
+    }
+
+    fn find_pid(&self, pid: Pid) -> Option<usize> {
+        self.children
+            .iter()
+            .position(|c| c.pid == ChildPid::Running(pid))
+    }
+
+    fn now_secs(&self) -> u64 {
+        self.epoch.elapsed().as_secs()
+    }
+
+    fn counts(&self) -> super::ChildCounts {
+        let mut counts = super::ChildCounts {
+            specs: self.children.len(),
+            ..Default::default()
+        };
+        for c in &self.children {
+            if matches!(c.pid, ChildPid::Running(_)) {
+                counts.active += 1;
+            }
+            match c.spec.child_type {
+                ChildType::Worker => counts.workers += 1,
+                ChildType::Supervisor => counts.supervisors += 1,
+            }
+        }
+        counts
+    }
+
+    /// A child terminated on its own: OTP's `restart_child` / `do_restart`.
+    async fn child_exited(
+        &mut self,
+        i: usize,
+        reason: ExitReason,
+        ctx: &mut ServerContext<Self>,
+    ) -> HandleResult<Self> {
+        let spec = self.children[i].spec.clone();
+        if !should_restart(spec.restart, &reason) {
+            if spec.restart == Restart::Temporary && !reason.is_shutdown() {
+                tracing::error!(
+                    supervisor = %ctx.pid(), child = &*spec.id, reason = %reason,
+                    "temporary child terminated; not restarted"
+                );
+            }
+            if spec.restart == Restart::Temporary {
+                self.children.remove(i);
+            }
+            return self.auto_shutdown(&spec, ctx);
+        }
+        tracing::error!(
+            supervisor = %ctx.pid(), child = &*spec.id, reason = %reason,
+            "child terminated; restarting"
+        );
+        self.restart(i, ctx).await
+    }
+
+    /// Shut down if a significant child ended for good (OTP's `do_auto_shutdown`).
+    fn auto_shutdown(&self, spec: &ChildSpec, ctx: &ServerContext<Self>) -> HandleResult<Self> {
+        if !spec.significant {
+            return HandleResult::noreply();
+        }
+        let shut_down = match self.flags.auto_shutdown {
+            AutoShutdown::Never => false,
+            AutoShutdown::AnySignificant => true,
+            AutoShutdown::AllSignificant => !self
+                .children
+                .iter()
+                .any(|c| c.spec.significant && matches!(c.pid, ChildPid::Running(_))),
+        };
+        if shut_down {
+            tracing::info!(
+                supervisor = %ctx.pid(), child = &*spec.id,
+                "significant child terminated; auto-shutdown"
+            );
+            HandleResult::Stop(ExitReason::Shutdown)
+        } else {
+            HandleResult::noreply()
+        }
+    }
+
+    /// Restart child `i` under the strategy, counting one restart against the intensity.
+    async fn restart(&mut self, i: usize, ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
+        let now = self.now_secs();
+        if !add_restart(&mut self.restarts, now, self.flags.intensity) {
+            tracing::error!(
+                supervisor = %ctx.pid(), child = &*self.children[i].spec.id,
+                max_restarts = self.flags.intensity.max_restarts,
+                max_seconds = self.flags.intensity.max_seconds,
+                "reached_max_restart_intensity: shutting down"
+            );
+            return HandleResult::Stop(ExitReason::Shutdown);
+        }
+        let shape: Vec<(Restart, bool)> = self
+            .children
+            .iter()
+            .map(|c| (c.spec.restart, matches!(c.pid, ChildPid::Running(_))))
+            .collect();
+        let plan = restart_plan(self.flags.strategy, &shape, i);
+        for &j in &plan.terminate {
+            self.stop_child(j, ctx).await;
+        }
+        let failed_id = self.children[i].spec.id.clone();
+        for &j in &plan.restart {
+            let spec = self.children[j].spec.clone();
+            match start_child(&spec).await {
+                Ok(Started::Pid(pid)) => {
+                    tracing::info!(supervisor = %ctx.pid(), child = &*spec.id, %pid, "child restarted");
+                    self.children[j].pid = ChildPid::Running(pid);
+                }
+                Ok(Started::Ignore) => self.children[j].pid = ChildPid::Undefined,
+                Err(reason) => {
+                    // Retry later, through the mailbox, so stop and other requests are served
+                    // meanwhile; the children after it stay down until the retry.
+                    tracing::error!(
+                        supervisor = %ctx.pid(), child = &*spec.id, reason = %reason,
+                        "restart failed; retrying"
+                    );
+                    self.children[j].pid = ChildPid::Restarting;
+                    ctx.server().cast(SupCast::TryAgain(spec.id.clone()));
+                    break;
+                }
+            }
+        }
+        // Temporary bystanders that were terminated are gone for good.
+        self.children.retain(|c| {
+            c.spec.restart != Restart::Temporary
+                || matches!(c.pid, ChildPid::Running(_))
+                || c.spec.id == failed_id
+        });
+        HandleResult::noreply()
+    }
+
+    /// Stop child `j` with its shutdown spec; its pid becomes undefined.
+    async fn stop_child(&mut self, j: usize, ctx: &mut ServerContext<Self>) {
+        if let ChildPid::Running(pid) = self.children[j].pid {
+            let spec = &self.children[j].spec;
+            let stopping = shutdown::begin(pid, spec.restart, spec.shutdown, |p| ctx.unlink(p));
+            stopping.finish(ctx.pid(), &spec.id).await;
+        }
+        self.children[j].pid = ChildPid::Undefined;
+    }
+
+    /// Stop every child, one at a time, in reverse start order.
+    async fn terminate_all(&mut self, ctx: &mut ServerContext<Self>) {
+        for j in (0..self.children.len()).rev() {
+            self.stop_child(j, ctx).await;
+        }
+    }
+
+    async fn start_new_child(&mut self, spec: ChildSpec) -> Result<Option<Pid>, SupervisorError> {
+        self.flags.validate_child(&spec)?;
+        if let Some(i) = self.find(&spec.id) {
+            return Err(match self.children[i].pid {
+                ChildPid::Running(pid) => SupervisorError::AlreadyStarted(pid),
+                _ => SupervisorError::AlreadyPresent,
+            });
+        }
+        match start_child(&spec).await {
+            Ok(Started::Pid(pid)) => {
+                self.children.push(Child {
+                    spec,
+                    pid: ChildPid::Running(pid),
+                });
+                Ok(Some(pid))
+            }
+            Ok(Started::Ignore) => {
+                if spec.restart != Restart::Temporary {
+                    self.children.push(Child {
+                        spec,
+                        pid: ChildPid::Undefined,
+                    });
+                }
+                Ok(None)
+            }
+            Err(reason) => Err(SupervisorError::StartFailed(reason)),
+        }
+    }
+
+    async fn terminate_child(
+        &mut self,
+        id: &str,
+        ctx: &mut ServerContext<Self>,
+    ) -> Result<(), SupervisorError> {
+        let i = self.find(id).ok_or(SupervisorError::NotFound)?;
+        self.stop_child(i, ctx).await;
+        if self.children[i].spec.restart == Restart::Temporary {
+            self.children.remove(i);
+        }
+        Ok(())
+    }
+
+    async fn restart_child(&mut self, id: &str) -> Result<Option<Pid>, SupervisorError> {
+        let i = self.find(id).ok_or(SupervisorError::NotFound)?;
+        match self.children[i].pid {
+            ChildPid::Running(_) => return Err(SupervisorError::Running),
+            ChildPid::Restarting => return Err(SupervisorError::Restarting),
+            ChildPid::Undefined => {}
+        }
+        let spec = self.children[i].spec.clone();
+        match start_child(&spec).await {
+            Ok(Started::Pid(pid)) => {
+                self.children[i].pid = ChildPid::Running(pid);
+                Ok(Some(pid))
+            }
+            Ok(Started::Ignore) => Ok(None),
+            Err(reason) => Err(SupervisorError::StartFailed(reason)),
+        }
+    }
+
+    fn delete_child(&mut self, id: &str) -> Result<(), SupervisorError> {
+        let i = self.find(id).ok_or(SupervisorError::NotFound)?;
+        match self.children[i].pid {
+            ChildPid::Running(_) => Err(SupervisorError::Running),
+            ChildPid::Restarting => Err(SupervisorError::Restarting),
+            ChildPid::Undefined => {
+                self.children.remove(i);
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! A supervised worker that logs its life and crashes on request.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrotp::gen_server::{self, *};
+use ferrotp::supervisor::{ChildSpec, Shutdown};
+use ferrotp::{process, ExitReason, Pid};
+
+use super::server::Log;
+
+#[derive(Clone)]
+pub struct KidArgs {
+    pub id: &'static str,
+    pub log: Log,
+    /// Starts fail while this is above zero (each failure decrements it).
+    pub fail_starts: Arc<AtomicU32>,
+    /// Take this long in terminate.
+    pub slow_terminate: Option<Duration>,
+}
+
+impl KidArgs {
+    pub fn new(id: &'static str, log: &Log) -> KidArgs {
+        KidArgs {
+            id,
+            log: log.clone(),
+            fail_starts: Arc::new(AtomicU32::new(0)),
+            slow_terminate: None,
+        }
+    }
+}
+
+pub struct Kid {
+    args: KidArgs,
+}
+
+pub enum KidCall {
+    Pid,
+}
+
+impl GenServer for Kid {
+    type Args = KidArgs;
+    type Call = KidCall;
+    type Reply = Pid;
+    type Cast = ExitReason;
+    type Info = ();
+    type Continue = ();
+
+    async fn init(args: KidArgs, ctx: &mut ServerContext<Self>) -> Init<Self> {
+        let failing = args
+            .fail_starts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            args.log.push(format!("start-failed {}", args.id));
+            return Init::Stop(ExitReason::error("cannot start"));
+        }
+        // Trapping, so a supervisor's shutdown runs terminate (and is logged).
+        ctx.trap_exit(true);
+        args.log.push(format!("start {}", args.id));
+        Init::ok(Kid { args })
+    }
+
+    async fn handle_call(
+        &mut self,
+        _: KidCall,
+        from: ReplyTo<Pid>,
+        ctx: &mut ServerContext<Self>,
+    ) -> CallResult<Self> {
+        CallResult::reply(from, ctx.pid())
+    }
+
+    /// A cast makes the kid exit with that reason.
+    async fn handle_cast(
+        &mut self,
+        reason: ExitReason,
+        _: &mut ServerContext<Self>,
+    ) -> HandleResult<Self> {
+        HandleResult::Stop(reason)
+    }
+
+    async fn terminate(&mut self, reason: &ExitReason, _: &mut ServerContext<Self>) {
+        self.args
+            .log
+            .push(format!("stop {} {reason}", self.args.id));
+        if let Some(d) = self.args.slow_terminate {
+            tokio::time::sleep(d).await;
+        }
+    }
+}
+
+pub fn kid(id: &'static str, log: &Log) -> ChildSpec {
+    gen_server::child_spec::<Kid>(id, KidArgs::new(id, log))
+}
+
+pub fn kid_with(args: KidArgs) -> ChildSpec {
+    gen_server::child_spec::<Kid>(args.id, args)
+}
+
+/// A worker spec whose process never traps and ignores nothing: stopped by signals alone.
+pub fn plain(id: &'static str) -> ChildSpec {
+    ChildSpec::worker(id, || async {
+        Ok(ferrotp::supervisor::Started::Pid(
+            process::spawn_link::<(), _, _>(|_| std::future::pending()).pid(),
+        ))
+    })
+    .shutdown(Shutdown::Timeout(Duration::from_secs(1)))
+}

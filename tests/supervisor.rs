@@ -1,0 +1,702 @@
+//! Supervisor: OTP's start, restart, intensity, shutdown and administration rules.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::kid::{kid, kid_with, plain, Kid, KidArgs};
+use common::server::Log;
+use ferrotp::prelude::*;
+use ferrotp::supervisor::*;
+
+fn flags(strategy: Strategy) -> SupervisorFlags {
+    SupervisorFlags::new(strategy)
+}
+
+async fn pid_of(sup: &Supervisor, id: &str) -> Option<Pid> {
+    sup.which_children()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| &*c.id == id)
+        .and_then(|c| match c.pid {
+            ChildPid::Running(p) => Some(p),
+            _ => None,
+        })
+}
+
+/// Make child `id` exit with `reason` (by asking it to stop, or with an untrappable kill), and
+/// wait until the supervisor has handled it.
+async fn crash(sup: &Supervisor, id: &str, reason: ExitReason) {
+    let pid = pid_of(sup, id).await.expect("child running");
+    let exited = process::await_exit(pid);
+    if reason == ExitReason::Kill {
+        process::exit(pid, ExitReason::Kill).unwrap();
+    } else {
+        Server::<Kid>::from_pid(pid).unwrap().cast(reason);
+    }
+    exited.await;
+    // A call is served after the exit message: the supervisor has reacted by now.
+    let _ = sup.count_children().await;
+}
+
+// Start and shutdown order.
+
+#[tokio::test(start_paused = true)]
+async fn children_start_in_order_and_are_listed_newest_first() {
+    let log = Log::default();
+    let sup = Supervisor::start(
+        flags(Strategy::OneForOne),
+        vec![kid("a", &log), kid("b", &log), kid("c", &log)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(log.entries(), ["start a", "start b", "start c"]);
+    let ids: Vec<_> = sup
+        .which_children()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id.to_string())
+        .collect();
+    assert_eq!(ids, ["c", "b", "a"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_start_stops_the_started_children_in_reverse_and_fails() {
+    let log = Log::default();
+    let mut bad = KidArgs::new("c", &log);
+    bad.fail_starts.store(1, Ordering::SeqCst);
+    let err = Supervisor::start(
+        flags(Strategy::OneForOne),
+        vec![
+            kid("a", &log),
+            kid("b", &log),
+            kid_with(bad),
+            kid("d", &log),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, SupervisorError::FailedToStartChild { id, .. } if &**id == "c"),
+        "{err:?}"
+    );
+    assert_eq!(
+        log.entries(),
+        [
+            "start a",
+            "start b",
+            "start-failed c",
+            "stop b shutdown",
+            "stop a shutdown"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_terminates_children_one_at_a_time_in_reverse_start_order() {
+    let log = Log::default();
+    let children = ["a", "b", "c"].map(|id| {
+        kid_with(KidArgs {
+            slow_terminate: Some(Duration::from_millis(10)),
+            ..KidArgs::new(id, &log)
+        })
+    });
+    let sup = Supervisor::start(flags(Strategy::OneForOne), children.to_vec())
+        .await
+        .unwrap();
+    sup.stop(ExitReason::Shutdown).await.unwrap();
+    assert_eq!(
+        log.entries()[3..],
+        ["stop c shutdown", "stop b shutdown", "stop a shutdown"]
+    );
+}
+
+// Strategies.
+
+#[tokio::test(start_paused = true)]
+async fn one_for_one_restarts_only_the_crashed_child() {
+    let log = Log::default();
+    let sup = Supervisor::start(
+        flags(Strategy::OneForOne),
+        vec![kid("a", &log), kid("b", &log), kid("c", &log)],
+    )
+    .await
+    .unwrap();
+    let (a, b, c) = (
+        pid_of(&sup, "a").await,
+        pid_of(&sup, "b").await,
+        pid_of(&sup, "c").await,
+    );
+    crash(&sup, "b", ExitReason::error("boom")).await;
+    assert_eq!(pid_of(&sup, "a").await, a);
+    assert_ne!(pid_of(&sup, "b").await, b);
+    assert!(pid_of(&sup, "b").await.is_some());
+    assert_eq!(pid_of(&sup, "c").await, c);
+    assert_eq!(log.entries()[3..], ["stop b boom", "start b"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_for_all_stops_the_others_in_reverse_then_restarts_all_in_order() {
+    let log = Log::default();
+    let sup = Supervisor::start(
+        flags(Strategy::OneForAll),
+        vec![kid("a", &log), kid("b", &log), kid("c", &log)],
+    )
+    .await
+    .unwrap();
+    crash(&sup, "b", ExitReason::error("boom")).await;
+    assert_eq!(
+        log.entries()[3..],
+        [
+            "stop b boom",
+            "stop c shutdown",
+            "stop a shutdown",
+            "start a",
+            "start b",
+            "start c"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rest_for_one_restarts_the_crashed_child_and_those_after_it() {
+    let log = Log::default();
+    let sup = Supervisor::start(
+        flags(Strategy::RestForOne),
+        vec![
+            kid("a", &log),
+            kid("b", &log),
+            kid("c", &log),
+            kid("d", &log),
+        ],
+    )
+    .await
+    .unwrap();
+    let a = pid_of(&sup, "a").await;
+    crash(&sup, "b", ExitReason::error("boom")).await;
+    assert_eq!(
+        log.entries()[4..],
+        [
+            "stop b boom",
+            "stop d shutdown",
+            "stop c shutdown",
+            "start b",
+            "start c",
+            "start d"
+        ]
+    );
+    assert_eq!(pid_of(&sup, "a").await, a);
+}
+
+#[tokio::test(start_paused = true)]
+async fn temporary_bystanders_of_a_group_restart_are_dropped() {
+    let log = Log::default();
+    let sup = Supervisor::start(
+        flags(Strategy::OneForAll),
+        vec![
+            kid("a", &log),
+            kid("t", &log).restart(Restart::Temporary),
+            kid("c", &log),
+        ],
+    )
+    .await
+    .unwrap();
+    crash(&sup, "c", ExitReason::error("boom")).await;
+    let ids: Vec<_> = sup
+        .which_children()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id.to_string())
+        .collect();
+    assert_eq!(ids, ["c", "a"]);
+}
+
+// Restart types.
+
+#[tokio::test(start_paused = true)]
+async fn a_transient_child_is_restarted_only_after_an_abnormal_exit() {
+    let log = Log::default();
+    let sup = Supervisor::start(
+        flags(Strategy::OneForOne),
+        vec![kid("t", &log).restart(Restart::Transient)],
+    )
+    .await
+    .unwrap();
+    crash(&sup, "t", ExitReason::Killed).await;
+    assert!(
+        pid_of(&sup, "t").await.is_some(),
+        "killed is abnormal: restarted"
+    );
+    crash(&sup, "t", ExitReason::shutdown_with("done")).await;
+    let child = &sup.which_children().await.unwrap()[0];
+    assert_eq!(child.pid, ChildPid::Undefined, "spec kept, not restarted");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_temporary_child_is_never_restarted_and_its_spec_is_removed() {
+    let log = Log::default();
+    let sup = Supervisor::start(
+        flags(Strategy::OneForOne),
+        vec![kid("t", &log).restart(Restart::Temporary)],
+    )
+    .await
+    .unwrap();
+    crash(&sup, "t", ExitReason::error("boom")).await;
+    assert!(sup.which_children().await.unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_permanent_child_is_restarted_even_after_a_normal_exit() {
+    let log = Log::default();
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![kid("p", &log)])
+        .await
+        .unwrap();
+    let first = pid_of(&sup, "p").await.unwrap();
+    crash(&sup, "p", ExitReason::Normal).await;
+    assert!(pid_of(&sup, "p").await.is_some_and(|p| p != first));
+}
+
+// Intensity.
+
+#[tokio::test(start_paused = true)]
+async fn the_fourth_crash_within_five_seconds_shuts_the_supervisor_down() {
+    let log = Log::default();
+    let sup = Supervisor::start(
+        flags(Strategy::OneForOne),
+        vec![kid("a", &log), kid("b", &log)],
+    )
+    .await
+    .unwrap();
+    let sup_exit = process::await_exit(sup.pid().unwrap());
+    for _ in 0..3 {
+        crash(&sup, "a", ExitReason::error("boom")).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(sup.pid().is_some_and(process::is_alive));
+    let a = pid_of(&sup, "a").await.unwrap();
+    Server::<Kid>::from_pid(a)
+        .unwrap()
+        .cast(ExitReason::error("boom"));
+    assert_eq!(sup_exit.await, ExitReason::Shutdown);
+    assert_eq!(
+        log.entries().last().map(String::as_str),
+        Some("stop b shutdown")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn crashes_spaced_past_the_window_never_exhaust_intensity() {
+    let log = Log::default();
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![kid("a", &log)])
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        crash(&sup, "a", ExitReason::error("boom")).await;
+        tokio::time::sleep(Duration::from_secs(6)).await;
+    }
+    assert!(pid_of(&sup, "a").await.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_restart_counts_once() {
+    let log = Log::default();
+    let sup = Supervisor::start(
+        flags(Strategy::OneForAll).max_restarts(2),
+        vec![kid("a", &log), kid("b", &log), kid("c", &log)],
+    )
+    .await
+    .unwrap();
+    crash(&sup, "a", ExitReason::error("1")).await;
+    crash(&sup, "b", ExitReason::error("2")).await;
+    assert!(sup.pid().is_some_and(process::is_alive));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_restart_is_retried_and_every_attempt_counts() {
+    let log = Log::default();
+    let args = KidArgs::new("a", &log);
+    let fail = args.fail_starts.clone();
+    let sup = Supervisor::start(
+        flags(Strategy::OneForOne).max_restarts(3),
+        vec![kid_with(args)],
+    )
+    .await
+    .unwrap();
+    let sup_exit = process::await_exit(sup.pid().unwrap());
+    fail.store(100, Ordering::SeqCst);
+    let a = pid_of(&sup, "a").await.unwrap();
+    Server::<Kid>::from_pid(a)
+        .unwrap()
+        .cast(ExitReason::error("boom"));
+    assert_eq!(sup_exit.await, ExitReason::Shutdown);
+    let failed = log
+        .entries()
+        .iter()
+        .filter(|e| *e == "start-failed a")
+        .count();
+    assert_eq!(failed, 3, "{:?}", log.entries());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_that_fails_once_is_retried_and_succeeds() {
+    let log = Log::default();
+    let args = KidArgs::new("a", &log);
+    let fail = args.fail_starts.clone();
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![kid_with(args)])
+        .await
+        .unwrap();
+    fail.store(1, Ordering::SeqCst);
+    crash(&sup, "a", ExitReason::error("boom")).await;
+    sup.count_children().await.unwrap();
+    assert!(pid_of(&sup, "a").await.is_some());
+    assert_eq!(
+        log.entries()[1..],
+        ["stop a boom", "start-failed a", "start a"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn exhaustion_escalates_through_a_three_level_tree() {
+    let log = Log::default();
+    let leaf_sup = Supervisor::child_spec_with(
+        "leaf_sup",
+        flags(Strategy::OneForOne).max_restarts(1),
+        vec![kid("leaf", &log)],
+        StartOptions::new().name("escalation_leaf_sup"),
+    );
+    let mid_sup = Supervisor::child_spec(
+        "mid_sup",
+        flags(Strategy::OneForOne).max_restarts(0),
+        vec![leaf_sup],
+    );
+    let root = Supervisor::start(flags(Strategy::OneForOne).max_restarts(5), vec![mid_sup])
+        .await
+        .unwrap();
+    let mid_before = pid_of(&root, "mid_sup").await.unwrap();
+    let mid_exit = process::await_exit(mid_before);
+    let leaf_sup = Supervisor::named("escalation_leaf_sup");
+    // Two crashes exceed the leaf supervisor's intensity of 1: it exits shutdown, which the
+    // middle supervisor (intensity 0) cannot absorb either; the root restarts the middle one.
+    for _ in 0..2 {
+        let leaf = pid_of(&leaf_sup, "leaf").await.unwrap();
+        let exited = process::await_exit(leaf);
+        process::exit(leaf, ExitReason::Kill).unwrap();
+        exited.await;
+    }
+    assert_eq!(mid_exit.await, ExitReason::Shutdown);
+    root.count_children().await.unwrap();
+    let mid_after = pid_of(&root, "mid_sup").await.unwrap();
+    assert_ne!(mid_before, mid_after);
+    assert!(
+        pid_of(&leaf_sup, "leaf").await.is_some(),
+        "the subtree is back"
+    );
+}
+
+// Shutdown kinds.
+
+#[tokio::test(start_paused = true)]
+async fn brutal_kill_skips_terminate() {
+    let log = Log::default();
+    let spec = kid_with(KidArgs {
+        slow_terminate: Some(Duration::ZERO),
+        ..KidArgs::new("a", &log)
+    })
+    .shutdown(Shutdown::BrutalKill);
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![spec])
+        .await
+        .unwrap();
+    sup.terminate_child("a").await.unwrap();
+    assert_eq!(log.entries(), ["start a"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_shutdown_runs_terminate_then_kills_a_child_that_takes_too_long() {
+    let log = Log::default();
+    let spec = kid_with(KidArgs {
+        slow_terminate: Some(Duration::from_secs(3600)),
+        ..KidArgs::new("a", &log)
+    })
+    .shutdown(Shutdown::Timeout(Duration::from_secs(2)));
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![spec])
+        .await
+        .unwrap();
+    let a = pid_of(&sup, "a").await.unwrap();
+    let exited = process::await_exit(a);
+    let t0 = tokio::time::Instant::now();
+    sup.terminate_child("a").await.unwrap();
+    assert_eq!(t0.elapsed(), Duration::from_secs(2));
+    assert_eq!(exited.await, ExitReason::Killed);
+    assert_eq!(log.entries(), ["start a", "stop a shutdown"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_infinity_shutdown_waits_for_terminate_to_finish() {
+    let log = Log::default();
+    let spec = kid_with(KidArgs {
+        slow_terminate: Some(Duration::from_secs(600)),
+        ..KidArgs::new("a", &log)
+    })
+    .shutdown(Shutdown::Infinity);
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![spec])
+        .await
+        .unwrap();
+    let a = pid_of(&sup, "a").await.unwrap();
+    let exited = process::await_exit(a);
+    let t0 = tokio::time::Instant::now();
+    sup.terminate_child("a").await.unwrap();
+    assert_eq!(t0.elapsed(), Duration::from_secs(600));
+    assert_eq!(exited.await, ExitReason::Shutdown);
+}
+
+// Auto-shutdown.
+
+#[tokio::test(start_paused = true)]
+async fn any_significant_shuts_down_when_a_significant_child_ends_for_good() {
+    let log = Log::default();
+    let sup = Supervisor::start(
+        flags(Strategy::OneForOne).auto_shutdown(AutoShutdown::AnySignificant),
+        vec![
+            kid("s", &log).restart(Restart::Transient).significant(true),
+            kid("w", &log),
+        ],
+    )
+    .await
+    .unwrap();
+    let sup_exit = process::await_exit(sup.pid().unwrap());
+    let s = pid_of(&sup, "s").await.unwrap();
+    Server::<Kid>::from_pid(s).unwrap().cast(ExitReason::Normal);
+    assert_eq!(sup_exit.await, ExitReason::Shutdown);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crashed_transient_significant_child_is_restarted_not_a_shutdown() {
+    let log = Log::default();
+    let sup = Supervisor::start(
+        flags(Strategy::OneForOne).auto_shutdown(AutoShutdown::AnySignificant),
+        vec![kid("s", &log).restart(Restart::Transient).significant(true)],
+    )
+    .await
+    .unwrap();
+    crash(&sup, "s", ExitReason::error("boom")).await;
+    assert!(pid_of(&sup, "s").await.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_significant_waits_for_the_last_significant_child() {
+    let log = Log::default();
+    let sup = Supervisor::start(
+        flags(Strategy::OneForOne).auto_shutdown(AutoShutdown::AllSignificant),
+        vec![
+            kid("s1", &log)
+                .restart(Restart::Temporary)
+                .significant(true),
+            kid("s2", &log)
+                .restart(Restart::Temporary)
+                .significant(true),
+        ],
+    )
+    .await
+    .unwrap();
+    let sup_pid = sup.pid().unwrap();
+    crash(&sup, "s1", ExitReason::error("x")).await;
+    assert!(process::is_alive(sup_pid));
+    let sup_exit = process::await_exit(sup_pid);
+    let s2 = pid_of(&sup, "s2").await.unwrap();
+    Server::<Kid>::from_pid(s2)
+        .unwrap()
+        .cast(ExitReason::error("y"));
+    assert_eq!(sup_exit.await, ExitReason::Shutdown);
+}
+
+#[tokio::test(start_paused = true)]
+async fn terminate_child_of_a_significant_child_does_not_shut_down() {
+    let log = Log::default();
+    let sup = Supervisor::start(
+        flags(Strategy::OneForOne).auto_shutdown(AutoShutdown::AnySignificant),
+        vec![kid("s", &log).restart(Restart::Transient).significant(true)],
+    )
+    .await
+    .unwrap();
+    sup.terminate_child("s").await.unwrap();
+    assert!(sup.pid().is_some_and(process::is_alive));
+}
+
+// Validation and administration.
+
+#[tokio::test(start_paused = true)]
+async fn invalid_specs_are_rejected_before_anything_starts() {
+    let log = Log::default();
+    let dup = Supervisor::start(
+        flags(Strategy::OneForOne),
+        vec![kid("a", &log), kid("a", &log)],
+    )
+    .await;
+    assert_eq!(
+        dup.unwrap_err(),
+        SupervisorError::DuplicateChildId("a".into())
+    );
+    let permanent_significant = Supervisor::start(
+        flags(Strategy::OneForOne).auto_shutdown(AutoShutdown::AnySignificant),
+        vec![kid("p", &log).significant(true)],
+    )
+    .await;
+    assert!(
+        matches!(permanent_significant, Err(SupervisorError::InvalidChildSpec { id, .. }) if &*id == "p")
+    );
+    let no_auto = Supervisor::start(
+        flags(Strategy::OneForOne),
+        vec![kid("t", &log).restart(Restart::Transient).significant(true)],
+    )
+    .await;
+    assert!(matches!(
+        no_auto,
+        Err(SupervisorError::InvalidChildSpec { .. })
+    ));
+    let bad_period = Supervisor::start(flags(Strategy::OneForOne).max_seconds(0), vec![]).await;
+    assert!(matches!(bad_period, Err(SupervisorError::InvalidFlags(_))));
+    assert!(log.entries().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_child_adds_and_refuses_known_ids() {
+    let log = Log::default();
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![kid("a", &log)])
+        .await
+        .unwrap();
+    let a = pid_of(&sup, "a").await.unwrap();
+    assert_eq!(
+        sup.start_child(kid("a", &log)).await,
+        Err(SupervisorError::AlreadyStarted(a))
+    );
+    let b = sup.start_child(kid("b", &log)).await.unwrap();
+    assert_eq!(b, pid_of(&sup, "b").await);
+    sup.terminate_child("b").await.unwrap();
+    assert_eq!(
+        sup.start_child(kid("b", &log)).await,
+        Err(SupervisorError::AlreadyPresent)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn terminate_restart_and_delete_child_follow_otp() {
+    let log = Log::default();
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![kid("a", &log)])
+        .await
+        .unwrap();
+    assert_eq!(
+        sup.terminate_child("zz").await,
+        Err(SupervisorError::NotFound)
+    );
+    assert_eq!(sup.restart_child("a").await, Err(SupervisorError::Running));
+    assert_eq!(sup.delete_child("a").await, Err(SupervisorError::Running));
+    sup.terminate_child("a").await.unwrap();
+    sup.terminate_child("a").await.unwrap(); // already stopped: still ok
+    assert_eq!(
+        sup.count_children().await.unwrap(),
+        ChildCounts {
+            specs: 1,
+            active: 0,
+            supervisors: 0,
+            workers: 1
+        }
+    );
+    let again = sup.restart_child("a").await.unwrap();
+    assert_eq!(again, pid_of(&sup, "a").await);
+    sup.terminate_child("a").await.unwrap();
+    sup.delete_child("a").await.unwrap();
+    assert_eq!(
+        sup.get_childspec("a").await.unwrap_err(),
+        SupervisorError::NotFound
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_start_child_is_reported_and_not_kept() {
+    let log = Log::default();
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![])
+        .await
+        .unwrap();
+    let args = KidArgs::new("x", &log);
+    args.fail_starts.store(1, Ordering::SeqCst);
+    let err = sup.start_child(kid_with(args)).await.unwrap_err();
+    assert!(matches!(err, SupervisorError::StartFailed(_)));
+    assert!(sup.which_children().await.unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_start_function_is_a_failed_start_not_a_crash() {
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![])
+        .await
+        .unwrap();
+    let spec = ChildSpec::worker("bad", || async { panic!("start function bug") });
+    let err = sup.start_child(spec).await.unwrap_err();
+    assert!(matches!(
+        err,
+        SupervisorError::StartFailed(ExitReason::Panic { .. })
+    ));
+    assert!(sup.pid().is_some_and(process::is_alive));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stray_exit_signal_is_ignored() {
+    let log = Log::default();
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![kid("a", &log)])
+        .await
+        .unwrap();
+    process::exit(sup.pid().unwrap(), ExitReason::Shutdown).unwrap();
+    assert_eq!(sup.count_children().await.unwrap().active, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_supervisor_dies_with_its_parent_after_stopping_its_children() {
+    let log = Log::default();
+    let children = vec![kid("a", &log)];
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let parent = process::spawn::<(), _, _>(move |mut ctx| async move {
+        let sup = Supervisor::start_link(flags(Strategy::OneForOne), children)
+            .await
+            .unwrap();
+        let _ = tx.send(sup);
+        ctx.recv().await;
+        Err(ExitReason::error("parent crashed"))
+    });
+    let sup = rx.await.unwrap();
+    let exited = process::await_exit(sup.pid().unwrap());
+    parent.send(()).unwrap();
+    assert_eq!(exited.await, ExitReason::error("parent crashed"));
+    // Children are shut down with `shutdown`; the supervisor exits with its parent's reason.
+    assert_eq!(log.entries(), ["start a", "stop a shutdown"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_named_child_is_reached_by_name_after_each_restart() {
+    let log = Log::default();
+    let spec = gen_server::child_spec_with::<common::kid::Kid>(
+        "a",
+        KidArgs::new("a", &log),
+        StartOptions::new().name("sup_named_kid"),
+    );
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![spec])
+        .await
+        .unwrap();
+    let client: Server<common::kid::Kid> = Server::named("sup_named_kid");
+    let first = client.call(common::kid::KidCall::Pid).await.unwrap();
+    crash(&sup, "a", ExitReason::error("boom")).await;
+    let second = client.call(common::kid::KidCall::Pid).await.unwrap();
+    assert_ne!(first, second);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plain_process_child_is_supervised_too() {
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![plain("p")])
+        .await
+        .unwrap();
+    let first = pid_of(&sup, "p").await.unwrap();
+    crash(&sup, "p", ExitReason::Kill).await;
+    assert_ne!(pid_of(&sup, "p").await.unwrap(), first);
+}
