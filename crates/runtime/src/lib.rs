@@ -62,6 +62,7 @@ pub mod registry;
 pub mod signal;
 pub mod supervisor;
 pub mod sys;
+pub mod task;
 pub mod timer;
 
 pub use error::{LookupError, NoProcError, RegisterError, SendError, SpawnError};

@@ -38,7 +38,7 @@ pub struct Builder {
     capacity: Option<usize>,
     trap_exit: bool,
     name: Option<Arc<str>>,
-    link: Option<Pid>,
+    links: Vec<Pid>,
     monitor: Option<(Pid, Reference)>,
 }
 
@@ -68,9 +68,12 @@ impl Builder {
         self
     }
 
-    /// Link the process to `pid` before it runs (what `spawn_link` does with the caller).
+    /// Link the process to `pid` before it runs (what `spawn_link` does with the caller). May
+    /// be given several times: all links exist before the body's first poll.
     pub fn link(mut self, pid: Pid) -> Self {
-        self.link = Some(pid);
+        if !self.links.contains(&pid) {
+            self.links.push(pid);
+        }
         self
     }
 
@@ -124,17 +127,24 @@ impl Builder {
             Some((w, reference)) => Some((table::get(w).ok_or(SpawnError::NoProc(w))?, reference)),
             None => None,
         };
-        let partner = match self.link {
-            Some(p) => Some(table::get(p).ok_or(SpawnError::NoProc(p))?),
-            None => None,
-        };
+        let partners = self
+            .links
+            .iter()
+            .map(|&p| table::get(p).ok_or(SpawnError::NoProc(p)))
+            .collect::<Result<Vec<_>, _>>()?;
         if let Some(n) = &self.name {
             crate::registry::register(n.clone(), pid)?;
         }
-        if let Some(p) = partner {
+        for (i, p) in partners.iter().enumerate() {
             let (mut mine, mut theirs) = super::core::lock_pair(&cell.core, p.core());
             if theirs.status != Status::Running {
                 drop((mine, theirs));
+                // Undo what was attached: the process never ran, nobody is to be told.
+                for earlier in &partners[..i] {
+                    if let Some(rel) = earlier.core().lock().relations.as_mut() {
+                        rel.links.remove(&pid);
+                    }
+                }
                 if let Some(n) = &self.name {
                     name::release(n, pid);
                 }

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::strategy::should_restart;
 use super::{
     add_restart, shutdown, ChildCounts, ChildInfo, ChildPid, ChildSpec, ChildType, Intensity,
-    Restart, Started, SupervisorError,
+    Started, SupervisorError,
 };
 use crate::gen_server::{
     self, CallResult, GenServer, HandleResult, Info, Init, ReplyTo, Server, ServerContext,
