@@ -52,6 +52,7 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+pub mod application;
 mod error;
 mod exit_reason;
 pub mod gen_server;
