@@ -1,127 +1,164 @@
-//! The ferrotp tour: processes that crash alone, and the processes that are told.
+//! The ferrotp tour: a supervision tree that heals itself.
 //!
-//! Run with `cargo run --example demo`.
+//! Run with `cargo run --example demo`. Set `RUST_LOG=ferrotp_runtime=info` to see every crash
+//! report and restart as the supervisors log them.
 
 use std::time::Duration;
 
+use ferrotp::application::{Application, Stopped};
 use ferrotp::prelude::*;
+use ferrotp::supervisor::{ChildPid, ChildType, Strategy, Supervisor, SupervisorFlags};
 
-/// A worker that divides 100 by whatever it is sent; 0 makes it panic.
-fn divider(
+/// A worker that answers pings and crashes on request.
+struct Worker {
     name: &'static str,
-) -> impl FnOnce(
-    Context<u32>,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ProcessResult> + Send>> {
-    move |mut ctx| {
-        Box::pin(async move {
-            ctx.register(name)?;
-            while let Message::User(n) = ctx.recv().await {
-                println!("  {name} {}: 100 / {n} = {}", ctx.pid(), 100 / n);
-            }
-            Ok(())
-        })
+}
+
+enum Call {
+    Ping,
+}
+
+enum Cast {
+    /// A bug: the worker panics.
+    Crash,
+}
+
+impl GenServer for Worker {
+    type Args = &'static str;
+    type Call = Call;
+    type Reply = Pid;
+    type Cast = Cast;
+    type Info = ();
+    type Continue = ();
+
+    async fn init(name: &'static str, ctx: &mut ServerContext<Self>) -> Init<Self> {
+        // Trap exits so a shutdown runs `terminate` (and we can watch the order).
+        ctx.trap_exit(true);
+        Init::ok(Worker { name })
     }
+
+    async fn handle_call(&mut self, Call::Ping: Call, from: ReplyTo<Pid>, ctx: &mut ServerContext<Self>) -> CallResult<Self> {
+        CallResult::reply(from, ctx.pid())
+    }
+
+    async fn handle_cast(&mut self, Cast::Crash: Cast, _: &mut ServerContext<Self>) -> HandleResult<Self> {
+        let empty: Vec<u8> = Vec::new();
+        let _ = empty[self.name.len()]; // index out of bounds: a crash, by design
+        HandleResult::noreply()
+    }
+
+    async fn terminate(&mut self, reason: &ExitReason, _: &mut ServerContext<Self>) {
+        if reason.is_shutdown() {
+            println!("    {} stopped ({reason})", self.name);
+        }
+    }
+}
+
+fn worker(name: &'static str) -> supervisor::ChildSpec {
+    gen_server::child_spec_with::<Worker>(name, name, StartOptions::new().name(name))
+}
+
+use ferrotp::supervisor;
+
+/// Print a supervision tree, children in start order.
+async fn print_tree(sup: &Supervisor, label: &str, prefix: &str) {
+    println!("{label} {}", sup.pid().map(|p| p.to_string()).unwrap_or_default());
+    let mut children = sup.which_children().await.unwrap_or_default();
+    children.reverse(); // which_children lists the newest first
+    for (i, child) in children.iter().enumerate() {
+        let last = i + 1 == children.len();
+        let (branch, deeper) = if last { ("└── ", "    ") } else { ("├── ", "│   ") };
+        match (child.pid, child.child_type) {
+            (ChildPid::Running(pid), ChildType::Supervisor) => {
+                let sub = Supervisor::from_pid(pid).expect("a supervisor child");
+                let label = format!("{prefix}{branch}{}", child.id);
+                Box::pin(print_tree(&sub, &label, &format!("{prefix}{deeper}"))).await;
+            }
+            (ChildPid::Running(pid), _) => println!("{prefix}{branch}{} {pid}", child.id),
+            (other, _) => println!("{prefix}{branch}{} ({other:?})", child.id),
+        }
+    }
+}
+
+/// Crash the named worker and wait until its supervisor has restarted it.
+async fn crash(name: &str) -> (Pid, Pid) {
+    let client: Server<Worker> = Server::named(name);
+    let before = client.call(Call::Ping).await.expect("worker up");
+    let gone = process::await_exit(before);
+    client.cast(Cast::Crash);
+    gone.await;
+    // The name comes back with the restarted worker.
+    for _ in 0..100 {
+        if let Ok(after) = client.call(Call::Ping).await {
+            return (before, after);
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("{name} did not come back");
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "ferrotp=warn,ferrotp_runtime=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
         )
+        .without_time()
         .init();
 
-    println!("1. A panic ends one process; a linked process that traps exits is told why.");
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    let overseer = process::spawn::<(), _, _>(move |mut ctx| async move {
-        ctx.trap_exit(true);
-        let worker = ctx.spawn_link(divider("alice"));
-        worker.send(4)?;
-        worker.send(0)?; // division by zero: alice panics
-        worker.send(5).unwrap_or(()); // may already be refused: alice is gone
-        if let Message::Exit(exit) = ctx.recv().await {
-            println!(
-                "  overseer {}: linked {} exited: {}",
-                ctx.pid(),
-                exit.from,
-                exit.reason
-            );
-        }
-        let _ = done_tx.send(());
-        // Carry on: a crash of a linked worker is just a message to a trapping process.
-        std::future::pending().await
-    });
-    done_rx.await?;
-    println!(
-        "  the overseer is still alive: {}",
-        process::is_alive(overseer.pid())
+    let pipeline = Supervisor::child_spec(
+        "pipeline (rest_for_one)",
+        SupervisorFlags::new(Strategy::RestForOne),
+        vec![worker("reader"), worker("parser"), worker("writer")],
     );
-    println!(
-        "  the name 'alice' was released: {:?}",
-        registry::whereis("alice")
+    let cluster = Supervisor::child_spec_with(
+        "cluster (one_for_all)",
+        SupervisorFlags::new(Strategy::OneForAll).max_restarts(2).max_seconds(5),
+        vec![worker("node-a"), worker("node-b")],
+        StartOptions::new().name("cluster"),
     );
+    let app = Application::start(
+        SupervisorFlags::new(Strategy::OneForOne),
+        vec![worker("accounts"), pipeline, cluster],
+    )
+    .await?;
 
-    println!(
-        "\n2. A link without trap_exit: the crash takes the partner down with the same reason."
-    );
-    let partner = process::spawn::<(), _, _>(|ctx| async move {
-        let worker = ctx.spawn_link(divider("bob"));
-        worker.send(0)?;
-        std::future::pending().await
-    });
-    let reason = process::await_exit(partner.pid()).await;
-    println!("  partner {} exited: {reason}", partner.pid());
+    println!("1. The tree, started in order:\n");
+    print_tree(app.root(), "  root (one_for_one)", "  ").await;
 
-    println!("\n3. A monitor only reports: the watcher gets a Down and carries on.");
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    process::spawn::<(), _, _>(move |mut ctx| async move {
-        let (worker, reference) = ctx.spawn_monitor(divider("carol"));
-        worker.send(10)?;
-        process::exit(worker.pid(), ExitReason::Kill)?;
-        if let Message::Down(down) = ctx.recv().await {
-            println!(
-                "  watcher {}: {} is down ({}), monitor {}",
-                ctx.pid(),
-                down.pid,
-                down.reason,
-                reference
-            );
-            assert_eq!(down.reference, reference);
-        }
-        let _ = tx.send(());
-        Ok(())
-    });
-    rx.await?;
+    println!("\n2. 'accounts' crashes; one_for_one restarts only it. Clients that hold its name reach the new process.");
+    let (before, after) = crash("accounts").await;
+    println!("  accounts: {before} -> {after}");
 
-    println!("\n4. An Elixir-style Registry for pub/sub, and timers that deliver messages.");
-    let topics: Registry<&'static str, Addr<&'static str>> = Registry::new(Keys::Duplicate);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    for i in 0..3 {
-        let (topics, tx) = (topics.clone(), tx.clone());
-        process::spawn::<&'static str, _, _>(move |mut ctx| async move {
-            topics.register("news", ctx.addr())?;
-            let _ = tx.send(format!("subscriber {i} {} joined 'news'", ctx.pid()));
-            while let Message::User(headline) = ctx.recv().await {
-                let _ = tx.send(format!("subscriber {i} {} read: {headline}", ctx.pid()));
-            }
-            Ok(())
-        });
-    }
+    println!("\n3. 'parser' crashes; rest_for_one restarts it and 'writer' (started after it), not 'reader'.");
+    let reader = Server::<Worker>::named("reader").call(Call::Ping).await?;
+    let writer = Server::<Worker>::named("writer").call(Call::Ping).await?;
+    let (p0, p1) = crash("parser").await;
+    println!("  parser: {p0} -> {p1}");
+    println!("  writer: {writer} -> {}", Server::<Worker>::named("writer").call(Call::Ping).await?);
+    println!("  reader: {reader} -> {} (untouched)", Server::<Worker>::named("reader").call(Call::Ping).await?);
+
+    println!("\n4. 'node-a' crashes; one_for_all stops 'node-b' too and restarts both.");
+    let b0 = Server::<Worker>::named("node-b").call(Call::Ping).await?;
+    let (a0, a1) = crash("node-a").await;
+    println!("  node-a: {a0} -> {a1}");
+    println!("  node-b: {b0} -> {}", Server::<Worker>::named("node-b").call(Call::Ping).await?);
+
+    println!("\n5. 'node-a' keeps crashing. The cluster allows 2 restarts in 5 s: the next crash makes it");
+    println!("   stop its children, exit with `shutdown`, and the root restarts the whole subtree.");
+    let cluster_before = registry::whereis("cluster").expect("cluster up");
     for _ in 0..3 {
-        println!("  {}", rx.recv().await.unwrap_or_default());
+        let _ = crash("node-a").await;
     }
-    topics.dispatch(&"news", |_pid, subscriber| {
-        timer::send_after(
-            subscriber,
-            "ferrotp 0.1 released",
-            Duration::from_millis(50),
-        );
-    });
-    for _ in 0..3 {
-        println!("  {}", rx.recv().await.unwrap_or_default());
-    }
+    let cluster_after = registry::whereis("cluster").expect("cluster back");
+    println!("  cluster supervisor: {cluster_before} -> {cluster_after}");
 
+    println!("\n6. The tree now:\n");
+    print_tree(app.root(), "  root (one_for_one)", "  ").await;
+
+    println!("\n7. Shutdown: every supervisor stops its children in reverse start order.");
+    let stopped = app.run_until(async {}).await;
+    assert_eq!(stopped, Stopped::Requested);
     println!("\n{} processes alive at the end.", process::count());
     Ok(())
 }

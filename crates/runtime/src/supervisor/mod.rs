@@ -212,6 +212,17 @@ impl Supervisor {
         })
     }
 
+    /// A handle to the live supervisor `pid` (for example a supervisor child of another).
+    ///
+    /// # Errors
+    ///
+    /// [`LookupError`](crate::LookupError) if `pid` is not alive or not a supervisor.
+    pub fn from_pid(pid: Pid) -> Result<Supervisor, crate::LookupError> {
+        Ok(Supervisor {
+            server: Server::from_pid(pid)?,
+        })
+    }
+
     /// A handle that reaches the supervisor registered under `name`.
     pub fn named(name: impl Into<Arc<str>>) -> Supervisor {
         Supervisor {
