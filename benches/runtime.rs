@@ -190,6 +190,94 @@ async fn call_ferrotp(server: &ferrotp::gen_server::Server<Echo>, n: u64) -> Dur
     start.elapsed()
 }
 
+// Restart latency: crash -> the restarted child answers a call.
+
+const RESTARTS: u64 = 10_000;
+
+async fn restart_tokio(cycles: u64) -> Duration {
+    type Req = oneshot::Sender<u64>;
+    let current: std::sync::Arc<
+        parking_lot::Mutex<Option<(mpsc::UnboundedSender<Req>, tokio::task::AbortHandle)>>,
+    > = Default::default();
+    // The "supervisor": respawns the worker whenever it ends.
+    let slot = current.clone();
+    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<()>();
+    tokio::spawn(async move {
+        loop {
+            let (tx, mut rx) = mpsc::unbounded_channel::<Req>();
+            let worker = tokio::spawn(async move {
+                while let Some(r) = rx.recv().await {
+                    let _ = r.send(1);
+                }
+            });
+            *slot.lock() = Some((tx, worker.abort_handle()));
+            let _ = ready_tx.send(());
+            let _ = worker.await;
+        }
+    });
+    ready_rx.recv().await;
+    let start = Instant::now();
+    for _ in 0..cycles {
+        let abort = current.lock().as_ref().unwrap().1.clone();
+        abort.abort();
+        ready_rx.recv().await;
+        let tx = current.lock().as_ref().unwrap().0.clone();
+        let (rtx, rrx) = oneshot::channel();
+        tx.send(rtx).unwrap();
+        rrx.await.unwrap();
+    }
+    start.elapsed()
+}
+
+async fn restart_ferrotp(cycles: u64) -> Duration {
+    use ferrotp::supervisor::{Strategy, Supervisor, SupervisorFlags};
+    let spec = ferrotp::gen_server::child_spec_with::<Echo>(
+        "echo",
+        (),
+        ferrotp::gen_server::StartOptions::new().name("bench_echo"),
+    );
+    let sup = Supervisor::start(
+        SupervisorFlags::new(Strategy::OneForOne)
+            .max_restarts(u32::MAX)
+            .max_seconds(1),
+        vec![spec],
+    )
+    .await
+    .unwrap();
+    let echo: ferrotp::gen_server::Server<Echo> = ferrotp::gen_server::Server::named("bench_echo");
+    let start = Instant::now();
+    for _ in 0..cycles {
+        let pid = echo.pid().unwrap();
+        let _ = process::exit(pid, ExitReason::Kill);
+        // Until the restarted incarnation answers under the name.
+        loop {
+            match echo.call(1).await {
+                Ok(_) if echo.pid() != Some(pid) => break,
+                _ => tokio::task::yield_now().await,
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    sup.stop(ExitReason::Shutdown).await.unwrap();
+    elapsed
+}
+
+/// Start and then stop a supervisor of `n` GenServer children; (start, shutdown).
+async fn supervisor_10k(n: usize) -> (Duration, Duration) {
+    use ferrotp::supervisor::{Strategy, Supervisor, SupervisorFlags};
+    let specs = (0..n)
+        .map(|i| ferrotp::gen_server::child_spec::<Echo>(format!("echo-{i}"), ()))
+        .collect();
+    let t0 = Instant::now();
+    let sup = Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), specs)
+        .await
+        .unwrap();
+    let started = t0.elapsed();
+    let t1 = Instant::now();
+    sup.stop(ExitReason::Shutdown).await.unwrap();
+    (started, t1.elapsed())
+}
+
 fn rss_bytes() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: usize = statm
@@ -333,6 +421,19 @@ fn main() {
     });
     g.finish();
 
+    // Whole-run figures (no criterion sampling): 10,000 restarts, and a 10,000-child tree.
+    let restart_base = rt
+        .block_on(rt.spawn(restart_tokio(RESTARTS)))
+        .unwrap()
+        .as_nanos() as f64
+        / RESTARTS as f64;
+    let restart_ours = rt
+        .block_on(rt.spawn(restart_ferrotp(RESTARTS)))
+        .unwrap()
+        .as_nanos() as f64
+        / RESTARTS as f64;
+    let (sup_start, sup_stop) = rt.block_on(rt.spawn(supervisor_10k(10_000))).unwrap();
+
     let exe = std::env::current_exe().unwrap();
     let idle = |side: &str| -> Option<f64> {
         let out = std::process::Command::new(&exe)
@@ -342,7 +443,7 @@ fn main() {
         String::from_utf8_lossy(&out.stdout).trim().parse().ok()
     };
 
-    let rows: [Row; 4] = [
+    let rows: [Row; 7] = [
         (
             "spawn + 1 message + exit",
             median_ns(&out, "spawn_message_exit", "tokio"),
@@ -365,6 +466,27 @@ fn main() {
             "≤ 1.25×",
         ),
         (
+            "restart: crash -> restarted child answers (10,000 cycles)",
+            Some(restart_base),
+            Some(restart_ours),
+            "ns/restart",
+            "≤ 10,000 ns",
+        ),
+        (
+            "supervisor start, 10,000 GenServer children",
+            None,
+            Some(sup_start.as_secs_f64() * 1e3),
+            "ms",
+            "< 100 ms",
+        ),
+        (
+            "supervisor shutdown, 10,000 GenServer children",
+            None,
+            Some(sup_stop.as_secs_f64() * 1e3),
+            "ms",
+            "< 100 ms",
+        ),
+        (
             "idle memory, 100,000 processes",
             idle("tokio"),
             idle("ferrotp"),
@@ -376,10 +498,10 @@ fn main() {
     println!("| scenario | plain tokio | ferrotp | unit | ferrotp / tokio | target |");
     println!("|---|---:|---:|---|---:|---|");
     for (name, base, ours, unit, target) in rows {
-        let fmt = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.0}"));
+        let fmt = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.0}"));
         let ratio = match (base, ours) {
             (Some(b), Some(o)) if b > 0.0 => format!("{:.2}×", o / b),
-            _ => "n/a".into(),
+            _ => "–".into(),
         };
         println!(
             "| {name} | {} | {} | {unit} | {ratio} | {target} |",

@@ -37,11 +37,20 @@ impl GenServer for Worker {
         Init::ok(Worker { name })
     }
 
-    async fn handle_call(&mut self, Call::Ping: Call, from: ReplyTo<Pid>, ctx: &mut ServerContext<Self>) -> CallResult<Self> {
+    async fn handle_call(
+        &mut self,
+        Call::Ping: Call,
+        from: ReplyTo<Pid>,
+        ctx: &mut ServerContext<Self>,
+    ) -> CallResult<Self> {
         CallResult::reply(from, ctx.pid())
     }
 
-    async fn handle_cast(&mut self, Cast::Crash: Cast, _: &mut ServerContext<Self>) -> HandleResult<Self> {
+    async fn handle_cast(
+        &mut self,
+        Cast::Crash: Cast,
+        _: &mut ServerContext<Self>,
+    ) -> HandleResult<Self> {
         let empty: Vec<u8> = Vec::new();
         let _ = empty[self.name.len()]; // index out of bounds: a crash, by design
         HandleResult::noreply()
@@ -62,12 +71,19 @@ use ferrotp::supervisor;
 
 /// Print a supervision tree, children in start order.
 async fn print_tree(sup: &Supervisor, label: &str, prefix: &str) {
-    println!("{label} {}", sup.pid().map(|p| p.to_string()).unwrap_or_default());
+    println!(
+        "{label} {}",
+        sup.pid().map(|p| p.to_string()).unwrap_or_default()
+    );
     let mut children = sup.which_children().await.unwrap_or_default();
     children.reverse(); // which_children lists the newest first
     for (i, child) in children.iter().enumerate() {
         let last = i + 1 == children.len();
-        let (branch, deeper) = if last { ("└── ", "    ") } else { ("├── ", "│   ") };
+        let (branch, deeper) = if last {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
         match (child.pid, child.child_type) {
             (ChildPid::Running(pid), ChildType::Supervisor) => {
                 let sub = Supervisor::from_pid(pid).expect("a supervisor child");
@@ -113,7 +129,9 @@ async fn main() -> anyhow::Result<()> {
     );
     let cluster = Supervisor::child_spec_with(
         "cluster (one_for_all)",
-        SupervisorFlags::new(Strategy::OneForAll).max_restarts(2).max_seconds(5),
+        SupervisorFlags::new(Strategy::OneForAll)
+            .max_restarts(2)
+            .max_seconds(5),
         vec![worker("node-a"), worker("node-b")],
         StartOptions::new().name("cluster"),
     );
@@ -135,17 +153,28 @@ async fn main() -> anyhow::Result<()> {
     let writer = Server::<Worker>::named("writer").call(Call::Ping).await?;
     let (p0, p1) = crash("parser").await;
     println!("  parser: {p0} -> {p1}");
-    println!("  writer: {writer} -> {}", Server::<Worker>::named("writer").call(Call::Ping).await?);
-    println!("  reader: {reader} -> {} (untouched)", Server::<Worker>::named("reader").call(Call::Ping).await?);
+    println!(
+        "  writer: {writer} -> {}",
+        Server::<Worker>::named("writer").call(Call::Ping).await?
+    );
+    println!(
+        "  reader: {reader} -> {} (untouched)",
+        Server::<Worker>::named("reader").call(Call::Ping).await?
+    );
 
     println!("\n4. 'node-a' crashes; one_for_all stops 'node-b' too and restarts both.");
     let b0 = Server::<Worker>::named("node-b").call(Call::Ping).await?;
     let (a0, a1) = crash("node-a").await;
     println!("  node-a: {a0} -> {a1}");
-    println!("  node-b: {b0} -> {}", Server::<Worker>::named("node-b").call(Call::Ping).await?);
+    println!(
+        "  node-b: {b0} -> {}",
+        Server::<Worker>::named("node-b").call(Call::Ping).await?
+    );
 
     println!("\n5. 'node-a' keeps crashing. The cluster allows 2 restarts in 5 s: the next crash makes it");
-    println!("   stop its children, exit with `shutdown`, and the root restarts the whole subtree.");
+    println!(
+        "   stop its children, exit with `shutdown`, and the root restarts the whole subtree."
+    );
     let cluster_before = registry::whereis("cluster").expect("cluster up");
     for _ in 0..3 {
         let _ = crash("node-a").await;

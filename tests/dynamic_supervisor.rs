@@ -12,17 +12,24 @@ use ferrotp::supervisor::*;
 #[tokio::test(start_paused = true)]
 async fn max_children_refuses_the_next_child() {
     let log = Log::default();
-    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new().max_children(2)).await.unwrap();
+    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new().max_children(2))
+        .await
+        .unwrap();
     sup.start_child(kid("a", &log)).await.unwrap();
     sup.start_child(kid("b", &log)).await.unwrap();
-    assert_eq!(sup.start_child(kid("c", &log)).await, Err(SupervisorError::MaxChildren));
+    assert_eq!(
+        sup.start_child(kid("c", &log)).await,
+        Err(SupervisorError::MaxChildren)
+    );
     assert_eq!(log.entries(), ["start a", "start b"]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn ids_need_not_be_unique() {
     let log = Log::default();
-    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new()).await.unwrap();
+    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
     let a = sup.start_child(kid("same", &log)).await.unwrap();
     let b = sup.start_child(kid("same", &log)).await.unwrap();
     assert_ne!(a, b);
@@ -32,10 +39,14 @@ async fn ids_need_not_be_unique() {
 #[tokio::test(start_paused = true)]
 async fn a_crashed_child_is_restarted_under_a_new_pid() {
     let log = Log::default();
-    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new()).await.unwrap();
+    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
     let first = sup.start_child(kid("a", &log)).await.unwrap().unwrap();
     let exited = process::await_exit(first);
-    Server::<Kid>::from_pid(first).unwrap().cast(ExitReason::error("boom"));
+    Server::<Kid>::from_pid(first)
+        .unwrap()
+        .cast(ExitReason::error("boom"));
     exited.await;
     let children = sup.which_children().await.unwrap();
     assert_eq!(children.len(), 1);
@@ -45,10 +56,18 @@ async fn a_crashed_child_is_restarted_under_a_new_pid() {
 #[tokio::test(start_paused = true)]
 async fn a_temporary_child_is_forgotten_when_it_exits() {
     let log = Log::default();
-    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new()).await.unwrap();
-    let pid = sup.start_child(kid("t", &log).restart(Restart::Temporary)).await.unwrap().unwrap();
+    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
+    let pid = sup
+        .start_child(kid("t", &log).restart(Restart::Temporary))
+        .await
+        .unwrap()
+        .unwrap();
     let exited = process::await_exit(pid);
-    Server::<Kid>::from_pid(pid).unwrap().cast(ExitReason::error("boom"));
+    Server::<Kid>::from_pid(pid)
+        .unwrap()
+        .cast(ExitReason::error("boom"));
     exited.await;
     assert_eq!(sup.count_children().await.unwrap().specs, 0);
 }
@@ -56,17 +75,24 @@ async fn a_temporary_child_is_forgotten_when_it_exits() {
 #[tokio::test(start_paused = true)]
 async fn terminate_child_by_pid_then_not_found() {
     let log = Log::default();
-    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new()).await.unwrap();
+    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
     let pid = sup.start_child(kid("a", &log)).await.unwrap().unwrap();
     sup.terminate_child(pid).await.unwrap();
-    assert_eq!(sup.terminate_child(pid).await, Err(SupervisorError::NotFound));
+    assert_eq!(
+        sup.terminate_child(pid).await,
+        Err(SupervisorError::NotFound)
+    );
     assert_eq!(log.entries(), ["start a", "stop a shutdown"]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn intensity_is_counted_across_all_children() {
     let log = Log::default();
-    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new().max_restarts(1)).await.unwrap();
+    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new().max_restarts(1))
+        .await
+        .unwrap();
     let sup_exit = process::await_exit(sup.pid().unwrap());
     for id in ["a", "b"] {
         let pid = sup.start_child(kid(id, &log)).await.unwrap().unwrap();
@@ -95,7 +121,9 @@ async fn extra_arguments_reach_every_child_spec() {
 #[tokio::test(start_paused = true)]
 async fn children_are_shut_down_concurrently_each_with_its_own_shutdown() {
     let log = Log::default();
-    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new()).await.unwrap();
+    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
     for id in ["a", "b", "c"] {
         let args = KidArgs {
             slow_terminate: Some(Duration::from_secs(10)),
@@ -109,15 +137,24 @@ async fn children_are_shut_down_concurrently_each_with_its_own_shutdown() {
     sup.stop(ExitReason::Shutdown).await.unwrap();
     // One after the other would take 30 s.
     assert_eq!(t0.elapsed(), Duration::from_secs(10));
-    assert_eq!(log.entries().iter().filter(|e| e.starts_with("stop")).count(), 3);
+    assert_eq!(
+        log.entries()
+            .iter()
+            .filter(|e| e.starts_with("stop"))
+            .count(),
+        3
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_start_child_is_reported() {
     let log = Log::default();
-    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new()).await.unwrap();
+    let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
     let args = KidArgs::new("x", &log);
-    args.fail_starts.store(1, std::sync::atomic::Ordering::SeqCst);
+    args.fail_starts
+        .store(1, std::sync::atomic::Ordering::SeqCst);
     assert!(matches!(
         sup.start_child(kid_with(args)).await,
         Err(SupervisorError::StartFailed(_))

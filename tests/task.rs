@@ -23,7 +23,10 @@ async fn await_times_out_stops_the_task_and_the_late_result_is_never_delivered()
         1
     });
     let pid = t.pid();
-    assert_eq!(t.join(Duration::from_secs(1)).await, Err(TaskError::Timeout(Duration::from_secs(1))));
+    assert_eq!(
+        t.join(Duration::from_secs(1)).await,
+        Err(TaskError::Timeout(Duration::from_secs(1)))
+    );
     assert!(!process::is_alive(pid));
     tokio::time::sleep(Duration::from_secs(120)).await;
     assert!(rx.try_recv().is_err());
@@ -32,7 +35,10 @@ async fn await_times_out_stops_the_task_and_the_late_result_is_never_delivered()
 #[tokio::test(start_paused = true)]
 async fn await_of_a_crashed_task_gives_its_exit_reason() {
     let t = Task::spawn(async { Err::<u8, _>(ExitReason::error("x")).expect("task failed") });
-    assert!(matches!(t.await, Err(TaskError::Exit(ExitReason::Panic { .. }))));
+    assert!(matches!(
+        t.await,
+        Err(TaskError::Exit(ExitReason::Panic { .. }))
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -53,7 +59,10 @@ async fn a_timed_out_await_does_not_kill_the_caller() {
         let _ = tx.send(t.join(Duration::from_secs(1)).await);
         std::future::pending().await
     });
-    assert_eq!(rx.await.unwrap(), Err(TaskError::Timeout(Duration::from_secs(1))));
+    assert_eq!(
+        rx.await.unwrap(),
+        Err(TaskError::Timeout(Duration::from_secs(1)))
+    );
     assert!(process::is_alive(caller.pid()));
 }
 
@@ -71,7 +80,10 @@ async fn yield_for_can_be_called_again() {
 async fn shutdown_stops_a_running_task_and_returns_none() {
     let t = Task::spawn(std::future::pending::<()>());
     let pid = t.pid();
-    assert_eq!(t.shutdown(Shutdown::Timeout(Duration::from_secs(1))).await, None);
+    assert_eq!(
+        t.shutdown(Shutdown::Timeout(Duration::from_secs(1))).await,
+        None
+    );
     assert!(!process::is_alive(pid));
 }
 
@@ -84,26 +96,39 @@ async fn shutdown_returns_a_result_that_raced_in() {
 
 #[tokio::test(start_paused = true)]
 async fn async_nolink_crash_only_reaches_the_awaiting_caller() {
-    let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new()).await.unwrap();
+    let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let tasks2 = tasks.clone();
     let caller = process::spawn::<(), _, _>(move |_| async move {
-        let t = tasks2.async_nolink(async { panic!("task bug") }).await.unwrap();
+        let t = tasks2
+            .async_nolink(async { panic!("task bug") })
+            .await
+            .unwrap();
         let _ = tx.send(t.await);
         std::future::pending::<()>().await;
         Ok(())
     });
     let awaited: Result<(), TaskError> = rx.await.unwrap();
-    assert!(matches!(awaited, Err(TaskError::Exit(ExitReason::Panic { .. }))));
+    assert!(matches!(
+        awaited,
+        Err(TaskError::Exit(ExitReason::Panic { .. }))
+    ));
     assert!(process::is_alive(caller.pid()));
     assert!(tasks.supervisor().pid().is_some_and(process::is_alive));
 }
 
 #[tokio::test(start_paused = true)]
 async fn async_linked_crash_takes_the_caller_down() {
-    let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new()).await.unwrap();
+    let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
     let caller = process::spawn::<(), _, _>(move |_| async move {
-        let t = tasks.async_linked(async { panic!("task bug") }).await.unwrap();
+        let t = tasks
+            .async_linked(async { panic!("task bug") })
+            .await
+            .unwrap();
         let _ = t.await;
         std::future::pending().await
     });
@@ -113,7 +138,9 @@ async fn async_linked_crash_takes_the_caller_down() {
 #[tokio::test(start_paused = true)]
 async fn a_permanent_supervised_task_is_restarted_after_shutdown() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new()).await.unwrap();
+    let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
     let first = tasks
         .start_child(
             move || {
@@ -135,8 +162,13 @@ async fn a_permanent_supervised_task_is_restarted_after_shutdown() {
 
 #[tokio::test(start_paused = true)]
 async fn a_full_task_supervisor_refuses_new_tasks() {
-    let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new().max_children(1)).await.unwrap();
-    let _busy = tasks.async_nolink(std::future::pending::<()>()).await.unwrap();
+    let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new().max_children(1))
+        .await
+        .unwrap();
+    let _busy = tasks
+        .async_nolink(std::future::pending::<()>())
+        .await
+        .unwrap();
     assert_eq!(
         tasks.async_nolink(async {}).await.unwrap_err(),
         SupervisorError::MaxChildren
@@ -145,9 +177,17 @@ async fn a_full_task_supervisor_refuses_new_tasks() {
 
 #[tokio::test(start_paused = true)]
 async fn terminate_child_stops_a_task_then_not_found() {
-    let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new()).await.unwrap();
-    let t = tasks.async_nolink(std::future::pending::<()>()).await.unwrap();
+    let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
+    let t = tasks
+        .async_nolink(std::future::pending::<()>())
+        .await
+        .unwrap();
     assert_eq!(tasks.children().await.unwrap(), vec![t.pid()]);
     tasks.terminate_child(t.pid()).await.unwrap();
-    assert_eq!(tasks.terminate_child(t.pid()).await, Err(SupervisorError::NotFound));
+    assert_eq!(
+        tasks.terminate_child(t.pid()).await,
+        Err(SupervisorError::NotFound)
+    );
 }

@@ -55,7 +55,10 @@ impl Application {
     /// # Errors
     ///
     /// As [`Supervisor::start`].
-    pub async fn start(flags: SupervisorFlags, children: Vec<ChildSpec>) -> Result<Self, SupervisorError> {
+    pub async fn start(
+        flags: SupervisorFlags,
+        children: Vec<ChildSpec>,
+    ) -> Result<Self, SupervisorError> {
         Ok(Application {
             root: Supervisor::start(flags, children).await?,
         })
@@ -106,13 +109,14 @@ impl Application {
 pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -68,7 +68,10 @@ impl<T> fmt::Debug for Task<T> {
     }
 }
 
-fn task_body<F>(fut: F, tx: oneshot::Sender<F::Output>) -> impl Future<Output = crate::ProcessResult>
+fn task_body<F>(
+    fut: F,
+    tx: oneshot::Sender<F::Output>,
+) -> impl Future<Output = crate::ProcessResult>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -297,10 +300,13 @@ impl TaskSupervisor {
         .restart(Restart::Temporary)
         .shutdown(Shutdown::Timeout(DEFAULT_AWAIT_TIMEOUT));
         self.sup.start_child(spec).await?;
-        let addr = addr_slot
-            .lock()
-            .take()
-            .ok_or(SupervisorError::StartFailed(ExitReason::error("the task did not start")))?;
+        let addr =
+            addr_slot
+                .lock()
+                .take()
+                .ok_or(SupervisorError::StartFailed(ExitReason::error(
+                    "the task did not start",
+                )))?;
         Ok(Task { addr, rx, owner })
     }
 
@@ -325,7 +331,11 @@ impl TaskSupervisor {
     /// # Errors
     ///
     /// As [`DynamicSupervisor::start_child`].
-    pub async fn start_child<F, Fut>(&self, make: F, restart: Restart) -> Result<Pid, SupervisorError>
+    pub async fn start_child<F, Fut>(
+        &self,
+        make: F,
+        restart: Restart,
+    ) -> Result<Pid, SupervisorError>
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -344,7 +354,9 @@ impl TaskSupervisor {
         .shutdown(Shutdown::Timeout(DEFAULT_AWAIT_TIMEOUT));
         match self.sup.start_child(spec).await? {
             Some(pid) => Ok(pid),
-            None => Err(SupervisorError::StartFailed(ExitReason::error("the task ignored its start"))),
+            None => Err(SupervisorError::StartFailed(ExitReason::error(
+                "the task ignored its start",
+            ))),
         }
     }
 
