@@ -194,11 +194,14 @@ async fn call_ferrotp(server: &ferrotp::gen_server::Server<Echo>, n: u64) -> Dur
 
 const RESTARTS: u64 = 10_000;
 
+/// The running worker of the tokio baseline: its request sender and how to abort it.
+type Current<R> = std::sync::Arc<
+    parking_lot::Mutex<Option<(mpsc::UnboundedSender<R>, tokio::task::AbortHandle)>>,
+>;
+
 async fn restart_tokio(cycles: u64) -> Duration {
     type Req = oneshot::Sender<u64>;
-    let current: std::sync::Arc<
-        parking_lot::Mutex<Option<(mpsc::UnboundedSender<Req>, tokio::task::AbortHandle)>>,
-    > = Default::default();
+    let current: Current<Req> = Default::default();
     // The "supervisor": respawns the worker whenever it ends.
     let slot = current.clone();
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<()>();

@@ -274,7 +274,7 @@ async fn calling_an_unregistered_name_is_noproc() {
 async fn calling_yourself_is_an_error_not_a_deadlock() {
     let log = Log::default();
     let srv = started(&log).await;
-    assert_eq!(srv.call(Call::CallSelf).await, Ok(-1));
+    assert_eq!(srv.call(Call::Myself).await, Ok(-1));
 }
 
 #[tokio::test(start_paused = true)]

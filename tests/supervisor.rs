@@ -66,7 +66,7 @@ async fn children_start_in_order_and_are_listed_newest_first() {
 #[tokio::test(start_paused = true)]
 async fn a_failed_start_stops_the_started_children_in_reverse_and_fails() {
     let log = Log::default();
-    let mut bad = KidArgs::new("c", &log);
+    let bad = KidArgs::new("c", &log);
     bad.fail_starts.store(1, Ordering::SeqCst);
     let err = Supervisor::start(
         flags(Strategy::OneForOne),

@@ -132,12 +132,12 @@ async fn check(ops: Vec<Op>, max_restarts: u32, period: u64) -> Result<(), TestC
                 .which_children()
                 .await
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            for i in 0..3 {
-                let c = children.iter().find(|c| &*c.id == IDS[i]);
-                prop_assert_eq!(c.is_some(), model.present[i], "presence of {}", IDS[i]);
+            for (i, id) in IDS.iter().enumerate() {
+                let c = children.iter().find(|c| &*c.id == *id);
+                prop_assert_eq!(c.is_some(), model.present[i], "presence of {}", id);
                 if let Some(c) = c {
                     let running = matches!(c.pid, ChildPid::Running(p) if process::is_alive(p));
-                    prop_assert_eq!(running, model.running[i], "running of {}", IDS[i]);
+                    prop_assert_eq!(running, model.running[i], "running of {}", id);
                 }
             }
         } else {

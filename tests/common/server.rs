@@ -81,7 +81,7 @@ pub enum Call {
     ReplyFromElsewhere(i64),
     /// Reply after sleeping this long (in the callback).
     Slow(Duration, i64),
-    CallSelf,
+    Myself,
     /// Reply, then idle timeout.
     GetThenTimeout(Duration),
     Monitor(ferrotp::Pid),
@@ -161,7 +161,7 @@ impl GenServer for Srv {
                 self.log.push(format!("slow reply delivered={delivered}"));
                 CallResult::reply(from, v)
             }
-            Call::CallSelf => {
+            Call::Myself => {
                 let me = ctx.server();
                 let r = me.call(Call::Get).await;
                 let code = match r {

@@ -68,20 +68,15 @@ impl<T> fmt::Debug for Task<T> {
     }
 }
 
-fn task_body<F>(
-    fut: F,
-    tx: oneshot::Sender<F::Output>,
-) -> impl Future<Output = crate::ProcessResult>
+async fn task_body<F>(fut: F, tx: oneshot::Sender<F::Output>) -> crate::ProcessResult
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    async move {
-        let value = fut.await;
-        // The owner may have stopped waiting; then the value is dropped here, not delivered.
-        let _ = tx.send(value);
-        Ok(())
-    }
+    let value = fut.await;
+    // The owner may have stopped waiting; then the value is dropped here, not delivered.
+    let _ = tx.send(value);
+    Ok(())
 }
 
 impl<T: Send + 'static> Task<T> {
@@ -291,7 +286,7 @@ impl TaskSupervisor {
                 }
                 let addr = builder
                     .spawn::<(), _, _>(move |_| task_body(fut, tx))
-                    .map_err(|e| ExitReason::error(e))?;
+                    .map_err(ExitReason::error)?;
                 let pid = addr.pid();
                 *slot.lock() = Some(addr);
                 Ok(Started::Pid(pid))
