@@ -700,3 +700,18 @@ async fn a_plain_process_child_is_supervised_too() {
     crash(&sup, "p", ExitReason::Kill).await;
     assert_ne!(pid_of(&sup, "p").await.unwrap(), first);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_child_whose_init_hangs_fails_the_start_after_its_start_timeout() {
+    use common::server::{InitMode, Setup, Srv};
+    let log = Log::default();
+    let hanging = gen_server::child_spec_with::<Srv>(
+        "slow",
+        Setup::new(&log).init(InitMode::Sleep(Duration::from_secs(3600))),
+        StartOptions::new().timeout(Duration::from_secs(2)),
+    );
+    let t0 = tokio::time::Instant::now();
+    let err = Supervisor::start(flags(Strategy::OneForOne), vec![hanging]).await.unwrap_err();
+    assert!(matches!(&err, SupervisorError::FailedToStartChild { id, .. } if &**id == "slow"), "{err:?}");
+    assert_eq!(t0.elapsed(), Duration::from_secs(2));
+}

@@ -46,6 +46,12 @@ pub type StartFuture = Pin<Box<dyn Future<Output = Result<Started, ExitReason>> 
 
 /// A start function: called in the supervisor's process, it must start the child *linked* to
 /// it (`start_link`) and return once the child is initialised.
+///
+/// As in OTP, the supervisor waits for it: a start that never returns blocks the supervisor.
+/// Give GenServer children a bound with
+/// [`StartOptions::timeout`](crate::gen_server::StartOptions::timeout) in
+/// [`child_spec_with`](crate::gen_server::child_spec_with): a slow `init` is then killed and
+/// counts as a failed start.
 pub type StartFn = Arc<dyn Fn() -> StartFuture + Send + Sync>;
 
 /// How to start, restart and stop one child (OTP's child spec).

@@ -195,7 +195,7 @@ impl GenServer for SupervisorState {
             Info::Exit(exit) => match self.find_pid(exit.from) {
                 Some(i) => {
                     self.children[i].pid = ChildPid::Undefined;
-                    self.child_exited(i, exit.reason, ctx).await
+                    self.child_exited(i, exit.from, exit.reason, ctx).await
                 }
                 // A stray exit signal from a process that is not a child: ignored, as OTP.
                 None => HandleResult::noreply(),
@@ -248,6 +248,7 @@ impl SupervisorState {
     async fn child_exited(
         &mut self,
         i: usize,
+        pid: Pid,
         reason: ExitReason,
         ctx: &mut ServerContext<Self>,
     ) -> HandleResult<Self> {
@@ -255,7 +256,7 @@ impl SupervisorState {
         if !should_restart(spec.restart, &reason) {
             if spec.restart == Restart::Temporary && !reason.is_shutdown() {
                 tracing::error!(
-                    supervisor = %ctx.pid(), child = &*spec.id, reason = %reason,
+                    supervisor = %ctx.pid(), child = &*spec.id, %pid, reason = %reason,
                     "temporary child terminated; not restarted"
                 );
             }
@@ -265,7 +266,7 @@ impl SupervisorState {
             return self.auto_shutdown(&spec, ctx);
         }
         tracing::error!(
-            supervisor = %ctx.pid(), child = &*spec.id, reason = %reason,
+            supervisor = %ctx.pid(), child = &*spec.id, %pid, reason = %reason,
             "child terminated; restarting"
         );
         self.restart(i, ctx).await
