@@ -711,7 +711,12 @@ async fn a_child_whose_init_hangs_fails_the_start_after_its_start_timeout() {
         StartOptions::new().timeout(Duration::from_secs(2)),
     );
     let t0 = tokio::time::Instant::now();
-    let err = Supervisor::start(flags(Strategy::OneForOne), vec![hanging]).await.unwrap_err();
-    assert!(matches!(&err, SupervisorError::FailedToStartChild { id, .. } if &**id == "slow"), "{err:?}");
+    let err = Supervisor::start(flags(Strategy::OneForOne), vec![hanging])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SupervisorError::FailedToStartChild { id, .. } if &**id == "slow"),
+        "{err:?}"
+    );
     assert_eq!(t0.elapsed(), Duration::from_secs(2));
 }

@@ -94,12 +94,12 @@ enum Incoming<S: GenServer> {
 }
 
 /// What the loop does after one message.
-enum Flow {
+enum Flow<S: GenServer> {
     Continue,
     /// Stop: run `terminate` with the reason, then exit.
     Stop(ExitReason),
-    /// Exit with the reason; `terminate` already ran.
-    Exit(ExitReason),
+    /// Stop, replying once `terminate` has run.
+    StopReply(ExitReason, super::ReplyTo<S::Reply>, S::Reply),
 }
 
 impl<S: GenServer> Loop<S> {
@@ -118,27 +118,68 @@ impl<S: GenServer> Loop<S> {
     }
 
     /// Serve until the server stops; returns the exit reason.
+    ///
+    /// The common path — a call or cast arriving while running with no idle timeout — is kept
+    /// inline; the rarer states (suspended, timeouts, system requests, stopping) are boxed so
+    /// the loop's state machine stays small and cheap to resume.
     async fn serve(&mut self) -> ExitReason {
         loop {
             let flow = if let Some(c) = self.continue_with.take() {
                 // Before any queued message, as OTP's `{continue, C}`.
                 let r = guarded(self.state.handle_continue(c, &mut self.ctx)).await;
                 self.after(r)
+            } else if !self.suspended && self.deadline.is_none() {
+                match self.ctx.ctx.recv().await {
+                    Message::User(Request::Call(request, from)) => {
+                        self.handled += 1;
+                        let r = guarded(self.state.handle_call(request, from, &mut self.ctx)).await;
+                        self.after_call(r)
+                    }
+                    Message::User(Request::Cast(msg)) => {
+                        self.handled += 1;
+                        let r = guarded(self.state.handle_cast(msg, &mut self.ctx)).await;
+                        self.after(r)
+                    }
+                    other => Box::pin(self.handle(other)).await,
+                }
             } else {
-                match self.receive().await {
+                match Box::pin(self.receive()).await {
                     Incoming::Timeout => {
                         self.deadline = None;
                         let r = guarded(self.state.handle_info(Info::Timeout, &mut self.ctx)).await;
                         self.after(r)
                     }
-                    Incoming::Message(m) => self.handle(m).await,
+                    Incoming::Message(m) => Box::pin(self.handle(m)).await,
                 }
             };
             match flow {
                 Flow::Continue => {}
-                Flow::Stop(reason) => return self.terminate(reason).await,
-                Flow::Exit(reason) => return reason,
+                Flow::Stop(reason) => return Box::pin(self.terminate(reason)).await,
+                Flow::StopReply(reason, to, value) => {
+                    // `terminate` first, then the reply, then the exit (OTP's order).
+                    let reason = Box::pin(self.terminate(reason)).await;
+                    let _ = to.reply(value);
+                    return reason;
+                }
             }
+        }
+    }
+
+    fn after_call(&mut self, r: Result<CallResult<S>, ExitReason>) -> Flow<S> {
+        match r {
+            Err(panicked) => Flow::Stop(panicked),
+            Ok(CallResult::Reply(to, value, next)) => {
+                // The caller may have timed out: then the late reply is dropped here.
+                let _ = to.reply(value);
+                self.apply(next);
+                Flow::Continue
+            }
+            Ok(CallResult::NoReply(next)) => {
+                self.apply(next);
+                Flow::Continue
+            }
+            Ok(CallResult::Stop(reason)) => Flow::Stop(reason),
+            Ok(CallResult::StopReply(reason, to, value)) => Flow::StopReply(reason, to, value),
         }
     }
 
@@ -171,7 +212,7 @@ impl<S: GenServer> Loop<S> {
         }
     }
 
-    async fn handle(&mut self, m: Message<Request<S>>) -> Flow {
+    async fn handle(&mut self, m: Message<Request<S>>) -> Flow<S> {
         let req = match m {
             Message::User(Request::System(req)) => return self.system(req),
             // Only reached while trapping: the parent's exit stops the server (OTP rule 3).
@@ -183,26 +224,7 @@ impl<S: GenServer> Loop<S> {
         match req {
             Message::User(Request::Call(request, from)) => {
                 let r = guarded(self.state.handle_call(request, from, &mut self.ctx)).await;
-                match r {
-                    Err(panicked) => Flow::Stop(panicked),
-                    Ok(CallResult::Reply(to, value, next)) => {
-                        // The caller may have timed out: then the late reply is dropped here.
-                        let _ = to.reply(value);
-                        self.apply(next);
-                        Flow::Continue
-                    }
-                    Ok(CallResult::NoReply(next)) => {
-                        self.apply(next);
-                        Flow::Continue
-                    }
-                    Ok(CallResult::Stop(reason)) => Flow::Stop(reason),
-                    Ok(CallResult::StopReply(reason, to, value)) => {
-                        // `terminate` first, then the reply, then the exit (OTP's order).
-                        let reason = self.terminate(reason).await;
-                        let _ = to.reply(value);
-                        Flow::Exit(reason)
-                    }
-                }
+                self.after_call(r)
             }
             Message::User(Request::Cast(msg)) => {
                 let r = guarded(self.state.handle_cast(msg, &mut self.ctx)).await;
@@ -224,7 +246,7 @@ impl<S: GenServer> Loop<S> {
         }
     }
 
-    fn after(&mut self, r: Result<HandleResult<S>, ExitReason>) -> Flow {
+    fn after(&mut self, r: Result<HandleResult<S>, ExitReason>) -> Flow<S> {
         match r {
             Err(panicked) => Flow::Stop(panicked),
             Ok(HandleResult::NoReply(next)) => {
@@ -254,7 +276,7 @@ impl<S: GenServer> Loop<S> {
     }
 
     /// Serve a `sys` request.
-    fn system(&mut self, req: SystemRequest<S>) -> Flow {
+    fn system(&mut self, req: SystemRequest<S>) -> Flow<S> {
         match req {
             SystemRequest::Inspect(f) => f(&self.state),
             SystemRequest::Replace(f) => f(&mut self.state),
