@@ -190,6 +190,16 @@ async fn call_ferrotp(server: &ferrotp::gen_server::Server<Echo>, n: u64) -> Dur
     start.elapsed()
 }
 
+/// The same calls made by a process (a GenServer calling another, the OTP case).
+async fn call_ferrotp_from_process(server: ferrotp::gen_server::Server<Echo>, n: u64) -> Duration {
+    let (tx, rx) = oneshot::channel();
+    process::spawn::<(), _, _>(move |_| async move {
+        let _ = tx.send(call_ferrotp(&server, n).await);
+        Ok(())
+    });
+    rx.await.unwrap()
+}
+
 // Restart latency: crash -> the restarted child answers a call.
 
 const RESTARTS: u64 = 10_000;
@@ -422,6 +432,9 @@ fn main() {
                 .unwrap()
         })
     });
+    g.bench_function("ferrotp_process", |b| {
+        b.iter_custom(|iters| rt.block_on(call_ferrotp_from_process(server.clone(), iters)))
+    });
     g.finish();
 
     // Whole-run figures (no criterion sampling): 10,000 restarts, and a 10,000-child tree.
@@ -446,7 +459,7 @@ fn main() {
         String::from_utf8_lossy(&out.stdout).trim().parse().ok()
     };
 
-    let rows: [Row; 7] = [
+    let rows: [Row; 8] = [
         (
             "spawn + 1 message + exit",
             median_ns(&out, "spawn_message_exit", "tokio"),
@@ -462,7 +475,14 @@ fn main() {
             "≤ 1.25×",
         ),
         (
-            "GenServer call round trip",
+            "GenServer call round trip, caller is a process",
+            median_ns(&out, "call", "tokio"),
+            median_ns(&out, "call", "ferrotp_process"),
+            "ns/call",
+            "≤ 1.25×",
+        ),
+        (
+            "GenServer call round trip, caller is a plain task",
             median_ns(&out, "call", "tokio"),
             median_ns(&out, "call", "ferrotp"),
             "ns/call",
