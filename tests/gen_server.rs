@@ -562,3 +562,38 @@ async fn default_handle_cast_stops_with_bad_cast() {
     let reason = exited.await;
     assert!(reason.to_string().starts_with("bad_cast"), "{reason}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hibernating_server_keeps_serving_every_message() {
+    struct Sleepy;
+    impl GenServer for Sleepy {
+        type Args = ();
+        type Call = ();
+        type Reply = usize;
+        type Cast = ();
+        type Info = ();
+        type Continue = ();
+        async fn init(_: (), _: &mut ServerContext<Self>) -> Init<Self> {
+            Init::ok(Sleepy)
+        }
+        async fn handle_call(
+            &mut self,
+            _: (),
+            from: ReplyTo<usize>,
+            ctx: &mut ServerContext<Self>,
+        ) -> CallResult<Self> {
+            CallResult::Reply(from, ctx.mailbox_len(), Next::Hibernate)
+        }
+        async fn handle_cast(&mut self, _: (), _: &mut ServerContext<Self>) -> HandleResult<Self> {
+            HandleResult::NoReply(Next::Hibernate)
+        }
+    }
+    let srv = Sleepy::start(()).await.unwrap();
+    for _ in 0..1000 {
+        srv.cast(());
+    }
+    assert_eq!(srv.call(()).await, Ok(0));
+    assert_eq!(srv.call(()).await, Ok(0));
+    let stats = ferrotp::sys::statistics(&srv).await.unwrap();
+    assert_eq!(stats.messages_handled, 1002);
+}

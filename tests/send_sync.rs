@@ -37,6 +37,42 @@ fn public_types_are_send_and_sync() {
     send_sync::<LookupError>();
     send_sync::<RegistryError>();
     send_sync::<CancelTimerError>();
+    send_sync::<Server<common_server::Unit>>();
+    send_sync::<ferrotp::gen_server::ReplyTo<u8>>();
+    send_sync::<ferrotp::gen_server::CallError>();
+    send_sync::<ferrotp::gen_server::StartError>();
+    send_sync::<ferrotp::gen_server::StopError>();
+    send_sync::<ferrotp::gen_server::StartOptions>();
+    send_sync::<ferrotp::sys::SysError>();
+    send_sync::<ferrotp::sys::Statistics>();
+    send_sync::<Agent<Vec<u8>>>();
+    send_sync::<ferrotp::supervisor::Supervisor>();
+    send_sync::<ferrotp::supervisor::DynamicSupervisor>();
+    send_sync::<ferrotp::supervisor::ChildSpec>();
+    send_sync::<ferrotp::supervisor::SupervisorError>();
+    send_sync::<ferrotp::supervisor::ChildInfo>();
+    send_sync::<ferrotp::task::Task<u8>>();
+    send_sync::<ferrotp::task::TaskSupervisor>();
+    send_sync::<ferrotp::task::TaskError>();
+    send_sync::<ferrotp::application::Application>();
     send::<ferrotp::process::AwaitExit>();
     unpin::<ferrotp::process::AwaitExit>();
+}
+
+mod common_server {
+    use ferrotp::gen_server::{GenServer, Init, ServerContext};
+
+    pub(super) struct Unit;
+
+    impl GenServer for Unit {
+        type Args = ();
+        type Call = ();
+        type Reply = ();
+        type Cast = ();
+        type Info = ();
+        type Continue = ();
+        async fn init(_: (), _: &mut ServerContext<Self>) -> Init<Self> {
+            Init::ok(Unit)
+        }
+    }
 }
