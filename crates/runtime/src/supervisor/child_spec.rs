@@ -97,6 +97,15 @@ pub struct ChildSpec {
 }
 
 impl ChildSpec {
+    /// Run the start function in the calling (supervisor) process; a panic in it is a failed
+    /// start, not a crash of the supervisor.
+    pub(crate) async fn run_start(&self) -> Result<Started, ExitReason> {
+        match crate::process::panic::guarded((self.start)()).await {
+            Ok(result) => result,
+            Err(panicked) => Err(panicked),
+        }
+    }
+
     /// A worker: permanent, stopped with a 5 s shutdown timeout.
     pub fn worker<F, Fut>(id: impl Into<Arc<str>>, start: F) -> ChildSpec
     where

@@ -9,14 +9,13 @@ use tokio::time::Instant;
 
 use super::strategy::should_restart;
 use super::{
-    add_restart, shutdown, ChildCounts, ChildInfo, ChildPid, ChildSpec, ChildType, Intensity,
-    Started, SupervisorError,
+    add_restart, shutdown, ChildCounts, ChildInfo, ChildPid, ChildSpec, Intensity, Started,
+    SupervisorError,
 };
 use crate::gen_server::{
     self, CallResult, GenServer, HandleResult, Info, Init, ReplyTo, Server, ServerContext,
     StartOptions, StopError,
 };
-use crate::process::panic::guarded;
 use crate::{ExitReason, Pid};
 
 /// How a dynamic supervisor behaves.
@@ -108,13 +107,6 @@ impl<E> fmt::Debug for DynamicState<E> {
     }
 }
 
-async fn start_spec(spec: &ChildSpec) -> Result<Started, ExitReason> {
-    match guarded((spec.start)()).await {
-        Ok(r) => r,
-        Err(panicked) => Err(panicked),
-    }
-}
-
 impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
     type Args = (DynamicSupervisorFlags, E);
     type Call = DynCall<E>;
@@ -159,22 +151,9 @@ impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
                     })
                     .collect(),
             ),
-            DynCall::CountChildren => {
-                let mut counts = ChildCounts {
-                    specs: self.children.len(),
-                    ..Default::default()
-                };
-                for c in self.children.values() {
-                    if matches!(c.pid, ChildPid::Running(_)) {
-                        counts.active += 1;
-                    }
-                    match c.spec.child_type {
-                        ChildType::Worker => counts.workers += 1,
-                        ChildType::Supervisor => counts.supervisors += 1,
-                    }
-                }
-                DynReply::Counts(counts)
-            }
+            DynCall::CountChildren => DynReply::Counts(ChildCounts::tally(
+                self.children.values().map(|c| (c.pid, c.spec.child_type)),
+            )),
         };
         CallResult::reply(from, reply)
     }
@@ -249,7 +228,7 @@ impl<E: Send + Sync + 'static> DynamicState<E> {
                         .into(),
             });
         }
-        match start_spec(&spec).await {
+        match spec.run_start().await {
             Ok(Started::Pid(pid)) => {
                 let key = self.next_key;
                 self.next_key += 1;
@@ -292,7 +271,7 @@ impl<E: Send + Sync + 'static> DynamicState<E> {
             return HandleResult::Stop(ExitReason::Shutdown);
         }
         let spec = self.children[&key].spec.clone();
-        match start_spec(&spec).await {
+        match spec.run_start().await {
             Ok(Started::Pid(pid)) => {
                 self.by_pid.insert(pid, key);
                 if let Some(c) = self.children.get_mut(&key) {

@@ -123,6 +123,23 @@ pub struct ChildCounts {
     pub workers: usize,
 }
 
+impl ChildCounts {
+    fn tally(children: impl Iterator<Item = (ChildPid, ChildType)>) -> ChildCounts {
+        let mut counts = ChildCounts::default();
+        for (pid, child_type) in children {
+            counts.specs += 1;
+            if matches!(pid, ChildPid::Running(_)) {
+                counts.active += 1;
+            }
+            match child_type {
+                ChildType::Worker => counts.workers += 1,
+                ChildType::Supervisor => counts.supervisors += 1,
+            }
+        }
+        counts
+    }
+}
+
 /// A handle to a supervisor.
 #[derive(Debug, Clone)]
 pub struct Supervisor {

@@ -8,11 +8,10 @@ use tokio::time::Instant;
 
 use super::strategy::{restart_plan, should_restart};
 use super::{
-    add_restart, shutdown, AutoShutdown, ChildInfo, ChildPid, ChildSpec, ChildType, Restart,
-    Started, SupervisorError, SupervisorFlags,
+    add_restart, shutdown, AutoShutdown, ChildInfo, ChildPid, ChildSpec, Restart, Started,
+    SupervisorError, SupervisorFlags,
 };
 use crate::gen_server::{CallResult, GenServer, HandleResult, Info, Init, ReplyTo, ServerContext};
-use crate::process::panic::guarded;
 use crate::{ExitReason, Pid};
 
 /// What a supervisor is started with.
@@ -77,15 +76,6 @@ impl std::fmt::Debug for SupervisorState {
     }
 }
 
-/// Run a child's start function in the supervisor's process; a panic in it is a failed start,
-/// not a crash of the supervisor.
-async fn start_child(spec: &ChildSpec) -> Result<Started, ExitReason> {
-    match guarded((spec.start)()).await {
-        Ok(result) => result,
-        Err(panicked) => Err(panicked),
-    }
-}
-
 impl GenServer for SupervisorState {
     type Args = SupervisorArgs;
     type Call = SupCall;
@@ -109,7 +99,7 @@ impl GenServer for SupervisorState {
         };
         // One at a time, in order: each child's start returns after its init.
         for spec in args.children {
-            match start_child(&spec).await {
+            match spec.run_start().await {
                 Ok(Started::Pid(pid)) => state.children.push(Child {
                     spec,
                     pid: ChildPid::Running(pid),
@@ -228,20 +218,7 @@ impl SupervisorState {
     }
 
     fn counts(&self) -> super::ChildCounts {
-        let mut counts = super::ChildCounts {
-            specs: self.children.len(),
-            ..Default::default()
-        };
-        for c in &self.children {
-            if matches!(c.pid, ChildPid::Running(_)) {
-                counts.active += 1;
-            }
-            match c.spec.child_type {
-                ChildType::Worker => counts.workers += 1,
-                ChildType::Supervisor => counts.supervisors += 1,
-            }
-        }
-        counts
+        super::ChildCounts::tally(self.children.iter().map(|c| (c.pid, c.spec.child_type)))
     }
 
     /// A child terminated on its own: OTP's `restart_child` / `do_restart`.
@@ -320,7 +297,7 @@ impl SupervisorState {
         let failed_id = self.children[i].spec.id.clone();
         for &j in &plan.restart {
             let spec = self.children[j].spec.clone();
-            match start_child(&spec).await {
+            match spec.run_start().await {
                 Ok(Started::Pid(pid)) => {
                     tracing::info!(supervisor = %ctx.pid(), child = &*spec.id, %pid, "child restarted");
                     self.children[j].pid = ChildPid::Running(pid);
@@ -373,7 +350,7 @@ impl SupervisorState {
                 _ => SupervisorError::AlreadyPresent,
             });
         }
-        match start_child(&spec).await {
+        match spec.run_start().await {
             Ok(Started::Pid(pid)) => {
                 self.children.push(Child {
                     spec,
@@ -415,7 +392,7 @@ impl SupervisorState {
             ChildPid::Undefined => {}
         }
         let spec = self.children[i].spec.clone();
-        match start_child(&spec).await {
+        match spec.run_start().await {
             Ok(Started::Pid(pid)) => {
                 self.children[i].pid = ChildPid::Running(pid);
                 Ok(Some(pid))
