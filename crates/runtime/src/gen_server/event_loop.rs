@@ -103,6 +103,7 @@ enum Flow<S: GenServer> {
 }
 
 impl<S: GenServer> Loop<S> {
+    #[inline]
     fn apply(&mut self, next: Next<S::Continue>) {
         self.timeout = None;
         self.deadline = None;
@@ -165,6 +166,7 @@ impl<S: GenServer> Loop<S> {
         }
     }
 
+    #[inline]
     fn after_call(&mut self, r: Result<CallResult<S>, ExitReason>) -> Flow<S> {
         match r {
             Err(panicked) => Flow::Stop(panicked),

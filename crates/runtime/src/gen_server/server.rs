@@ -113,8 +113,11 @@ impl<S: GenServer> Server<S> {
     ///
     /// See [`CallError`]: `Timeout`, `NoProc`, `CallingSelf`, `Exit(reason)` when the server
     /// died before replying, `MailboxFull`.
-    pub async fn call(&self, request: S::Call) -> Result<S::Reply, CallError> {
-        self.call_timeout(request, DEFAULT_CALL_TIMEOUT).await
+    pub fn call(
+        &self,
+        request: S::Call,
+    ) -> impl Future<Output = Result<S::Reply, CallError>> + Send + '_ {
+        self.call_with(request, Some(DEFAULT_CALL_TIMEOUT))
     }
 
     /// Call the server and wait up to `timeout` for the reply.
@@ -122,12 +125,12 @@ impl<S: GenServer> Server<S> {
     /// # Errors
     ///
     /// As [`call`](Self::call).
-    pub async fn call_timeout(
+    pub fn call_timeout(
         &self,
         request: S::Call,
         timeout: Duration,
-    ) -> Result<S::Reply, CallError> {
-        self.call_with(request, Some(timeout)).await
+    ) -> impl Future<Output = Result<S::Reply, CallError>> + Send + '_ {
+        self.call_with(request, Some(timeout))
     }
 
     /// Call the server and wait for the reply as long as it takes (OTP's `infinity`), or until
@@ -136,8 +139,11 @@ impl<S: GenServer> Server<S> {
     /// # Errors
     ///
     /// As [`call`](Self::call), except `Timeout`.
-    pub async fn call_infinity(&self, request: S::Call) -> Result<S::Reply, CallError> {
-        self.call_with(request, None).await
+    pub fn call_infinity(
+        &self,
+        request: S::Call,
+    ) -> impl Future<Output = Result<S::Reply, CallError>> + Send + '_ {
+        self.call_with(request, None)
     }
 
     async fn call_with(

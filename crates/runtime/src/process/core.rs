@@ -101,17 +101,20 @@ impl Core {
     }
 
     /// Remember the task's waker (first poll only: a tokio task's waker never changes).
+    #[inline]
     pub(crate) fn set_task_waker(&self, waker: &Waker) {
         if self.task_waker.get().is_none() {
             let _ = self.task_waker.set(waker.clone());
         }
     }
 
+    #[inline]
     pub(crate) fn kill_pending(&self) -> bool {
         self.kill_flag.load(Ordering::Acquire)
     }
 
     /// The reason a pending terminating signal carries, if one arrived.
+    #[inline]
     pub(crate) fn take_pending_exit(&self) -> Option<ExitReason> {
         if !self.kill_pending() {
             return None;

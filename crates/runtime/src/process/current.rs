@@ -15,6 +15,7 @@ pub(crate) struct Enter {
 }
 
 impl Enter {
+    #[inline]
     pub(crate) fn new(pid: Pid) -> Enter {
         Enter {
             prev: CURRENT.with(|c| c.replace(Some(pid))),
@@ -23,6 +24,7 @@ impl Enter {
 }
 
 impl Drop for Enter {
+    #[inline]
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(self.prev));
     }
@@ -49,6 +51,7 @@ impl Drop for Enter {
 /// # let _ = addr;
 /// # }
 /// ```
+#[inline]
 pub fn current() -> Option<Pid> {
     CURRENT.with(|c| c.get())
 }
