@@ -25,6 +25,8 @@
 //! # }
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub use ferrotp_runtime::*;
 
 /// The names most programs use.

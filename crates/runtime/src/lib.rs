@@ -50,6 +50,7 @@
 //! `docs/runtime-semantics.md`, each backed by a test.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod agent;
 pub mod application;

@@ -7,14 +7,14 @@
 //! # Isolation
 //!
 //! All of a process's code runs inside one `catch_unwind` boundary. A panic ends *that* process
-//! with [`ExitReason::Panic`](crate::ExitReason::Panic) (message and location) and is passed on
+//! with [`crate::ExitReason::Panic`] (message and location) and is passed on
 //! to its links and monitors like any other exit; no other process and not the runtime are
 //! affected. This needs `panic = "unwind"` (the default); with `panic = "abort"` a panic ends
 //! the whole program, and ferrotp cannot change that.
 //!
 //! # Exit signals
 //!
-//! A process ends when its body returns (`Ok(())` is `Normal`, `Err(reason)` is `reason`; see [`ProcessResult`](crate::ProcessResult)), when
+//! A process ends when its body returns (`Ok(())` is `Normal`, `Err(reason)` is `reason`; see [`crate::ProcessResult`]), when
 //! it panics, or when an exit signal terminates it (see [`signal`](crate::signal) for the
 //! rules). A terminating signal takes effect the next time the process awaits: a process is a
 //! future, and a future can only be stopped between polls. Code that computes for a long time
