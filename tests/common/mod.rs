@@ -90,6 +90,11 @@ impl Probe {
             .expect("probe is alive")
     }
 
+    /// What the probe received, if anything is queued now.
+    pub fn try_next(&mut self) -> Option<Seen> {
+        self.seen.try_recv().ok()
+    }
+
     /// Asserts that nothing arrives within 5 s of (paused) time.
     pub async fn assert_quiet(&mut self) {
         if let Ok(Some(s)) = tokio::time::timeout(Duration::from_secs(5), self.seen.recv()).await {

@@ -19,6 +19,10 @@ impl Log {
     pub fn entries(&self) -> Vec<String> {
         self.0.lock().clone()
     }
+    /// Forget the entries and give their memory back.
+    pub fn release(&self) {
+        *self.0.lock() = Vec::new();
+    }
     pub fn contains(&self, s: &str) -> bool {
         self.0.lock().iter().any(|e| e == s)
     }

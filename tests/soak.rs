@@ -1,0 +1,173 @@
+//! Leak soak: many spawn → link → monitor → name → exit cycles, supervisor restarts and call
+//! timeouts must leave every table and the heap where they started.
+//!
+//! This file has its own binary, so its counting allocator sees only this test's work.
+//! `FERROTP_SOAK_CYCLES` scales it (default 20,000 process cycles; 2,000 restarts and call
+//! timeouts).
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Duration;
+
+use common::kid::{kid, Kid};
+use common::server::{Call, Log, Setup, Srv};
+use ferrotp::prelude::*;
+use ferrotp::supervisor::{ChildPid, Strategy, Supervisor, SupervisorFlags};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: delegates to the system allocator; only counts sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+#[derive(Debug, PartialEq)]
+struct Tables {
+    processes: usize,
+    names: usize,
+    timers: usize,
+}
+
+fn tables() -> Tables {
+    Tables {
+        processes: process::count(),
+        names: registry::registered().len(),
+        timers: timer::active_timers(),
+    }
+}
+
+fn cycles() -> u64 {
+    std::env::var("FERROTP_SOAK_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000)
+}
+
+/// One process life: linked to and monitored by `watcher`, named, registered in `topics`,
+/// sent a message, exiting normally or by panic.
+async fn one_life(watcher: &common::Probe, topics: &Registry<u64, ()>, i: u64) {
+    let topics = topics.clone();
+    let child = process::spawn::<u64, _, _>(move |mut ctx| async move {
+        ctx.register(format!("soak-{i}"))?;
+        topics.register(i % 16, ()).unwrap();
+        if let Message::User(n) = ctx.recv().await {
+            assert!(n % 2 == 0, "odd lives end in a panic");
+        }
+        Ok(())
+    });
+    let pid = child.pid();
+    let exited = process::await_exit(pid);
+    watcher
+        .run(move |ctx| {
+            let _ = ctx.link(pid);
+            ctx.monitor(pid);
+        })
+        .await;
+    let _ = timer::send_after(&child, i, Duration::from_millis(1));
+    exited.await;
+}
+
+async fn soak() {
+    let n = cycles();
+    let log = Log::default();
+    let topics: Registry<u64, ()> = Registry::new(Keys::Duplicate);
+    let mut watcher = common::Probe::spawn(true);
+
+    // Warm up every path once so lazily created structures exist before the baseline.
+    for i in 0..200 {
+        one_life(&watcher, &topics, i).await;
+    }
+    while watcher.try_next().is_some() {}
+    let baseline_tables = tables();
+    let baseline_bytes = LIVE.load(Ordering::Relaxed);
+
+    for i in 0..n {
+        one_life(&watcher, &topics, i).await;
+        // Drain the Exit and Down each life leaves the watcher.
+        while watcher.try_next().is_some() {}
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    while watcher.try_next().is_some() {}
+    assert_eq!(tables(), baseline_tables, "after process cycles");
+    assert_eq!(topics.count(), 0);
+    println!(
+        "live bytes after {n} process cycles: {:+}",
+        LIVE.load(Ordering::Relaxed) - baseline_bytes
+    );
+
+    // Supervisor restarts.
+    let sup = Supervisor::start(
+        SupervisorFlags::new(Strategy::OneForOne)
+            .max_restarts(u32::MAX)
+            .max_seconds(1),
+        vec![kid("k", &log)],
+    )
+    .await
+    .unwrap();
+    for _ in 0..n / 10 {
+        let ChildPid::Running(pid) = sup.which_children().await.unwrap()[0].pid else {
+            panic!("child down")
+        };
+        let gone = process::await_exit(pid);
+        Server::<Kid>::from_pid(pid)
+            .unwrap()
+            .cast(ExitReason::error("soak"));
+        gone.await;
+    }
+    sup.stop(ExitReason::Shutdown).await.unwrap();
+
+    // Call timeouts against a slow server.
+    let srv = Srv::start(Setup::new(&log)).await.unwrap();
+    for _ in 0..n / 10 {
+        let r = srv
+            .call_timeout(
+                Call::Slow(Duration::from_millis(20), 0),
+                Duration::from_millis(5),
+            )
+            .await;
+        assert!(r.unwrap_err().is_timeout());
+    }
+    srv.stop(ExitReason::Normal, None).await.unwrap();
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    while watcher.try_next().is_some() {}
+    assert_eq!(
+        tables(),
+        baseline_tables,
+        "after restarts and call timeouts"
+    );
+    log.release();
+    let grown = LIVE.load(Ordering::Relaxed) - baseline_bytes;
+    println!("live bytes after the soak: {grown:+} against the warmed-up baseline");
+    assert!(
+        grown.abs() < 16 * 1024,
+        "live heap grew by {grown} bytes over {n} cycles"
+    );
+}
+
+#[test]
+fn a_long_run_leaves_no_process_name_timer_or_heap_behind() {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+        .block_on(soak());
+}
