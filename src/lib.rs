@@ -29,6 +29,48 @@
 
 pub use ferrotp_runtime::*;
 
+/// Declare a GenServer from an `impl` block: `init` builds the state, `#[call]` methods answer
+/// requests, `#[cast]` methods take fire-and-forget messages.
+///
+/// For `impl Counter`, it generates `CounterCall`, `CounterReply` and `CounterCast` (the
+/// messages), the `GenServer` impl with its dispatch, a typed `CounterClient` with one method
+/// per handler (calls return `Result<Reply, CallError>`, with a `_timeout` variant; casts
+/// return nothing, as OTP's), and `Counter::start`, `start_link`, `start_with` and
+/// `child_spec`. Handlers may be `async` or not. `#[gen_server(crate = path)]` names the
+/// facade when it is re-exported under another path.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use ferrotp::{gen_server, ExitReason};
+///
+/// struct Counter {
+///     count: u64,
+/// }
+///
+/// #[gen_server]
+/// impl Counter {
+///     async fn init(start: u64) -> Result<Self, ExitReason> {
+///         Ok(Counter { count: start })
+///     }
+///
+///     #[call]
+///     async fn get(&self) -> u64 {
+///         self.count
+///     }
+///
+///     #[cast]
+///     fn add(&mut self, n: u64) {
+///         self.count += n;
+///     }
+/// }
+///
+/// let counter = Counter::start(40).await.unwrap();
+/// counter.add(2);
+/// assert_eq!(counter.get().await, Ok(42));
+/// # }
+/// ```
+pub use ferrotp_macros::gen_server;
+
 /// The names most programs use.
 pub mod prelude {
     pub use ferrotp_runtime::agent::Agent;

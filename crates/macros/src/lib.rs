@@ -1,1 +1,26 @@
-//! Derive and attribute macros that declare ferrotp GenServers (see issue #6).
+//! Macros that declare ferrotp GenServers.
+//!
+//! `#[gen_server]` on an `impl` block turns methods into a server: `init` builds the state,
+//! methods marked `#[call]` answer requests, methods marked `#[cast]` take fire-and-forget
+//! messages. It generates the message types, the `GenServer` impl with its dispatch, and a
+//! typed client (`<Type>Client`) with one method per handler, plus `start`, `start_link`,
+//! `start_with` and `child_spec`. Use it through the `ferrotp` facade:
+//! `#[ferrotp::gen_server]`; the facade's docs show a complete example.
+//!
+//! The crate is built like `serde_derive`: parse into a model that keeps spans ([`model`]),
+//! validate everything and report every error at once, then expand with absolute paths
+//! ([`expand`]). When the input has errors, the impl block is still emitted (without the
+//! handler attributes) so that the rest of the program type-checks and an IDE stays useful.
+
+mod expand;
+mod model;
+
+use proc_macro::TokenStream;
+
+/// Declare a GenServer from an `impl` block. See the `ferrotp` crate docs for the full syntax.
+#[proc_macro_attribute]
+pub fn gen_server(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let attr = proc_macro2::TokenStream::from(attr);
+    let item = proc_macro2::TokenStream::from(item);
+    expand::gen_server(attr, item).into()
+}

@@ -1,0 +1,348 @@
+//! Code generation for `#[gen_server]`.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::ItemImpl;
+
+use crate::model::{self, camel, Errors, Handler, Kind, Server};
+
+/// Names the generated client and inherent functions use; a handler may not take them.
+const RESERVED: &[&str] = &[
+    "start",
+    "start_link",
+    "start_with",
+    "child_spec",
+    "new",
+    "named",
+    "server",
+    "pid",
+    "stop",
+];
+
+pub(crate) fn gen_server(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let options = model::parse_options(attr, &mut errors);
+    let mut item: ItemImpl = match syn::parse2(item) {
+        Ok(item) => item,
+        Err(e) => {
+            return syn::Error::new(
+                e.span(),
+                "#[gen_server] goes on an `impl` block: `#[gen_server] impl MyServer { ... }`",
+            )
+            .to_compile_error()
+        }
+    };
+    let server = model::parse_server(&mut item, &mut errors);
+    if let Some(server) = &server {
+        for h in &server.handlers {
+            if RESERVED.contains(&h.name.to_string().as_str()) {
+                errors.push(
+                    &h.name,
+                    format!(
+                        "`{}` is a name the generated client uses: rename the handler",
+                        h.name
+                    ),
+                );
+            }
+        }
+    }
+    // On any error, still emit the (cleaned) impl block: the rest of the program keeps
+    // type-checking and only the real mistakes are reported.
+    if let Some(compile_errors) = errors.into_compile_errors() {
+        return quote! { #item #compile_errors };
+    }
+    let server = server.expect("no errors means the model was built");
+    let generated = expand(&server, &options.krate);
+    quote! { #item #generated }
+}
+
+fn expand(server: &Server, krate: &syn::Path) -> TokenStream {
+    let self_ty = &server.self_ty;
+    let ident = &server.ident;
+    let call_enum = format_ident!("{}Call", ident);
+    let reply_enum = format_ident!("{}Reply", ident);
+    let cast_enum = format_ident!("{}Cast", ident);
+    let client = format_ident!("{}Client", ident);
+    let gs = quote!(#krate::gen_server);
+
+    let init = server.init.as_ref().expect("validated");
+    let init_names: Vec<_> = init.args.iter().map(|(n, _)| n).collect();
+    let init_types: Vec<_> = init.args.iter().map(|(_, t)| t).collect();
+    let args_ty = match init_types.as_slice() {
+        [one] => quote!(#one),
+        many => quote!((#(#many,)*)),
+    };
+    let args_pack = match init_names.as_slice() {
+        [one] => quote!(#one),
+        many => quote!((#(#many,)*)),
+    };
+    let init_await = init.is_async.then(|| quote!(.await));
+
+    let calls: Vec<&Handler> = server
+        .handlers
+        .iter()
+        .filter(|h| h.kind == Kind::Call)
+        .collect();
+    let casts: Vec<&Handler> = server
+        .handlers
+        .iter()
+        .filter(|h| h.kind == Kind::Cast)
+        .collect();
+
+    let variant = |h: &Handler| camel(&h.name);
+    let arg_types = |h: &Handler| h.args.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>();
+    let arg_names = |h: &Handler| h.args.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+
+    let call_variants = calls.iter().map(|h| {
+        let v = variant(h);
+        let tys = arg_types(h);
+        let doc = format!("Arguments of [`{ident}::{}`].", h.name);
+        quote!(#[doc = #doc] #v(#(#tys,)*))
+    });
+    let reply_variants = calls.iter().map(|h| {
+        let v = variant(h);
+        let r = &h.reply;
+        let doc = format!("What [`{ident}::{}`] returned.", h.name);
+        quote!(#[doc = #doc] #v(#r))
+    });
+    let cast_variants = casts.iter().map(|h| {
+        let v = variant(h);
+        let tys = arg_types(h);
+        let doc = format!("Arguments of [`{ident}::{}`].", h.name);
+        quote!(#[doc = #doc] #v(#(#tys,)*))
+    });
+
+    let call_arms = calls.iter().map(|h| {
+        let v = variant(h);
+        let name = &h.name;
+        let names = arg_names(h);
+        let awaited = h.is_async.then(|| quote!(.await));
+        quote_spanned! {h.name.span()=>
+            #call_enum::#v(#(#names,)*) => {
+                let reply = self.#name(#(#names,)*) #awaited;
+                #gs::CallResult::reply(from, #reply_enum::#v(reply))
+            }
+        }
+    });
+    let cast_arms = casts.iter().map(|h| {
+        let v = variant(h);
+        let name = &h.name;
+        let names = arg_names(h);
+        let awaited = h.is_async.then(|| quote!(.await));
+        quote_spanned! {h.name.span()=>
+            #cast_enum::#v(#(#names,)*) => {
+                self.#name(#(#names,)*) #awaited;
+                #gs::HandleResult::noreply()
+            }
+        }
+    });
+
+    let client_calls = calls.iter().map(|h| {
+        let v = variant(h);
+        let name = &h.name;
+        let with_timeout = format_ident!("{}_timeout", h.name);
+        let names = arg_names(h);
+        let tys = arg_types(h);
+        let r = &h.reply;
+        let doc = format!(
+            "Call [`{ident}::{name}`] and wait up to 5 s for its reply.\n\n# Errors\n\nSee [`CallError`]({}::gen_server::CallError).",
+            quote!(#krate).to_string().replace(' ', "")
+        );
+        let doc_t = format!("Call [`{ident}::{name}`] and wait up to `timeout` for its reply.");
+        quote! {
+            #[doc = #doc]
+            pub async fn #name(&self, #(#names: #tys),*) -> ::core::result::Result<#r, #gs::CallError> {
+                self.#with_timeout(#(#names,)* #gs::DEFAULT_CALL_TIMEOUT).await
+            }
+
+            #[doc = #doc_t]
+            ///
+            /// # Errors
+            ///
+            /// As the call without a timeout.
+            pub async fn #with_timeout(
+                &self,
+                #(#names: #tys,)*
+                timeout: ::core::time::Duration,
+            ) -> ::core::result::Result<#r, #gs::CallError> {
+                match self.server.call_timeout(#call_enum::#v(#(#names,)*), timeout).await? {
+                    #reply_enum::#v(reply) => ::core::result::Result::Ok(reply),
+                    #[allow(unreachable_patterns)]
+                    _ => ::core::unreachable!("the server answers each request with its own reply"),
+                }
+            }
+        }
+    });
+    let client_casts = casts.iter().map(|h| {
+        let v = variant(h);
+        let name = &h.name;
+        let names = arg_names(h);
+        let tys = arg_types(h);
+        let doc = format!(
+            "Cast to [`{ident}::{name}`]: fire and forget, as OTP's cast (it succeeds even if the server is gone)."
+        );
+        quote! {
+            #[doc = #doc]
+            pub fn #name(&self, #(#names: #tys),*) {
+                self.server.cast(#cast_enum::#v(#(#names,)*))
+            }
+        }
+    });
+
+    let call_doc =
+        format!("Requests of [`{ident}`] that expect a reply (generated by `#[gen_server]`).");
+    let reply_doc = format!("Replies of [`{ident}`] (generated by `#[gen_server]`).");
+    let cast_doc =
+        format!("Requests of [`{ident}`] that expect no reply (generated by `#[gen_server]`).");
+    let client_doc = format!(
+        "A typed client of [`{ident}`]: one method per `#[call]` and `#[cast]` (generated by `#[gen_server]`)."
+    );
+
+    quote! {
+        #[doc = #call_doc]
+        #[allow(private_interfaces, dead_code)]
+        pub enum #call_enum { #(#call_variants,)* }
+
+        #[doc = #reply_doc]
+        #[allow(private_interfaces, dead_code)]
+        pub enum #reply_enum { #(#reply_variants,)* }
+
+        #[doc = #cast_doc]
+        #[allow(private_interfaces, dead_code)]
+        pub enum #cast_enum { #(#cast_variants,)* }
+
+        #[automatically_derived]
+        impl #gs::GenServer for #self_ty {
+            type Args = #args_ty;
+            type Call = #call_enum;
+            type Reply = #reply_enum;
+            type Cast = #cast_enum;
+            type Info = ();
+            type Continue = ();
+
+            async fn init(args: #args_ty, _ctx: &mut #gs::ServerContext<Self>) -> #gs::Init<Self> {
+                let #args_pack = args;
+                ::core::convert::Into::<#gs::Init<Self>>::into(<#self_ty>::init(#(#init_names,)*) #init_await)
+            }
+
+            #[allow(unreachable_code)]
+            async fn handle_call(
+                &mut self,
+                request: #call_enum,
+                from: #gs::ReplyTo<#reply_enum>,
+                _ctx: &mut #gs::ServerContext<Self>,
+            ) -> #gs::CallResult<Self> {
+                let _ = &from;
+                match request { #(#call_arms)* }
+            }
+
+            #[allow(unreachable_code)]
+            async fn handle_cast(
+                &mut self,
+                request: #cast_enum,
+                _ctx: &mut #gs::ServerContext<Self>,
+            ) -> #gs::HandleResult<Self> {
+                match request { #(#cast_arms)* }
+            }
+        }
+
+        #[doc = #client_doc]
+        #[derive(Clone, Debug)]
+        #[allow(private_interfaces)]
+        pub struct #client {
+            server: #gs::Server<#self_ty>,
+        }
+
+        #[automatically_derived]
+        #[allow(private_interfaces, dead_code)]
+        impl #client {
+            /// A client of a running server.
+            pub fn new(server: #gs::Server<#self_ty>) -> Self {
+                #client { server }
+            }
+
+            /// A client that resolves `name` at every request, so it follows restarts.
+            pub fn named(name: impl ::core::convert::Into<::std::sync::Arc<str>>) -> Self {
+                #client { server: #gs::Server::named(name) }
+            }
+
+            /// The underlying server handle (for `sys`, supervisors, `send`).
+            pub fn server(&self) -> &#gs::Server<#self_ty> {
+                &self.server
+            }
+
+            /// The pid of the server this client reaches now.
+            pub fn pid(&self) -> ::core::option::Option<#krate::Pid> {
+                self.server.pid()
+            }
+
+            /// Stop the server with `reason` and wait for it to exit.
+            ///
+            /// # Errors
+            ///
+            /// As `Server::stop`.
+            pub async fn stop(&self, reason: #krate::ExitReason) -> ::core::result::Result<(), #gs::StopError> {
+                self.server.stop(reason, ::core::option::Option::None).await
+            }
+
+            #(#client_calls)*
+            #(#client_casts)*
+        }
+
+        #[automatically_derived]
+        #[allow(private_interfaces, dead_code)]
+        impl #self_ty {
+            /// Start the server, not linked; returns once `init` has finished.
+            ///
+            /// # Errors
+            ///
+            /// See `StartError`.
+            pub async fn start(#(#init_names: #init_types),*) -> ::core::result::Result<#client, #gs::StartError> {
+                Self::start_with(#(#init_names,)* #gs::StartOptions::new()).await
+            }
+
+            /// Start the server linked to the calling process.
+            ///
+            /// # Errors
+            ///
+            /// See `StartError`.
+            pub async fn start_link(#(#init_names: #init_types),*) -> ::core::result::Result<#client, #gs::StartError> {
+                Self::start_with(#(#init_names,)* #gs::StartOptions::new().link()).await
+            }
+
+            /// Start the server with options (a name, a link, a start timeout).
+            ///
+            /// # Errors
+            ///
+            /// See `StartError`.
+            pub async fn start_with(
+                #(#init_names: #init_types,)*
+                options: #gs::StartOptions,
+            ) -> ::core::result::Result<#client, #gs::StartError> {
+                #gs::start_with::<Self>(#args_pack, options).await.map(#client::new)
+            }
+
+            /// A child spec for supervisors: starts this server linked to its supervisor, with
+            /// a clone of `args` at every restart.
+            pub fn child_spec<A>(id: impl ::core::convert::Into<::std::sync::Arc<str>>, args: A) -> #krate::supervisor::ChildSpec
+            where
+                A: ::core::convert::Into<#args_ty> + ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
+            {
+                #krate::supervisor::ChildSpec::worker(id, move || {
+                    let args: #args_ty = args.clone().into();
+                    async move {
+                        match #gs::start_with::<Self>(args, #gs::StartOptions::new().link()).await {
+                            ::core::result::Result::Ok(server) => ::core::result::Result::Ok(
+                                #krate::supervisor::Started::Pid(server.pid().unwrap_or(#krate::Pid::RUNTIME)),
+                            ),
+                            ::core::result::Result::Err(#gs::StartError::Ignored) => {
+                                ::core::result::Result::Ok(#krate::supervisor::Started::Ignore)
+                            }
+                            ::core::result::Result::Err(e) => ::core::result::Result::Err(e.reason()),
+                        }
+                    }
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The model of a `#[gen_server]` impl block: parsed, spanned, validated.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::spanned::Spanned;
+use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, Pat, ReturnType, Type};
+
+/// Errors gathered while reading the input; all are reported together.
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    /// Record an error covering all of `tokens` (first to last token, on stable too).
+    pub(crate) fn push(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
+        self.add(syn::Error::new_spanned(tokens, message));
+    }
+
+    pub(crate) fn add(&mut self, e: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(e),
+            None => self.0 = Some(e),
+        }
+    }
+
+    pub(crate) fn into_compile_errors(self) -> Option<TokenStream> {
+        self.0.map(|e| e.to_compile_error())
+    }
+}
+
+/// What kind of handler a method is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Call,
+    Cast,
+}
+
+/// One handler method.
+pub(crate) struct Handler {
+    pub(crate) kind: Kind,
+    pub(crate) name: syn::Ident,
+    pub(crate) is_async: bool,
+    pub(crate) args: Vec<(syn::Ident, Type)>,
+    /// The reply type of a call (`()` when the method returns nothing).
+    pub(crate) reply: Type,
+}
+
+/// The `init` function.
+pub(crate) struct InitFn {
+    pub(crate) is_async: bool,
+    pub(crate) args: Vec<(syn::Ident, Type)>,
+}
+
+/// Options of the attribute itself: `#[gen_server(crate = path)]`.
+pub(crate) struct Options {
+    pub(crate) krate: syn::Path,
+}
+
+pub(crate) struct Server {
+    pub(crate) self_ty: Type,
+    pub(crate) ident: syn::Ident,
+    pub(crate) init: Option<InitFn>,
+    pub(crate) handlers: Vec<Handler>,
+}
+
+pub(crate) fn parse_options(attr: TokenStream, errors: &mut Errors) -> Options {
+    let mut krate: syn::Path = syn::parse_quote!(::ferrotp);
+    if attr.is_empty() {
+        return Options { krate };
+    }
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("crate") {
+            krate = meta.value()?.parse()?;
+            Ok(())
+        } else {
+            Err(meta.error(format!(
+                "unknown option `{}`: the only option is `crate = path::to::ferrotp`",
+                meta.path.to_token_stream()
+            )))
+        }
+    });
+    if let Err(e) = syn::parse::Parser::parse2(parser, attr) {
+        errors.add(e);
+    }
+    Options { krate }
+}
+
+/// Read the impl block; removes the `#[call]`/`#[cast]` markers from it.
+pub(crate) fn parse_server(item: &mut ItemImpl, errors: &mut Errors) -> Option<Server> {
+    if let Some((_, path, _)) = &item.trait_ {
+        errors.push(
+            path,
+            "#[gen_server] goes on the type's own `impl` block, not on a trait impl",
+        );
+        return None;
+    }
+    if !item.generics.params.is_empty() {
+        errors.push(
+            &item.generics,
+            "generic servers are not supported by #[gen_server] yet: implement `GenServer` by hand",
+        );
+    }
+    let ident = match &*item.self_ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.clone()),
+        _ => None,
+    };
+    let Some(ident) = ident else {
+        errors.push(
+            &item.self_ty,
+            "#[gen_server] needs a named type, like `impl Counter`",
+        );
+        return None;
+    };
+    let mut init = None;
+    let mut handlers = Vec::new();
+    for impl_item in &mut item.items {
+        let ImplItem::Fn(f) = impl_item else { continue };
+        let kind = take_kind(f, errors);
+        if f.sig.ident == "init" {
+            if let Some(k) = kind {
+                let _ = k;
+                errors.push(
+                    &f.sig.ident,
+                    "`init` is not a handler: remove #[call]/#[cast]",
+                );
+            }
+            init = Some(parse_init(f, errors));
+        } else if let Some(kind) = kind {
+            if let Some(h) = parse_handler(f, kind, errors) {
+                handlers.push(h);
+            }
+        }
+    }
+    if init.is_none() {
+        errors.push(
+            &item.self_ty,
+            "a #[gen_server] impl needs `init`: add `async fn init(args) -> Result<Self, ExitReason>`",
+        );
+    }
+    Some(Server {
+        self_ty: (*item.self_ty).clone(),
+        ident,
+        init,
+        handlers,
+    })
+}
+
+/// Remove our marker attributes from a method and say which it was.
+fn take_kind(f: &mut ImplItemFn, errors: &mut Errors) -> Option<Kind> {
+    let mut kind = None;
+    let mut keep = Vec::new();
+    for attr in f.attrs.drain(..) {
+        let this = if attr.path().is_ident("call") {
+            Some(Kind::Call)
+        } else if attr.path().is_ident("cast") {
+            Some(Kind::Cast)
+        } else {
+            None
+        };
+        match this {
+            Some(k) => {
+                if !matches!(attr.meta, syn::Meta::Path(_)) {
+                    errors.push(&attr, "#[call] and #[cast] take no arguments");
+                }
+                if kind.is_some() {
+                    errors.push(&attr, "a method is either #[call] or #[cast], not both");
+                }
+                kind = Some(k);
+            }
+            None => keep.push(attr),
+        }
+    }
+    f.attrs = keep;
+    kind
+}
+
+fn typed_args<'f>(
+    f: &'f ImplItemFn,
+    errors: &mut Errors,
+) -> (Option<&'f syn::Receiver>, Vec<(syn::Ident, Type)>) {
+    let mut receiver = None;
+    let mut args = Vec::new();
+    for (i, input) in f.sig.inputs.iter().enumerate() {
+        match input {
+            FnArg::Receiver(r) => receiver = Some(r),
+            FnArg::Typed(pt) => {
+                if let Type::Reference(r) = &*pt.ty {
+                    errors.push(
+                        r,
+                        "arguments travel to the server's process and must be owned: take `T`, not `&T`",
+                    );
+                }
+                let name = match &*pt.pat {
+                    Pat::Ident(p) => p.ident.clone(),
+                    _ => syn::Ident::new(&format!("arg{i}"), pt.pat.span()),
+                };
+                args.push((name, (*pt.ty).clone()));
+            }
+        }
+    }
+    (receiver, args)
+}
+
+fn parse_init(f: &ImplItemFn, errors: &mut Errors) -> InitFn {
+    let (receiver, args) = typed_args(f, errors);
+    if let Some(r) = receiver {
+        errors.push(r, "`init` builds the state: it takes no `self`");
+    }
+    if matches!(f.sig.output, ReturnType::Default) {
+        errors.push(
+            &f.sig.ident,
+            "`init` must return the state: `-> Result<Self, ExitReason>` or `-> Init<Self>`",
+        );
+    }
+    InitFn {
+        is_async: f.sig.asyncness.is_some(),
+        args,
+    }
+}
+
+fn parse_handler(f: &ImplItemFn, kind: Kind, errors: &mut Errors) -> Option<Handler> {
+    let (receiver, args) = typed_args(f, errors);
+    let what = if kind == Kind::Call {
+        "#[call]"
+    } else {
+        "#[cast]"
+    };
+    match receiver {
+        None => {
+            errors.push(
+                &f.sig.ident,
+                format!("a {what} handler runs on the server's state: take `&self` or `&mut self`"),
+            );
+            return None;
+        }
+        Some(r) if r.reference.is_none() => {
+            errors.push(
+                r,
+                format!(
+                    "a {what} handler borrows the state: take `&self` or `&mut self`, not `self`"
+                ),
+            );
+            return None;
+        }
+        Some(_) => {}
+    }
+    let reply: Type = match &f.sig.output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    if kind == Kind::Cast && !matches!(f.sig.output, ReturnType::Default) {
+        errors.push(
+            &f.sig.output,
+            "a #[cast] has no reply: remove the return type, or make it a #[call]",
+        );
+    }
+    Some(Handler {
+        kind,
+        name: f.sig.ident.clone(),
+        is_async: f.sig.asyncness.is_some(),
+        args,
+        reply,
+    })
+}
+
+/// `snake_case` to `CamelCase`, for variant names.
+pub(crate) fn camel(ident: &syn::Ident) -> syn::Ident {
+    let mut out = String::new();
+    let mut upper = true;
+    for c in ident.to_string().trim_start_matches("r#").chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    syn::Ident::new(&out, ident.span())
+}

@@ -1,0 +1,142 @@
+//! `#[gen_server]`: generated clients end to end, and its diagnostics (trybuild).
+
+use std::time::Duration;
+
+use ferrotp::gen_server::{CallError, StartOptions};
+use ferrotp::supervisor::{ChildPid, Strategy, Supervisor, SupervisorFlags};
+use ferrotp::{gen_server, process, ExitReason};
+
+struct Account {
+    balance: i64,
+    log: Vec<String>,
+}
+
+#[gen_server]
+impl Account {
+    fn init(opening: i64, owner: String) -> Result<Self, ExitReason> {
+        if opening < 0 {
+            return Err(ExitReason::error("negative opening balance"));
+        }
+        Ok(Account {
+            balance: opening,
+            log: vec![format!("opened for {owner}")],
+        })
+    }
+
+    #[call]
+    fn balance(&self) -> i64 {
+        self.balance
+    }
+
+    #[call]
+    async fn withdraw(&mut self, amount: i64) -> Result<i64, String> {
+        if amount > self.balance {
+            return Err(format!("only {} left", self.balance));
+        }
+        self.balance -= amount;
+        Ok(self.balance)
+    }
+
+    #[call]
+    async fn slow(&self, wait: Duration) {
+        tokio::time::sleep(wait).await;
+    }
+
+    #[call]
+    fn history(&self) -> Vec<String> {
+        self.log.clone()
+    }
+
+    #[call]
+    fn audit(&self) -> i64 {
+        assert!(self.balance < 1000, "audit failed: balance too high");
+        self.balance
+    }
+
+    #[cast]
+    fn deposit(&mut self, amount: i64, note: String) {
+        self.balance += amount;
+        self.log.push(note);
+    }
+
+    /// A plain helper method stays a plain method.
+    fn helper(&self) -> i64 {
+        self.balance * 2
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn generated_client_calls_and_casts() {
+    let acct = Account::start(100, "ada".into()).await.unwrap();
+    acct.deposit(50, "salary".into());
+    assert_eq!(acct.balance().await, Ok(150));
+    assert_eq!(acct.withdraw(20).await, Ok(Ok(130)));
+    assert_eq!(acct.withdraw(500).await, Ok(Err("only 130 left".into())));
+    assert_eq!(acct.history().await.unwrap(), ["opened for ada", "salary"]);
+    let state = ferrotp::sys::with_state(acct.server(), |a| a.helper()).await;
+    assert_eq!(state, Ok(260));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_init_error_fails_the_start() {
+    let err = Account::start(-1, "bob".into()).await.unwrap_err();
+    assert_eq!(
+        err,
+        ferrotp::gen_server::StartError::Stopped(ExitReason::error("negative opening balance"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_timeout_variant_times_out() {
+    let acct = Account::start(1, "cy".into()).await.unwrap();
+    let r = acct
+        .slow_timeout(Duration::from_secs(10), Duration::from_secs(1))
+        .await;
+    assert_eq!(r, Err(CallError::Timeout(Duration::from_secs(1))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_in_a_call_is_restarted_by_a_supervisor_and_the_named_client_follows() {
+    let spec = ferrotp::gen_server::child_spec_with::<Account>(
+        "acct",
+        (999, "dee".to_string()),
+        StartOptions::new().name("macro_acct"),
+    );
+    let sup = Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), vec![spec])
+        .await
+        .unwrap();
+    let client = AccountClient::named("macro_acct");
+    client.deposit(5, "bonus".into());
+    let err = client.audit().await.unwrap_err();
+    assert!(
+        matches!(err, CallError::Exit(ExitReason::Panic { .. })),
+        "{err:?}"
+    );
+    let _ = sup.count_children().await;
+    let child = &sup.which_children().await.unwrap()[0];
+    assert!(matches!(child.pid, ChildPid::Running(p) if process::is_alive(p)));
+    // The restarted incarnation starts from its init arguments.
+    assert_eq!(client.balance().await, Ok(999));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_generated_child_spec_starts_under_a_supervisor() {
+    let sup = Supervisor::start(
+        SupervisorFlags::new(Strategy::OneForOne),
+        vec![Account::child_spec("acct", (7, "eve".to_string()))],
+    )
+    .await
+    .unwrap();
+    let ChildPid::Running(pid) = sup.which_children().await.unwrap()[0].pid else {
+        panic!("not running")
+    };
+    let client = AccountClient::new(ferrotp::gen_server::Server::from_pid(pid).unwrap());
+    assert_eq!(client.balance().await, Ok(7));
+}
+
+#[test]
+fn diagnostics() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/pass/*.rs");
+    t.compile_fail("tests/ui/fail/*.rs");
+}
