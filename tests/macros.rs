@@ -140,3 +140,72 @@ fn diagnostics() {
     t.pass("tests/ui/pass/*.rs");
     t.compile_fail("tests/ui/fail/*.rs");
 }
+
+struct Ticker {
+    ticks: u32,
+    log: std::sync::Arc<parking_lot::Mutex<Vec<String>>>,
+}
+
+#[derive(Clone)]
+struct Tick;
+
+#[gen_server]
+impl Ticker {
+    fn init(
+        log: std::sync::Arc<parking_lot::Mutex<Vec<String>>>,
+        ctx: &mut ferrotp::gen_server::ServerContext<Self>,
+    ) -> Result<Self, ExitReason> {
+        ctx.trap_exit(true);
+        ctx.send_interval(Tick, Duration::from_secs(1));
+        Ok(Ticker { ticks: 0, log })
+    }
+
+    #[call]
+    fn ticks(&self) -> u32 {
+        self.ticks
+    }
+
+    #[call]
+    fn whoami(&self, ctx: &mut ferrotp::gen_server::ServerContext<Self>) -> ferrotp::Pid {
+        ctx.pid()
+    }
+
+    #[info]
+    fn on_tick(&mut self, _tick: Tick) {
+        self.ticks += 1;
+    }
+
+    async fn terminate(&mut self, reason: &ExitReason) {
+        self.log
+            .lock()
+            .push(format!("terminate {reason} after {} ticks", self.ticks));
+    }
+
+    fn code_change(
+        &self,
+        _old: &ferrotp::sys::OldVsn,
+        extra: &str,
+    ) -> Result<Option<Self>, ExitReason> {
+        Ok(Some(Ticker {
+            ticks: extra.parse().map_err(ExitReason::from)?,
+            log: self.log.clone(),
+        }))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn info_context_terminate_and_code_change_handlers_are_wired() {
+    let log = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let t = Ticker::start(log.clone()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(t.ticks().await, Ok(3));
+    assert_eq!(t.whoami().await.ok(), t.pid());
+    ferrotp::sys::suspend(t.server()).await.unwrap();
+    ferrotp::sys::change_code(t.server(), ferrotp::sys::OldVsn::Up("0".into()), "40")
+        .await
+        .unwrap();
+    ferrotp::sys::resume(t.server()).await.unwrap();
+    assert_eq!(t.ticks().await, Ok(40));
+    t.stop(ExitReason::Shutdown).await.unwrap();
+    assert_eq!(*log.lock(), ["terminate shutdown after 40 ticks"]);
+}

@@ -77,6 +77,63 @@ fn expand(server: &Server, krate: &syn::Path) -> TokenStream {
         many => quote!((#(#many,)*)),
     };
     let init_await = init.is_async.then(|| quote!(.await));
+    let init_ctx = init.takes_ctx.then(|| quote!(_ctx));
+    let ctx_arg = |h: &Handler| h.takes_ctx.then(|| quote!(_ctx));
+    let infos: Vec<&Handler> = server
+        .handlers
+        .iter()
+        .filter(|h| h.kind == Kind::Info)
+        .collect();
+    let info_ty = match infos.first() {
+        Some(h) => {
+            let t = &h.args[0].1;
+            quote!(#t)
+        }
+        None => quote!(()),
+    };
+    let handle_info = infos.first().map(|h| {
+        let name = &h.name;
+        let awaited = h.is_async.then(|| quote!(.await));
+        let ctx = ctx_arg(h);
+        quote! {
+            async fn handle_info(
+                &mut self,
+                info: #gs::Info<#info_ty>,
+                _ctx: &mut #gs::ServerContext<Self>,
+            ) -> #gs::HandleResult<Self> {
+                match info {
+                    #gs::Info::Message(message) => {
+                        self.#name(message, #ctx) #awaited;
+                        #gs::HandleResult::noreply()
+                    }
+                    other => {
+                        #gs::unhandled_info(::core::any::type_name::<Self>(), _ctx.pid(), &other);
+                        #gs::HandleResult::noreply()
+                    }
+                }
+            }
+        }
+    });
+    let terminate = server.terminate.as_ref().map(|t| {
+        let awaited = t.is_async.then(|| quote!(.await));
+        let ctx = t.takes_ctx.then(|| quote!(_ctx));
+        quote! {
+            async fn terminate(&mut self, reason: &#krate::ExitReason, _ctx: &mut #gs::ServerContext<Self>) {
+                <#self_ty>::terminate(self, reason, #ctx) #awaited
+            }
+        }
+    });
+    let code_change = server.code_change.then(|| {
+        quote! {
+            fn code_change(
+                &self,
+                old_vsn: &#krate::sys::OldVsn,
+                extra: &str,
+            ) -> ::core::result::Result<::core::option::Option<Self>, #krate::ExitReason> {
+                <#self_ty>::code_change(self, old_vsn, extra)
+            }
+        }
+    });
 
     let calls: Vec<&Handler> = server
         .handlers
@@ -113,25 +170,27 @@ fn expand(server: &Server, krate: &syn::Path) -> TokenStream {
     });
 
     let call_arms = calls.iter().map(|h| {
+        let ctx = ctx_arg(h);
         let v = variant(h);
         let name = &h.name;
         let names = arg_names(h);
         let awaited = h.is_async.then(|| quote!(.await));
         quote_spanned! {h.name.span()=>
             #call_enum::#v(#(#names,)*) => {
-                let reply = self.#name(#(#names,)*) #awaited;
+                let reply = self.#name(#(#names,)* #ctx) #awaited;
                 #gs::CallResult::reply(from, #reply_enum::#v(reply))
             }
         }
     });
     let cast_arms = casts.iter().map(|h| {
+        let ctx = ctx_arg(h);
         let v = variant(h);
         let name = &h.name;
         let names = arg_names(h);
         let awaited = h.is_async.then(|| quote!(.await));
         quote_spanned! {h.name.span()=>
             #cast_enum::#v(#(#names,)*) => {
-                self.#name(#(#names,)*) #awaited;
+                self.#name(#(#names,)* #ctx) #awaited;
                 #gs::HandleResult::noreply()
             }
         }
@@ -217,13 +276,17 @@ fn expand(server: &Server, krate: &syn::Path) -> TokenStream {
             type Call = #call_enum;
             type Reply = #reply_enum;
             type Cast = #cast_enum;
-            type Info = ();
+            type Info = #info_ty;
             type Continue = ();
 
             async fn init(args: #args_ty, _ctx: &mut #gs::ServerContext<Self>) -> #gs::Init<Self> {
                 let #args_pack = args;
-                ::core::convert::Into::<#gs::Init<Self>>::into(<#self_ty>::init(#(#init_names,)*) #init_await)
+                ::core::convert::Into::<#gs::Init<Self>>::into(<#self_ty>::init(#(#init_names,)* #init_ctx) #init_await)
             }
+
+            #handle_info
+            #terminate
+            #code_change
 
             #[allow(unreachable_code)]
             async fn handle_call(

@@ -32,6 +32,7 @@ impl Errors {
 pub(crate) enum Kind {
     Call,
     Cast,
+    Info,
 }
 
 /// One handler method.
@@ -42,12 +43,21 @@ pub(crate) struct Handler {
     pub(crate) args: Vec<(syn::Ident, Type)>,
     /// The reply type of a call (`()` when the method returns nothing).
     pub(crate) reply: Type,
+    /// The method takes `&mut ServerContext<Self>` as its last parameter.
+    pub(crate) takes_ctx: bool,
 }
 
 /// The `init` function.
 pub(crate) struct InitFn {
     pub(crate) is_async: bool,
     pub(crate) args: Vec<(syn::Ident, Type)>,
+    pub(crate) takes_ctx: bool,
+}
+
+/// `terminate` or `code_change`, recognised by name and forwarded.
+pub(crate) struct Lifecycle {
+    pub(crate) is_async: bool,
+    pub(crate) takes_ctx: bool,
 }
 
 /// Options of the attribute itself: `#[gen_server(crate = path)]`.
@@ -60,6 +70,8 @@ pub(crate) struct Server {
     pub(crate) ident: syn::Ident,
     pub(crate) init: Option<InitFn>,
     pub(crate) handlers: Vec<Handler>,
+    pub(crate) terminate: Option<Lifecycle>,
+    pub(crate) code_change: bool,
 }
 
 pub(crate) fn parse_options(attr: TokenStream, errors: &mut Errors) -> Options {
@@ -111,7 +123,9 @@ pub(crate) fn parse_server(item: &mut ItemImpl, errors: &mut Errors) -> Option<S
         return None;
     };
     let mut init = None;
-    let mut handlers = Vec::new();
+    let mut handlers: Vec<Handler> = Vec::new();
+    let mut terminate = None;
+    let mut code_change = false;
     for impl_item in &mut item.items {
         let ImplItem::Fn(f) = impl_item else { continue };
         let kind = take_kind(f, errors);
@@ -124,7 +138,27 @@ pub(crate) fn parse_server(item: &mut ItemImpl, errors: &mut Errors) -> Option<S
                 );
             }
             init = Some(parse_init(f, errors));
+        } else if kind.is_none() && f.sig.ident == "terminate" {
+            let (_, _, takes_ctx) = typed_args(f, errors, true);
+            terminate = Some(Lifecycle {
+                is_async: f.sig.asyncness.is_some(),
+                takes_ctx,
+            });
+        } else if kind.is_none() && f.sig.ident == "code_change" {
+            if f.sig.asyncness.is_some() {
+                errors.push(
+                    &f.sig.ident,
+                    "`code_change` is a synchronous state migration: remove `async`",
+                );
+            }
+            code_change = true;
         } else if let Some(kind) = kind {
+            if kind == Kind::Info && handlers.iter().any(|h| h.kind == Kind::Info) {
+                errors.push(
+                    &f.sig.ident,
+                    "only one #[info] handler: it takes every plain message of one type",
+                );
+            }
             if let Some(h) = parse_handler(f, kind, errors) {
                 handlers.push(h);
             }
@@ -141,6 +175,8 @@ pub(crate) fn parse_server(item: &mut ItemImpl, errors: &mut Errors) -> Option<S
         ident,
         init,
         handlers,
+        terminate,
+        code_change,
     })
 }
 
@@ -153,16 +189,21 @@ fn take_kind(f: &mut ImplItemFn, errors: &mut Errors) -> Option<Kind> {
             Some(Kind::Call)
         } else if attr.path().is_ident("cast") {
             Some(Kind::Cast)
+        } else if attr.path().is_ident("info") {
+            Some(Kind::Info)
         } else {
             None
         };
         match this {
             Some(k) => {
                 if !matches!(attr.meta, syn::Meta::Path(_)) {
-                    errors.push(&attr, "#[call] and #[cast] take no arguments");
+                    errors.push(&attr, "#[call], #[cast] and #[info] take no arguments");
                 }
                 if kind.is_some() {
-                    errors.push(&attr, "a method is either #[call] or #[cast], not both");
+                    errors.push(
+                        &attr,
+                        "a method is one kind of handler: #[call], #[cast] or #[info], not several",
+                    );
                 }
                 kind = Some(k);
             }
@@ -173,15 +214,40 @@ fn take_kind(f: &mut ImplItemFn, errors: &mut Errors) -> Option<Kind> {
     kind
 }
 
+/// Whether `ty` is `&mut ServerContext<..>`.
+fn is_context(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) if r.mutability.is_some() => match &*r.elem {
+            Type::Path(p) => p
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "ServerContext"),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The receiver, the message arguments, and whether the last parameter is the context.
+/// `lifecycle` methods (terminate) take references that are not messages.
 fn typed_args<'f>(
     f: &'f ImplItemFn,
     errors: &mut Errors,
-) -> (Option<&'f syn::Receiver>, Vec<(syn::Ident, Type)>) {
+    lifecycle: bool,
+) -> (Option<&'f syn::Receiver>, Vec<(syn::Ident, Type)>, bool) {
     let mut receiver = None;
     let mut args = Vec::new();
+    let mut takes_ctx = false;
+    let last = f.sig.inputs.len().saturating_sub(1);
     for (i, input) in f.sig.inputs.iter().enumerate() {
         match input {
             FnArg::Receiver(r) => receiver = Some(r),
+            FnArg::Typed(pt) if i == last && is_context(&pt.ty) => takes_ctx = true,
+            FnArg::Typed(pt) if is_context(&pt.ty) => {
+                errors.push(&pt.ty, "the `&mut ServerContext<Self>` parameter goes last")
+            }
+            FnArg::Typed(_) if lifecycle => {}
             FnArg::Typed(pt) => {
                 if let Type::Reference(r) = &*pt.ty {
                     errors.push(
@@ -197,11 +263,11 @@ fn typed_args<'f>(
             }
         }
     }
-    (receiver, args)
+    (receiver, args, takes_ctx)
 }
 
 fn parse_init(f: &ImplItemFn, errors: &mut Errors) -> InitFn {
-    let (receiver, args) = typed_args(f, errors);
+    let (receiver, args, takes_ctx) = typed_args(f, errors, false);
     if let Some(r) = receiver {
         errors.push(r, "`init` builds the state: it takes no `self`");
     }
@@ -214,16 +280,23 @@ fn parse_init(f: &ImplItemFn, errors: &mut Errors) -> InitFn {
     InitFn {
         is_async: f.sig.asyncness.is_some(),
         args,
+        takes_ctx,
     }
 }
 
 fn parse_handler(f: &ImplItemFn, kind: Kind, errors: &mut Errors) -> Option<Handler> {
-    let (receiver, args) = typed_args(f, errors);
-    let what = if kind == Kind::Call {
-        "#[call]"
-    } else {
-        "#[cast]"
+    let (receiver, args, takes_ctx) = typed_args(f, errors, false);
+    let what = match kind {
+        Kind::Call => "#[call]",
+        Kind::Cast => "#[cast]",
+        Kind::Info => "#[info]",
     };
+    if kind == Kind::Info && args.len() != 1 {
+        errors.push(
+            &f.sig.inputs,
+            "an #[info] handler takes exactly one message: `fn on(&mut self, msg: T)`",
+        );
+    }
     match receiver {
         None => {
             errors.push(
@@ -247,10 +320,10 @@ fn parse_handler(f: &ImplItemFn, kind: Kind, errors: &mut Errors) -> Option<Hand
         ReturnType::Default => syn::parse_quote!(()),
         ReturnType::Type(_, ty) => (**ty).clone(),
     };
-    if kind == Kind::Cast && !matches!(f.sig.output, ReturnType::Default) {
+    if kind != Kind::Call && !matches!(f.sig.output, ReturnType::Default) {
         errors.push(
             &f.sig.output,
-            "a #[cast] has no reply: remove the return type, or make it a #[call]",
+            format!("a {what} has no reply: remove the return type, or make it a #[call]"),
         );
     }
     Some(Handler {
@@ -259,6 +332,7 @@ fn parse_handler(f: &ImplItemFn, kind: Kind, errors: &mut Errors) -> Option<Hand
         is_async: f.sig.asyncness.is_some(),
         args,
         reply,
+        takes_ctx,
     })
 }
 

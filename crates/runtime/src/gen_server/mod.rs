@@ -95,6 +95,19 @@ pub use start::{child_spec, child_spec_with, start_with, StartOptions};
 use crate::sys::{OldVsn, SystemRequest};
 use crate::ExitReason;
 
+/// Log an info message nobody handles, as OTP does, and carry on. Used by the default
+/// `handle_info` and by code generated with `#[gen_server]`.
+#[doc(hidden)]
+pub fn unhandled_info<I>(server: &'static str, pid: crate::Pid, info: &Info<I>) {
+    let kind = match info {
+        Info::Message(_) => "message",
+        Info::Down(_) => "down",
+        Info::Exit(_) => "exit",
+        Info::Timeout => "timeout",
+    };
+    tracing::warn!(server, %pid, kind, "unhandled info message dropped: implement handle_info");
+}
+
 /// What a server's mailbox holds.
 pub(crate) enum Request<S: GenServer> {
     Call(S::Call, ReplyTo<S::Reply>),
@@ -179,18 +192,7 @@ pub trait GenServer: Sized + Send + 'static {
         ctx: &mut ServerContext<Self>,
     ) -> impl Future<Output = HandleResult<Self>> + Send {
         async move {
-            let kind = match &info {
-                Info::Message(_) => "message",
-                Info::Down(_) => "down",
-                Info::Exit(_) => "exit",
-                Info::Timeout => "timeout",
-            };
-            tracing::warn!(
-                server = std::any::type_name::<Self>(),
-                pid = %ctx.pid(),
-                kind,
-                "unhandled info message dropped: implement handle_info"
-            );
+            unhandled_info(std::any::type_name::<Self>(), ctx.pid(), &info);
             HandleResult::noreply()
         }
     }
