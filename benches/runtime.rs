@@ -172,6 +172,29 @@ impl ferrotp::gen_server::GenServer for Echo {
     }
 }
 
+/// The same server declared with `#[gen_server]`.
+struct MacroEcho;
+
+#[ferrotp::gen_server]
+impl MacroEcho {
+    fn init() -> Result<Self, ExitReason> {
+        Ok(MacroEcho)
+    }
+
+    #[call]
+    fn echo(&self, n: u64) -> u64 {
+        n + 1
+    }
+}
+
+async fn call_macro(client: &MacroEchoClient, n: u64) -> Duration {
+    let start = Instant::now();
+    for i in 0..n {
+        assert_eq!(client.echo(i).await.unwrap(), i + 1);
+    }
+    start.elapsed()
+}
+
 async fn call_tokio(tx: &mpsc::UnboundedSender<(u64, oneshot::Sender<u64>)>, n: u64) -> Duration {
     let start = Instant::now();
     for i in 0..n {
@@ -432,6 +455,14 @@ fn main() {
                 .unwrap()
         })
     });
+    let macro_client = rt.block_on(MacroEcho::start()).unwrap();
+    g.bench_function("ferrotp_macro", |b| {
+        b.iter_custom(|iters| {
+            let client = macro_client.clone();
+            rt.block_on(rt.spawn(async move { call_macro(&client, iters).await }))
+                .unwrap()
+        })
+    });
     g.bench_function("ferrotp_process", |b| {
         b.iter_custom(|iters| rt.block_on(call_ferrotp_from_process(server.clone(), iters)))
     });
@@ -459,7 +490,7 @@ fn main() {
         String::from_utf8_lossy(&out.stdout).trim().parse().ok()
     };
 
-    let rows: [Row; 8] = [
+    let rows: [Row; 9] = [
         (
             "spawn + 1 message + exit",
             median_ns(&out, "spawn_message_exit", "tokio"),
@@ -487,6 +518,13 @@ fn main() {
             median_ns(&out, "call", "ferrotp"),
             "ns/call",
             "≤ 1.25×",
+        ),
+        (
+            "call through a #[gen_server] client (vs hand-written, task caller)",
+            median_ns(&out, "call", "ferrotp"),
+            median_ns(&out, "call", "ferrotp_macro"),
+            "ns/call",
+            "≤ 1.05×",
         ),
         (
             "restart: crash -> restarted child answers (10,000 cycles)",
