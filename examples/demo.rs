@@ -6,57 +6,36 @@
 use std::time::Duration;
 
 use ferrotp::application::{Application, Stopped};
+use ferrotp::gen_server;
 use ferrotp::prelude::*;
 use ferrotp::supervisor::{ChildPid, ChildType, Strategy, Supervisor, SupervisorFlags};
 
-/// A worker that answers pings and crashes on request.
+/// A worker that answers pings and crashes on request, declared with `#[gen_server]`.
 struct Worker {
     name: &'static str,
 }
 
-enum Call {
-    Ping,
-}
-
-enum Cast {
-    /// A bug: the worker panics.
-    Crash,
-}
-
-impl GenServer for Worker {
-    type Args = &'static str;
-    type Call = Call;
-    type Reply = Pid;
-    type Cast = Cast;
-    type Info = ();
-    type Continue = ();
-
-    async fn init(name: &'static str, ctx: &mut ServerContext<Self>) -> Init<Self> {
+#[gen_server]
+impl Worker {
+    fn init(name: &'static str, ctx: &mut ServerContext<Self>) -> Result<Self, ExitReason> {
         // Trap exits so a shutdown runs `terminate` (and we can watch the order).
         ctx.trap_exit(true);
-        Init::ok(Worker { name })
+        Ok(Worker { name })
     }
 
-    async fn handle_call(
-        &mut self,
-        Call::Ping: Call,
-        from: ReplyTo<Pid>,
-        ctx: &mut ServerContext<Self>,
-    ) -> CallResult<Self> {
-        CallResult::reply(from, ctx.pid())
+    #[call]
+    fn ping(&self, ctx: &mut ServerContext<Self>) -> Pid {
+        ctx.pid()
     }
 
-    async fn handle_cast(
-        &mut self,
-        Cast::Crash: Cast,
-        _: &mut ServerContext<Self>,
-    ) -> HandleResult<Self> {
+    /// A bug: the worker panics.
+    #[cast]
+    fn crash(&mut self) {
         let empty: Vec<u8> = Vec::new();
-        let _ = empty[self.name.len()]; // index out of bounds: a crash, by design
-        HandleResult::noreply()
+        let _ = empty[self.name.len()]; // index out of bounds, by design
     }
 
-    async fn terminate(&mut self, reason: &ExitReason, _: &mut ServerContext<Self>) {
+    fn terminate(&mut self, reason: &ExitReason) {
         if reason.is_shutdown() {
             println!("    {} stopped ({reason})", self.name);
         }
@@ -98,14 +77,14 @@ async fn print_tree(sup: &Supervisor, label: &str, prefix: &str) {
 
 /// Crash the named worker and wait until its supervisor has restarted it.
 async fn crash(name: &str) -> (Pid, Pid) {
-    let client: Server<Worker> = Server::named(name);
-    let before = client.call(Call::Ping).await.expect("worker up");
+    let client = WorkerClient::named(name);
+    let before = client.ping().await.expect("worker up");
     let gone = process::await_exit(before);
-    client.cast(Cast::Crash);
+    client.crash();
     gone.await;
     // The name comes back with the restarted worker.
     for _ in 0..100 {
-        if let Ok(after) = client.call(Call::Ping).await {
+        if let Ok(after) = client.ping().await {
             return (before, after);
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -149,26 +128,26 @@ async fn main() -> anyhow::Result<()> {
     println!("  accounts: {before} -> {after}");
 
     println!("\n3. 'parser' crashes; rest_for_one restarts it and 'writer' (started after it), not 'reader'.");
-    let reader = Server::<Worker>::named("reader").call(Call::Ping).await?;
-    let writer = Server::<Worker>::named("writer").call(Call::Ping).await?;
+    let reader = WorkerClient::named("reader").ping().await?;
+    let writer = WorkerClient::named("writer").ping().await?;
     let (p0, p1) = crash("parser").await;
     println!("  parser: {p0} -> {p1}");
     println!(
         "  writer: {writer} -> {}",
-        Server::<Worker>::named("writer").call(Call::Ping).await?
+        WorkerClient::named("writer").ping().await?
     );
     println!(
         "  reader: {reader} -> {} (untouched)",
-        Server::<Worker>::named("reader").call(Call::Ping).await?
+        WorkerClient::named("reader").ping().await?
     );
 
     println!("\n4. 'node-a' crashes; one_for_all stops 'node-b' too and restarts both.");
-    let b0 = Server::<Worker>::named("node-b").call(Call::Ping).await?;
+    let b0 = WorkerClient::named("node-b").ping().await?;
     let (a0, a1) = crash("node-a").await;
     println!("  node-a: {a0} -> {a1}");
     println!(
         "  node-b: {b0} -> {}",
-        Server::<Worker>::named("node-b").call(Call::Ping).await?
+        WorkerClient::named("node-b").ping().await?
     );
 
     println!("\n5. 'node-a' keeps crashing. The cluster allows 2 restarts in 5 s: the next crash makes it");

@@ -214,6 +214,14 @@ fn take_kind(f: &mut ImplItemFn, errors: &mut Errors) -> Option<Kind> {
     kind
 }
 
+/// The parameter's name, or `argN` for a pattern.
+fn arg_name(pt: &syn::PatType, i: usize) -> syn::Ident {
+    match &*pt.pat {
+        Pat::Ident(p) => p.ident.clone(),
+        _ => syn::Ident::new(&format!("arg{i}"), pt.pat.span()),
+    }
+}
+
 /// Whether `ty` is `&mut ServerContext<..>`.
 fn is_context(ty: &Type) -> bool {
     match ty {
@@ -249,17 +257,18 @@ fn typed_args<'f>(
             }
             FnArg::Typed(_) if lifecycle => {}
             FnArg::Typed(pt) => {
+                // `&'static T` can travel between processes; any other borrow cannot.
                 if let Type::Reference(r) = &*pt.ty {
+                    if r.lifetime.as_ref().is_some_and(|l| l.ident == "static") {
+                        args.push((arg_name(pt, i), (*pt.ty).clone()));
+                        continue;
+                    }
                     errors.push(
                         r,
-                        "arguments travel to the server's process and must be owned: take `T`, not `&T`",
+                        "arguments travel to the server's process and must be owned: take `T` (or `&'static T`), not `&T`",
                     );
                 }
-                let name = match &*pt.pat {
-                    Pat::Ident(p) => p.ident.clone(),
-                    _ => syn::Ident::new(&format!("arg{i}"), pt.pat.span()),
-                };
-                args.push((name, (*pt.ty).clone()));
+                args.push((arg_name(pt, i), (*pt.ty).clone()));
             }
         }
     }
