@@ -7,9 +7,9 @@
 //! `start_with` and `child_spec`. Use it through the `ferrotp` facade:
 //! `#[ferrotp::gen_server]`; the facade's docs show a complete example.
 //!
-//! The crate is built like `serde_derive`: parse into a model that keeps spans ([`model`]),
+//! The crate is built like `serde_derive`: parse into a model that keeps spans (`model.rs`),
 //! validate everything and report every error at once, then expand with absolute paths
-//! ([`expand`]). When the input has errors, the impl block is still emitted (without the
+//! (`expand.rs`). When the input has errors, the impl block is still emitted (without the
 //! handler attributes) so that the rest of the program type-checks and an IDE stays useful.
 
 mod expand;
