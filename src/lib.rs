@@ -87,3 +87,8 @@ pub mod prelude {
         SendError, SpawnError,
     };
 }
+
+/// The README's examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
