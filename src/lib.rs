@@ -36,8 +36,18 @@ pub use ferrotp_runtime::*;
 /// messages), the `GenServer` impl with its dispatch, a typed `CounterClient` with one method
 /// per handler (calls return `Result<Reply, CallError>`, with a `_timeout` variant; casts
 /// return nothing, as OTP's), and `Counter::start`, `start_link`, `start_with` and
-/// `child_spec`. Handlers may be `async` or not. `#[gen_server(crate = path)]` names the
-/// facade when it is re-exported under another path.
+/// `child_spec`. Handlers may be `async` or not.
+///
+/// * Any handler (and `init`) may take `&mut ServerContext<Self>` as its last parameter: its
+///   pid, links, monitors, timers to itself.
+/// * A `#[call]` that answers later takes a `Deferred<T>` parameter instead of returning `T`,
+///   and calls `reply` on it from a later callback or another process.
+/// * One `#[info]` method takes the plain messages of one type (timers, `Server::send`).
+/// * `terminate` and `code_change` are recognised by name.
+/// * `#[gen_server(crate = path)]` names the facade when it is re-exported elsewhere.
+///
+/// Every mistake is reported at once, pointing at the offending tokens, with what to write
+/// instead.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {

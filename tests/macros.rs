@@ -209,3 +209,62 @@ async fn info_context_terminate_and_code_change_handlers_are_wired() {
     t.stop(ExitReason::Shutdown).await.unwrap();
     assert_eq!(*log.lock(), ["terminate shutdown after 40 ticks"]);
 }
+
+struct Gate {
+    waiting: Vec<ferrotp::gen_server::Deferred<u32>>,
+    opened: u32,
+}
+
+#[gen_server]
+impl Gate {
+    fn init() -> Result<Self, ExitReason> {
+        Ok(Gate {
+            waiting: Vec::new(),
+            opened: 0,
+        })
+    }
+
+    /// Answers when the gate opens.
+    #[call]
+    fn wait(&mut self, reply: ferrotp::gen_server::Deferred<u32>) {
+        self.waiting.push(reply);
+    }
+
+    /// Answers from another process.
+    #[call]
+    fn echo_from_elsewhere(
+        &mut self,
+        n: u32,
+        reply: ferrotp::gen_server::Deferred<u32>,
+        ctx: &mut ferrotp::gen_server::ServerContext<Self>,
+    ) {
+        ctx.spawn_link::<(), _, _>(move |_| async move {
+            let _ = reply.reply(n * 10);
+            Ok(())
+        });
+    }
+
+    #[cast]
+    fn open(&mut self) {
+        self.opened += 1;
+        for w in self.waiting.drain(..) {
+            let _ = w.reply(self.opened);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deferred_reply_is_sent_by_a_later_callback_or_another_process() {
+    let gate = Gate::start().await.unwrap();
+    let waiter = {
+        let gate = gate.clone();
+        tokio::spawn(async move { gate.wait().await })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    gate.open();
+    assert_eq!(waiter.await.unwrap(), Ok(1));
+    assert_eq!(gate.echo_from_elsewhere(4).await, Ok(40));
+    // A deferred reply nobody sends leaves the caller to its timeout, as OTP's noreply.
+    let r = gate.wait_timeout(Duration::from_secs(2)).await;
+    assert_eq!(r, Err(CallError::Timeout(Duration::from_secs(2))));
+}

@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::ItemImpl;
 
-use crate::model::{self, camel, Errors, Handler, Kind, Server};
+use crate::model::{self, camel, Errors, Handler, Kind, Param, Server};
 
 /// Names the generated client and inherent functions use; a handler may not take them.
 const RESERVED: &[&str] = &[
@@ -170,15 +170,37 @@ fn expand(server: &Server, krate: &syn::Path) -> TokenStream {
     });
 
     let call_arms = calls.iter().map(|h| {
-        let ctx = ctx_arg(h);
         let v = variant(h);
         let name = &h.name;
         let names = arg_names(h);
         let awaited = h.is_async.then(|| quote!(.await));
-        quote_spanned! {h.name.span()=>
-            #call_enum::#v(#(#names,)*) => {
-                let reply = self.#name(#(#names,)* #ctx) #awaited;
-                #gs::CallResult::reply(from, #reply_enum::#v(reply))
+        let passed = h.params.iter().map(|p| match p {
+            Param::Message(n) => quote!(#n),
+            Param::Deferred => quote!(deferred),
+            Param::Context => quote!(_ctx),
+        });
+        if h.deferred {
+            quote_spanned! {h.name.span()=>
+                #call_enum::#v(#(#names,)*) => {
+                    let deferred = #gs::Deferred::new(
+                        from,
+                        #reply_enum::#v,
+                        |reply| match reply {
+                            #reply_enum::#v(value) => ::core::option::Option::Some(value),
+                            #[allow(unreachable_patterns)]
+                            _ => ::core::option::Option::None,
+                        },
+                    );
+                    self.#name(#(#passed),*) #awaited;
+                    #gs::CallResult::noreply()
+                }
+            }
+        } else {
+            quote_spanned! {h.name.span()=>
+                #call_enum::#v(#(#names,)*) => {
+                    let reply = self.#name(#(#passed),*) #awaited;
+                    #gs::CallResult::reply(from, #reply_enum::#v(reply))
+                }
             }
         }
     });

@@ -45,6 +45,18 @@ pub(crate) struct Handler {
     pub(crate) reply: Type,
     /// The method takes `&mut ServerContext<Self>` as its last parameter.
     pub(crate) takes_ctx: bool,
+    /// The parameters in declared order, for the generated call.
+    pub(crate) params: Vec<Param>,
+    /// A call handler that answers later through a `Deferred<T>` parameter.
+    pub(crate) deferred: bool,
+}
+
+/// A handler parameter, as the generated dispatch passes it.
+#[derive(Clone)]
+pub(crate) enum Param {
+    Message(syn::Ident),
+    Deferred,
+    Context,
 }
 
 /// The `init` function.
@@ -222,6 +234,46 @@ fn arg_name(pt: &syn::PatType, i: usize) -> syn::Ident {
     }
 }
 
+/// `T` if `ty` is `Deferred<T>`.
+fn deferred_of(ty: &Type) -> Option<Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Deferred" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) if a.args.len() == 1 => match &a.args[0] {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The parameters of a handler in order, and the `Deferred<T>` reply type if there is one.
+fn params_of(f: &ImplItemFn, errors: &mut Errors) -> (Vec<Param>, Option<Type>) {
+    let mut params = Vec::new();
+    let mut deferred = None;
+    for (i, input) in f.sig.inputs.iter().enumerate() {
+        let FnArg::Typed(pt) = input else { continue };
+        if is_context(&pt.ty) {
+            params.push(Param::Context);
+        } else if let Some(t) = deferred_of(&pt.ty) {
+            if deferred.is_some() {
+                errors.push(
+                    &pt.ty,
+                    "a call has one reply: take at most one `Deferred<T>`",
+                );
+            }
+            deferred = Some(t);
+            params.push(Param::Deferred);
+        } else {
+            params.push(Param::Message(arg_name(pt, i)));
+        }
+    }
+    (params, deferred)
+}
+
 /// Whether `ty` is `&mut ServerContext<..>`.
 fn is_context(ty: &Type) -> bool {
     match ty {
@@ -256,6 +308,7 @@ fn typed_args<'f>(
                 errors.push(&pt.ty, "the `&mut ServerContext<Self>` parameter goes last")
             }
             FnArg::Typed(_) if lifecycle => {}
+            FnArg::Typed(pt) if deferred_of(&pt.ty).is_some() => {}
             FnArg::Typed(pt) => {
                 // `&'static T` can travel between processes; any other borrow cannot.
                 if let Type::Reference(r) = &*pt.ty {
@@ -325,9 +378,23 @@ fn parse_handler(f: &ImplItemFn, kind: Kind, errors: &mut Errors) -> Option<Hand
         }
         Some(_) => {}
     }
-    let reply: Type = match &f.sig.output {
-        ReturnType::Default => syn::parse_quote!(()),
-        ReturnType::Type(_, ty) => (**ty).clone(),
+    let (params, deferred) = params_of(f, errors);
+    if deferred.is_some() && kind != Kind::Call {
+        errors.push(
+            &f.sig.inputs,
+            format!("`Deferred<T>` is a call's reply: a {what} has none"),
+        );
+    }
+    if deferred.is_some() && !matches!(f.sig.output, ReturnType::Default) {
+        errors.push(
+            &f.sig.output,
+            "a call that replies through `Deferred<T>` returns nothing: remove the return type",
+        );
+    }
+    let reply: Type = match (&deferred, &f.sig.output) {
+        (Some(t), _) => t.clone(),
+        (None, ReturnType::Default) => syn::parse_quote!(()),
+        (None, ReturnType::Type(_, ty)) => (**ty).clone(),
     };
     if kind != Kind::Call && !matches!(f.sig.output, ReturnType::Default) {
         errors.push(
@@ -342,6 +409,8 @@ fn parse_handler(f: &ImplItemFn, kind: Kind, errors: &mut Errors) -> Option<Hand
         args,
         reply,
         takes_ctx,
+        deferred: deferred.is_some(),
+        params,
     })
 }
 

@@ -87,7 +87,7 @@ use std::future::Future;
 
 pub use context::ServerContext;
 pub use error::{CallError, StartError, StopError};
-pub use reply::{ReplyError, ReplyTo};
+pub use reply::{Deferred, ReplyError, ReplyTo};
 pub use result::{CallResult, HandleResult, Info, Init, Next};
 pub use server::{Server, DEFAULT_CALL_TIMEOUT};
 pub use start::{child_spec, child_spec_with, start_with, StartOptions};

@@ -117,3 +117,54 @@ impl<R> fmt::Display for ReplyError<R> {
 }
 
 impl<R> std::error::Error for ReplyError<R> {}
+
+type Deliver<T> = Box<dyn FnOnce(T) -> Result<(), T> + Send>;
+
+/// A reply a `#[gen_server]` call handler promises to give later: the macro's typed form of
+/// [`ReplyTo`]. A handler that takes a `Deferred<T>` parameter answers its caller by calling
+/// [`Deferred::reply`] — now, from a later callback, or from another process.
+pub struct Deferred<T> {
+    deliver: Deliver<T>,
+    caller: Option<crate::Pid>,
+}
+
+impl<T: Send + 'static> Deferred<T> {
+    /// Wrap a `ReplyTo` of the server's reply type with how a `T` becomes that reply.
+    #[doc(hidden)]
+    pub fn new<R: Send + 'static>(
+        to: ReplyTo<R>,
+        wrap: fn(T) -> R,
+        unwrap: fn(R) -> Option<T>,
+    ) -> Self {
+        let caller = to.caller();
+        Deferred {
+            deliver: Box::new(move |value| {
+                to.reply(wrap(value))
+                    .map_err(|e| unwrap(e.into_inner()).expect("the reply comes back as sent"))
+            }),
+            caller,
+        }
+    }
+
+    /// Send the reply.
+    ///
+    /// # Errors
+    ///
+    /// [`ReplyError`] with the value handed back if the caller no longer waits.
+    pub fn reply(self, value: T) -> Result<(), ReplyError<T>> {
+        (self.deliver)(value).map_err(|value| ReplyError { value })
+    }
+
+    /// The calling process, if the call came from one.
+    pub fn caller(&self) -> Option<crate::Pid> {
+        self.caller
+    }
+}
+
+impl<T> fmt::Debug for Deferred<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deferred")
+            .field("caller", &self.caller)
+            .finish_non_exhaustive()
+    }
+}
