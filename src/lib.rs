@@ -42,6 +42,8 @@ pub use ferrotp_runtime::*;
 ///   pid, links, monitors, timers to itself.
 /// * A `#[call]` that answers later takes a `Deferred<T>` parameter instead of returning `T`,
 ///   and calls `reply` on it from a later callback or another process.
+/// * A handler stops the server with `ctx.stop(reason)`: `terminate` runs, then a call's reply
+///   is sent, then the process exits (OTP's `{stop, Reason, Reply, State}`).
 /// * One `#[info]` method takes the plain messages of one type (timers, `Server::send`).
 /// * `terminate` and `code_change` are recognised by name.
 /// * `#[gen_server(crate = path)]` names the facade when it is re-exported elsewhere.

@@ -268,3 +268,53 @@ async fn a_deferred_reply_is_sent_by_a_later_callback_or_another_process() {
     let r = gate.wait_timeout(Duration::from_secs(2)).await;
     assert_eq!(r, Err(CallError::Timeout(Duration::from_secs(2))));
 }
+
+struct Door {
+    log: std::sync::Arc<parking_lot::Mutex<Vec<String>>>,
+}
+
+#[gen_server]
+impl Door {
+    fn init(log: std::sync::Arc<parking_lot::Mutex<Vec<String>>>) -> Result<Self, ExitReason> {
+        Ok(Door { log })
+    }
+
+    /// Replies, then the server stops: terminate runs before the caller gets the reply.
+    #[call]
+    fn close(&mut self, ctx: &mut ferrotp::gen_server::ServerContext<Self>) -> usize {
+        ctx.stop(ExitReason::Normal);
+        self.log.lock().len()
+    }
+
+    #[cast]
+    fn slam(&mut self, ctx: &mut ferrotp::gen_server::ServerContext<Self>) {
+        ctx.stop(ExitReason::error("slammed"));
+    }
+
+    fn terminate(&mut self, reason: &ExitReason) {
+        self.log.lock().push(format!("terminate {reason}"));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handler_stops_the_server_through_its_context_with_the_reply_after_terminate() {
+    let log = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let door = Door::start(log.clone()).await.unwrap();
+    let pid = door.pid().unwrap();
+    let exited = process::await_exit(pid);
+    // The reply counts the log entries when `close` ran: terminate had not run yet...
+    assert_eq!(door.close().await, Ok(0));
+    // ...but it had by the time the reply arrived.
+    assert_eq!(*log.lock(), ["terminate normal"]);
+    assert_eq!(exited.await, ExitReason::Normal);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cast_handler_stops_the_server_through_its_context() {
+    let log = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let door = Door::start(log.clone()).await.unwrap();
+    let exited = process::await_exit(door.pid().unwrap());
+    door.slam();
+    assert_eq!(exited.await, ExitReason::error("slammed"));
+    assert_eq!(*log.lock(), ["terminate slammed"]);
+}

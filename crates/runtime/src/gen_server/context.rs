@@ -16,11 +16,16 @@ use crate::{Addr, Context, ExitReason, Pid, ProcessResult, Reference};
 pub struct ServerContext<S: GenServer> {
     pub(crate) ctx: Context<Request<S>>,
     parent: Option<Pid>,
+    stop: Option<ExitReason>,
 }
 
 impl<S: GenServer> ServerContext<S> {
     pub(crate) fn new(ctx: Context<Request<S>>, parent: Option<Pid>) -> Self {
-        ServerContext { ctx, parent }
+        ServerContext {
+            ctx,
+            parent,
+            stop: None,
+        }
     }
 
     /// The server's pid.
@@ -103,6 +108,18 @@ impl<S: GenServer> ServerContext<S> {
             move || Request::Info(info.clone()),
             period,
         )
+    }
+
+    /// Stop the server with `reason` once the current callback returns, as if it had returned
+    /// `Stop`: `terminate` runs, then — for a call that produced a reply — the reply is sent
+    /// (OTP's `{stop, Reason, Reply, State}`), then the process exits. The way for code that
+    /// does not build the return value itself (such as `#[gen_server]` handlers) to stop.
+    pub fn stop(&mut self, reason: ExitReason) {
+        self.stop.get_or_insert(reason);
+    }
+
+    pub(crate) fn take_stop(&mut self) -> Option<ExitReason> {
+        self.stop.take()
     }
 
     /// How many messages wait in the server's mailbox.

@@ -20,7 +20,13 @@ pub(crate) async fn run<S: GenServer>(
     ack: oneshot::Sender<InitAck>,
 ) -> ProcessResult {
     let mut sctx = ServerContext::new(ctx, parent);
-    let (state, next) = match guarded(S::init(args, &mut sctx)).await {
+    let init = guarded(S::init(args, &mut sctx)).await;
+    // A stop requested through the context during `init` is `Init::Stop`.
+    let init = match (init, sctx.take_stop()) {
+        (Ok(Init::Ok(..)), Some(reason)) => Ok(Init::Stop(reason)),
+        (other, _) => other,
+    };
+    let (state, next) = match init {
         Ok(Init::Ok(state, next)) => {
             let _ = ack.send(InitAck::Started);
             (state, next)
@@ -168,20 +174,25 @@ impl<S: GenServer> Loop<S> {
 
     #[inline]
     fn after_call(&mut self, r: Result<CallResult<S>, ExitReason>) -> Flow<S> {
-        match r {
-            Err(panicked) => Flow::Stop(panicked),
-            Ok(CallResult::Reply(to, value, next)) => {
+        let stop = self.ctx.take_stop();
+        match (r, stop) {
+            (Err(panicked), _) => Flow::Stop(panicked),
+            (Ok(CallResult::Reply(to, value, _)), Some(reason)) => {
+                Flow::StopReply(reason, to, value)
+            }
+            (Ok(CallResult::Reply(to, value, next)), None) => {
                 // The caller may have timed out: then the late reply is dropped here.
                 let _ = to.reply(value);
                 self.apply(next);
                 Flow::Continue
             }
-            Ok(CallResult::NoReply(next)) => {
+            (Ok(CallResult::NoReply(_)), Some(reason)) => Flow::Stop(reason),
+            (Ok(CallResult::NoReply(next)), None) => {
                 self.apply(next);
                 Flow::Continue
             }
-            Ok(CallResult::Stop(reason)) => Flow::Stop(reason),
-            Ok(CallResult::StopReply(reason, to, value)) => Flow::StopReply(reason, to, value),
+            (Ok(CallResult::Stop(reason)), _) => Flow::Stop(reason),
+            (Ok(CallResult::StopReply(reason, to, value)), _) => Flow::StopReply(reason, to, value),
         }
     }
 
@@ -249,13 +260,15 @@ impl<S: GenServer> Loop<S> {
     }
 
     fn after(&mut self, r: Result<HandleResult<S>, ExitReason>) -> Flow<S> {
-        match r {
-            Err(panicked) => Flow::Stop(panicked),
-            Ok(HandleResult::NoReply(next)) => {
+        let stop = self.ctx.take_stop();
+        match (r, stop) {
+            (Err(panicked), _) => Flow::Stop(panicked),
+            (Ok(HandleResult::NoReply(_)), Some(reason)) => Flow::Stop(reason),
+            (Ok(HandleResult::NoReply(next)), None) => {
                 self.apply(next);
                 Flow::Continue
             }
-            Ok(HandleResult::Stop(reason)) => Flow::Stop(reason),
+            (Ok(HandleResult::Stop(reason)), _) => Flow::Stop(reason),
         }
     }
 
