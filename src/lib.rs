@@ -46,7 +46,10 @@ pub use ferrotp_runtime::*;
 ///   is sent, then the process exits (OTP's `{stop, Reason, Reply, State}`).
 /// * One `#[info]` method takes the plain messages of one type (timers, `Server::send`).
 /// * `terminate` and `code_change` are recognised by name.
-/// * `#[gen_server(crate = path)]` names the facade when it is re-exported elsewhere.
+/// * Options: `#[gen_server(vsn = "2", mailbox_capacity = 1000, call_timeout_ms = 2000)]` set
+///   the version `sys` reports and upgrades use, bound the mailbox of servers started by the
+///   generated functions, and change the client's default call timeout; `crate = path` names
+///   the facade when it is re-exported elsewhere.
 ///
 /// Every mistake is reported at once, pointing at the offending tokens, with what to write
 /// instead.

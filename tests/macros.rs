@@ -318,3 +318,29 @@ async fn a_cast_handler_stops_the_server_through_its_context() {
     assert_eq!(exited.await, ExitReason::error("slammed"));
     assert_eq!(*log.lock(), ["terminate slammed"]);
 }
+
+struct Tuned;
+
+#[gen_server(vsn = "2.1", mailbox_capacity = 1, call_timeout_ms = 1500)]
+impl Tuned {
+    fn init() -> Result<Self, ExitReason> {
+        Ok(Tuned)
+    }
+
+    #[call]
+    async fn nap(&self, wait: Duration) {
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn attribute_options_set_vsn_mailbox_capacity_and_call_timeout() {
+    let tuned = Tuned::start().await.unwrap();
+    let stats = ferrotp::sys::statistics(tuned.server()).await.unwrap();
+    assert_eq!(stats.vsn, "2.1");
+    let r = tuned.nap(Duration::from_secs(2)).await;
+    assert_eq!(r, Err(CallError::Timeout(Duration::from_millis(1500))));
+    // The server is still napping; one request fills its one-slot mailbox.
+    assert!(tuned.server().send(()).is_ok());
+    assert_eq!(tuned.nap(Duration::ZERO).await, Err(CallError::MailboxFull));
+}

@@ -52,11 +52,12 @@ pub(crate) fn gen_server(attr: TokenStream, item: TokenStream) -> TokenStream {
         return quote! { #item #compile_errors };
     }
     let server = server.expect("no errors means the model was built");
-    let generated = expand(&server, &options.krate);
+    let generated = expand(&server, &options);
     quote! { #item #generated }
 }
 
-fn expand(server: &Server, krate: &syn::Path) -> TokenStream {
+fn expand(server: &Server, options: &model::Options) -> TokenStream {
+    let krate = &options.krate;
     let self_ty = &server.self_ty;
     let ident = &server.ident;
     let call_enum = format_ident!("{}Call", ident);
@@ -65,6 +66,18 @@ fn expand(server: &Server, krate: &syn::Path) -> TokenStream {
     let client = format_ident!("{}Client", ident);
     let gs = quote!(#krate::gen_server);
 
+    let vsn = options
+        .vsn
+        .as_ref()
+        .map(|v| quote!(const VSN: &'static str = #v;));
+    let default_options = match &options.mailbox_capacity {
+        Some(n) => quote!(#gs::StartOptions::new().mailbox_capacity(#n)),
+        None => quote!(#gs::StartOptions::new()),
+    };
+    let call_timeout = match &options.call_timeout_ms {
+        Some(ms) => quote!(::core::time::Duration::from_millis(#ms)),
+        None => quote!(#gs::DEFAULT_CALL_TIMEOUT),
+    };
     let init = server.init.as_ref().expect("validated");
     let init_names: Vec<_> = init.args.iter().map(|(n, _)| n).collect();
     let init_types: Vec<_> = init.args.iter().map(|(_, t)| t).collect();
@@ -226,14 +239,14 @@ fn expand(server: &Server, krate: &syn::Path) -> TokenStream {
         let tys = arg_types(h);
         let r = &h.reply;
         let doc = format!(
-            "Call [`{ident}::{name}`] and wait up to 5 s for its reply.\n\n# Errors\n\nSee [`CallError`]({}::gen_server::CallError).",
+            "Call [`{ident}::{name}`] and wait for its reply up to the default call timeout (5 s unless `call_timeout_ms` is set).\n\n# Errors\n\nSee [`CallError`]({}::gen_server::CallError).",
             quote!(#krate).to_string().replace(' ', "")
         );
         let doc_t = format!("Call [`{ident}::{name}`] and wait up to `timeout` for its reply.");
         quote! {
             #[doc = #doc]
             pub async fn #name(&self, #(#names: #tys),*) -> ::core::result::Result<#r, #gs::CallError> {
-                self.#with_timeout(#(#names,)* #gs::DEFAULT_CALL_TIMEOUT).await
+                self.#with_timeout(#(#names,)* #call_timeout).await
             }
 
             #[doc = #doc_t]
@@ -300,6 +313,7 @@ fn expand(server: &Server, krate: &syn::Path) -> TokenStream {
             type Cast = #cast_enum;
             type Info = #info_ty;
             type Continue = ();
+            #vsn
 
             async fn init(args: #args_ty, _ctx: &mut #gs::ServerContext<Self>) -> #gs::Init<Self> {
                 let #args_pack = args;
@@ -383,7 +397,7 @@ fn expand(server: &Server, krate: &syn::Path) -> TokenStream {
             ///
             /// See `StartError`.
             pub async fn start(#(#init_names: #init_types),*) -> ::core::result::Result<#client, #gs::StartError> {
-                Self::start_with(#(#init_names,)* #gs::StartOptions::new()).await
+                Self::start_with(#(#init_names,)* #default_options).await
             }
 
             /// Start the server linked to the calling process.
@@ -392,7 +406,7 @@ fn expand(server: &Server, krate: &syn::Path) -> TokenStream {
             ///
             /// See `StartError`.
             pub async fn start_link(#(#init_names: #init_types),*) -> ::core::result::Result<#client, #gs::StartError> {
-                Self::start_with(#(#init_names,)* #gs::StartOptions::new().link()).await
+                Self::start_with(#(#init_names,)* #default_options.link()).await
             }
 
             /// Start the server with options (a name, a link, a start timeout).
@@ -416,7 +430,7 @@ fn expand(server: &Server, krate: &syn::Path) -> TokenStream {
                 #krate::supervisor::ChildSpec::worker(id, move || {
                     let args: #args_ty = args.clone().into();
                     async move {
-                        match #gs::start_with::<Self>(args, #gs::StartOptions::new().link()).await {
+                        match #gs::start_with::<Self>(args, #default_options.link()).await {
                             ::core::result::Result::Ok(server) => ::core::result::Result::Ok(
                                 #krate::supervisor::Started::Pid(server.pid().unwrap_or(#krate::Pid::RUNTIME)),
                             ),

@@ -72,10 +72,16 @@ pub(crate) struct Lifecycle {
     pub(crate) takes_ctx: bool,
 }
 
-/// Options of the attribute itself: `#[gen_server(crate = path)]`.
+/// Options of the attribute itself: `#[gen_server(crate = path, vsn = "2", ...)]`.
 pub(crate) struct Options {
     pub(crate) krate: syn::Path,
+    pub(crate) vsn: Option<syn::LitStr>,
+    pub(crate) mailbox_capacity: Option<syn::LitInt>,
+    pub(crate) call_timeout_ms: Option<syn::LitInt>,
 }
+
+const OPTIONS: &str =
+    "`crate = path::to::ferrotp`, `vsn = \"1\"`, `mailbox_capacity = N`, `call_timeout_ms = N`";
 
 pub(crate) struct Server {
     pub(crate) self_ty: Type,
@@ -87,25 +93,66 @@ pub(crate) struct Server {
 }
 
 pub(crate) fn parse_options(attr: TokenStream, errors: &mut Errors) -> Options {
-    let mut krate: syn::Path = syn::parse_quote!(::ferrotp);
+    let mut options = Options {
+        krate: syn::parse_quote!(::ferrotp),
+        vsn: None,
+        mailbox_capacity: None,
+        call_timeout_ms: None,
+    };
     if attr.is_empty() {
-        return Options { krate };
+        return options;
     }
+    // Problems are collected, not returned, so every mistaken option is reported at once.
+    let found = std::cell::RefCell::new(Vec::new());
     let parser = syn::meta::parser(|meta| {
+        let twice = |present: bool| {
+            if present {
+                found
+                    .borrow_mut()
+                    .push(meta.error(format!("`{}` is set twice", meta.path.to_token_stream())));
+            }
+        };
         if meta.path.is_ident("crate") {
-            krate = meta.value()?.parse()?;
-            Ok(())
+            options.krate = meta.value()?.parse()?;
+        } else if meta.path.is_ident("vsn") {
+            twice(options.vsn.is_some());
+            options.vsn = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("mailbox_capacity") {
+            twice(options.mailbox_capacity.is_some());
+            let n: syn::LitInt = meta.value()?.parse()?;
+            if n.base10_parse::<usize>().map_or(true, |n| n == 0) {
+                found.borrow_mut().push(syn::Error::new(
+                    n.span(),
+                    "the mailbox capacity must be a whole number of at least 1",
+                ));
+            }
+            options.mailbox_capacity = Some(n);
+        } else if meta.path.is_ident("call_timeout_ms") {
+            twice(options.call_timeout_ms.is_some());
+            let n: syn::LitInt = meta.value()?.parse()?;
+            if let Err(e) = n.base10_parse::<u64>() {
+                found.borrow_mut().push(e);
+            }
+            options.call_timeout_ms = Some(n);
         } else {
-            Err(meta.error(format!(
-                "unknown option `{}`: the only option is `crate = path::to::ferrotp`",
+            found.borrow_mut().push(meta.error(format!(
+                "unknown option `{}`: the options are {OPTIONS}",
                 meta.path.to_token_stream()
-            )))
+            )));
+            // Skip its value, if any, to read the options after it.
+            if meta.input.peek(syn::Token![=]) {
+                meta.value()?.parse::<syn::Expr>()?;
+            }
         }
+        Ok(())
     });
     if let Err(e) = syn::parse::Parser::parse2(parser, attr) {
         errors.add(e);
     }
-    Options { krate }
+    for e in found.into_inner() {
+        errors.add(e);
+    }
+    options
 }
 
 /// Read the impl block; removes the `#[call]`/`#[cast]` markers from it.
