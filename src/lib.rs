@@ -44,7 +44,10 @@ pub use ferrotp_runtime::*;
 ///   and calls `reply` on it from a later callback or another process.
 /// * A handler stops the server with `ctx.stop(reason)`: `terminate` runs, then a call's reply
 ///   is sent, then the process exits (OTP's `{stop, Reason, Reply, State}`).
-/// * One `#[info]` method takes the plain messages of one type (timers, `Server::send`).
+/// * One `#[info]` method takes the plain messages of one type (timers, `Server::send`); one
+///   `#[on_continue]` method takes the continuations requested with `ctx.continue_with(c)`
+///   (run before any queued message). (`continue` is a keyword, so it cannot name an
+///   attribute.)
 /// * `terminate` and `code_change` are recognised by name.
 /// * Options: `#[gen_server(vsn = "2", mailbox_capacity = 1000, call_timeout_ms = 2000)]` set
 ///   the version `sys` reports and upgrades use, bound the mailbox of servers started by the

@@ -344,3 +344,40 @@ async fn attribute_options_set_vsn_mailbox_capacity_and_call_timeout() {
     assert!(tuned.server().send(()).is_ok());
     assert_eq!(tuned.nap(Duration::ZERO).await, Err(CallError::MailboxFull));
 }
+
+struct Loader {
+    steps: Vec<String>,
+}
+
+#[gen_server]
+impl Loader {
+    fn init(ctx: &mut ferrotp::gen_server::ServerContext<Self>) -> Result<Self, ExitReason> {
+        // Return at once, finish loading in a continuation before any request is served.
+        ctx.continue_with(2);
+        Ok(Loader {
+            steps: vec!["init".into()],
+        })
+    }
+
+    #[on_continue]
+    fn load(&mut self, left: u32, ctx: &mut ferrotp::gen_server::ServerContext<Self>) {
+        self.steps.push(format!("load {left}"));
+        if left > 0 {
+            ctx.continue_with(left - 1);
+        }
+    }
+
+    #[call]
+    fn steps(&self) -> Vec<String> {
+        self.steps.clone()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn continuations_run_before_requests_and_chain() {
+    let loader = Loader::start().await.unwrap();
+    assert_eq!(
+        loader.steps().await.unwrap(),
+        ["init", "load 2", "load 1", "load 0"]
+    );
+}

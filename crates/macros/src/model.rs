@@ -33,6 +33,7 @@ pub(crate) enum Kind {
     Call,
     Cast,
     Info,
+    Continue,
 }
 
 /// One handler method.
@@ -218,6 +219,12 @@ pub(crate) fn parse_server(item: &mut ItemImpl, errors: &mut Errors) -> Option<S
                     "only one #[info] handler: it takes every plain message of one type",
                 );
             }
+            if kind == Kind::Continue && handlers.iter().any(|h| h.kind == Kind::Continue) {
+                errors.push(
+                    &f.sig.ident,
+                    "only one #[on_continue] handler: it takes every continuation of one type",
+                );
+            }
             if let Some(h) = parse_handler(f, kind, errors) {
                 handlers.push(h);
             }
@@ -250,18 +257,23 @@ fn take_kind(f: &mut ImplItemFn, errors: &mut Errors) -> Option<Kind> {
             Some(Kind::Cast)
         } else if attr.path().is_ident("info") {
             Some(Kind::Info)
+        } else if attr.path().is_ident("on_continue") {
+            Some(Kind::Continue)
         } else {
             None
         };
         match this {
             Some(k) => {
                 if !matches!(attr.meta, syn::Meta::Path(_)) {
-                    errors.push(&attr, "#[call], #[cast] and #[info] take no arguments");
+                    errors.push(
+                        &attr,
+                        "#[call], #[cast], #[info] and #[on_continue] take no arguments",
+                    );
                 }
                 if kind.is_some() {
                     errors.push(
                         &attr,
-                        "a method is one kind of handler: #[call], #[cast] or #[info], not several",
+                        "a method is one kind of handler: #[call], #[cast], #[info] or #[on_continue], not several",
                     );
                 }
                 kind = Some(k);
@@ -399,11 +411,12 @@ fn parse_handler(f: &ImplItemFn, kind: Kind, errors: &mut Errors) -> Option<Hand
         Kind::Call => "#[call]",
         Kind::Cast => "#[cast]",
         Kind::Info => "#[info]",
+        Kind::Continue => "#[on_continue]",
     };
-    if kind == Kind::Info && args.len() != 1 {
+    if matches!(kind, Kind::Info | Kind::Continue) && args.len() != 1 {
         errors.push(
             &f.sig.inputs,
-            "an #[info] handler takes exactly one message: `fn on(&mut self, msg: T)`",
+            format!("a {what} handler takes exactly one value: `fn on(&mut self, value: T)`"),
         );
     }
     match receiver {

@@ -17,6 +17,7 @@ pub struct ServerContext<S: GenServer> {
     pub(crate) ctx: Context<Request<S>>,
     parent: Option<Pid>,
     stop: Option<ExitReason>,
+    continuation: Option<S::Continue>,
 }
 
 impl<S: GenServer> ServerContext<S> {
@@ -25,6 +26,7 @@ impl<S: GenServer> ServerContext<S> {
             ctx,
             parent,
             stop: None,
+            continuation: None,
         }
     }
 
@@ -120,6 +122,17 @@ impl<S: GenServer> ServerContext<S> {
 
     pub(crate) fn take_stop(&mut self) -> Option<ExitReason> {
         self.stop.take()
+    }
+
+    /// Call `handle_continue(c)` right after the current callback, before any queued message,
+    /// as if it had returned `Next::Continue(c)` (which it replaces). The way for code that does
+    /// not build the return value itself (such as `#[gen_server]` handlers) to continue.
+    pub fn continue_with(&mut self, c: S::Continue) {
+        self.continuation = Some(c);
+    }
+
+    pub(crate) fn take_continuation(&mut self) -> Option<S::Continue> {
+        self.continuation.take()
     }
 
     /// How many messages wait in the server's mailbox.

@@ -113,6 +113,11 @@ impl<S: GenServer> Loop<S> {
     fn apply(&mut self, next: Next<S::Continue>) {
         self.timeout = None;
         self.deadline = None;
+        // A continuation asked for through the context replaces the returned `Next`.
+        let next = match self.ctx.take_continuation() {
+            Some(c) => Next::Continue(c),
+            None => next,
+        };
         match next {
             Next::Wait => {}
             Next::Timeout(t) => {
