@@ -381,3 +381,37 @@ async fn continuations_run_before_requests_and_chain() {
         ["init", "load 2", "load 1", "load 0"]
     );
 }
+
+struct Cache<V> {
+    entries: std::collections::HashMap<String, V>,
+}
+
+#[gen_server]
+impl<V: Clone + Send + 'static> Cache<V> {
+    fn init() -> Result<Self, ExitReason> {
+        Ok(Cache {
+            entries: Default::default(),
+        })
+    }
+
+    #[call]
+    fn get(&self, key: String) -> Option<V> {
+        self.entries.get(&key).cloned()
+    }
+
+    #[cast]
+    fn put(&mut self, key: String, value: V) {
+        self.entries.insert(key, value);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_generic_server_gets_a_generic_client() {
+    let numbers = Cache::<u32>::start().await.unwrap();
+    let words: CacheClient<&'static str> = Cache::start().await.unwrap();
+    numbers.put("one".into(), 1);
+    words.put("one".into(), "uno");
+    assert_eq!(numbers.get("one".into()).await, Ok(Some(1)));
+    assert_eq!(words.get("one".into()).await, Ok(Some("uno")));
+    assert_eq!(words.get("two".into()).await, Ok(None));
+}

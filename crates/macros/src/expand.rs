@@ -66,6 +66,27 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
     let krate = &options.krate;
     let self_ty = &server.self_ty;
     let ident = &server.ident;
+    // Type parameters travel with messages between processes: they must be `Send + 'static`.
+    let mut generics = server.generics.clone();
+    let type_params: Vec<syn::Ident> = generics.type_params().map(|t| t.ident.clone()).collect();
+    for t in &type_params {
+        generics
+            .make_where_clause()
+            .predicates
+            .push(syn::parse_quote!(#t: ::core::marker::Send + 'static));
+    }
+    let (impl_g, ty_g, where_c) = generics.split_for_impl();
+    // An uninhabited variant that mentions every type parameter, so that message enums of a
+    // generic server are well-formed even when no message carries a `T`.
+    let marker = (!type_params.is_empty()).then(|| {
+        quote! {
+            #[doc(hidden)]
+            __Marker(::core::marker::PhantomData<fn() -> (#(#type_params,)*)>, ::core::convert::Infallible),
+        }
+    });
+    let marker_arm = |e: &syn::Ident| {
+        (!type_params.is_empty()).then(|| quote!(#e::__Marker(_, never) => match never {},))
+    };
     let call_enum = format_ident!("{}Call", ident);
     let reply_enum = format_ident!("{}Reply", ident);
     let cast_enum = format_ident!("{}Cast", ident);
@@ -331,11 +352,13 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
                 __ferrotp_assert_sendable::<#ty>();
             }
         });
+    let call_marker = marker_arm(&call_enum);
+    let cast_marker = marker_arm(&cast_enum);
     let send_checks = quote! {
         const _: () = {
-            fn __ferrotp_assert_sendable<T: ::core::marker::Send + 'static>() {}
+            fn __ferrotp_assert_sendable<__T: ::core::marker::Send + 'static>() {}
             #[allow(dead_code)]
-            fn __ferrotp_check() {
+            fn __ferrotp_check #impl_g () #where_c {
                 #(#sendable)*
             }
         };
@@ -355,22 +378,22 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
 
         #[doc = #call_doc]
         #[allow(private_interfaces, dead_code)]
-        pub enum #call_enum { #(#call_variants,)* }
+        pub enum #call_enum #impl_g #where_c { #(#call_variants,)* #marker }
 
         #[doc = #reply_doc]
         #[allow(private_interfaces, dead_code)]
-        pub enum #reply_enum { #(#reply_variants,)* }
+        pub enum #reply_enum #impl_g #where_c { #(#reply_variants,)* #marker }
 
         #[doc = #cast_doc]
         #[allow(private_interfaces, dead_code)]
-        pub enum #cast_enum { #(#cast_variants,)* }
+        pub enum #cast_enum #impl_g #where_c { #(#cast_variants,)* #marker }
 
         #[automatically_derived]
-        impl #gs::GenServer for #self_ty {
+        impl #impl_g #gs::GenServer for #self_ty #where_c {
             type Args = #args_ty;
-            type Call = #call_enum;
-            type Reply = #reply_enum;
-            type Cast = #cast_enum;
+            type Call = #call_enum #ty_g;
+            type Reply = #reply_enum #ty_g;
+            type Cast = #cast_enum #ty_g;
             type Info = #info_ty;
             type Continue = #continue_ty;
             #vsn
@@ -388,34 +411,47 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
             #[allow(unreachable_code)]
             async fn handle_call(
                 &mut self,
-                request: #call_enum,
-                from: #gs::ReplyTo<#reply_enum>,
+                request: #call_enum #ty_g,
+                from: #gs::ReplyTo<#reply_enum #ty_g>,
                 _ctx: &mut #gs::ServerContext<Self>,
             ) -> #gs::CallResult<Self> {
                 let _ = &from;
-                match request { #(#call_arms)* }
+                match request { #(#call_arms)* #call_marker }
             }
 
             #[allow(unreachable_code)]
             async fn handle_cast(
                 &mut self,
-                request: #cast_enum,
+                request: #cast_enum #ty_g,
                 _ctx: &mut #gs::ServerContext<Self>,
             ) -> #gs::HandleResult<Self> {
-                match request { #(#cast_arms)* }
+                match request { #(#cast_arms)* #cast_marker }
             }
         }
 
         #[doc = #client_doc]
-        #[derive(Clone, Debug)]
         #[allow(private_interfaces)]
-        pub struct #client {
+        pub struct #client #impl_g #where_c {
             server: #gs::Server<#self_ty>,
         }
 
         #[automatically_derived]
+        impl #impl_g ::core::clone::Clone for #client #ty_g #where_c {
+            fn clone(&self) -> Self {
+                #client { server: ::core::clone::Clone::clone(&self.server) }
+            }
+        }
+
+        #[automatically_derived]
+        impl #impl_g ::core::fmt::Debug for #client #ty_g #where_c {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Debug::fmt(&self.server, f)
+            }
+        }
+
+        #[automatically_derived]
         #[allow(private_interfaces, dead_code)]
-        impl #client {
+        impl #impl_g #client #ty_g #where_c {
             /// A client of a running server.
             pub fn new(server: #gs::Server<#self_ty>) -> Self {
                 #client { server }
@@ -451,13 +487,13 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
 
         #[automatically_derived]
         #[allow(private_interfaces, dead_code)]
-        impl #self_ty {
+        impl #impl_g #self_ty #where_c {
             /// Start the server, not linked; returns once `init` has finished.
             ///
             /// # Errors
             ///
             /// See `StartError`.
-            pub async fn start(#(#init_names: #init_types),*) -> ::core::result::Result<#client, #gs::StartError> {
+            pub async fn start(#(#init_names: #init_types),*) -> ::core::result::Result<#client #ty_g, #gs::StartError> {
                 Self::start_with(#(#init_names,)* #default_options).await
             }
 
@@ -466,7 +502,7 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
             /// # Errors
             ///
             /// See `StartError`.
-            pub async fn start_link(#(#init_names: #init_types),*) -> ::core::result::Result<#client, #gs::StartError> {
+            pub async fn start_link(#(#init_names: #init_types),*) -> ::core::result::Result<#client #ty_g, #gs::StartError> {
                 Self::start_with(#(#init_names,)* #default_options.link()).await
             }
 
@@ -478,7 +514,7 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
             pub async fn start_with(
                 #(#init_names: #init_types,)*
                 options: #gs::StartOptions,
-            ) -> ::core::result::Result<#client, #gs::StartError> {
+            ) -> ::core::result::Result<#client #ty_g, #gs::StartError> {
                 #gs::start_with::<Self>(#args_pack, options).await.map(#client::new)
             }
 

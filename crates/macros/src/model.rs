@@ -85,6 +85,7 @@ const OPTIONS: &str =
     "`crate = path::to::ferrotp`, `vsn = \"1\"`, `mailbox_capacity = N`, `call_timeout_ms = N`";
 
 pub(crate) struct Server {
+    pub(crate) generics: syn::Generics,
     pub(crate) self_ty: Type,
     pub(crate) ident: syn::Ident,
     pub(crate) init: Option<InitFn>,
@@ -165,11 +166,18 @@ pub(crate) fn parse_server(item: &mut ItemImpl, errors: &mut Errors) -> Option<S
         );
         return None;
     }
-    if !item.generics.params.is_empty() {
-        errors.push(
-            &item.generics,
-            "generic servers are not supported by #[gen_server] yet: implement `GenServer` by hand",
-        );
+    for param in &item.generics.params {
+        match param {
+            syn::GenericParam::Type(_) => {}
+            syn::GenericParam::Lifetime(l) => errors.push(
+                l,
+                "a server outlives any borrow: it cannot have lifetime parameters",
+            ),
+            syn::GenericParam::Const(c) => errors.push(
+                c,
+                "const parameters are not supported by #[gen_server]: implement `GenServer` by hand",
+            ),
+        }
     }
     let ident = match &*item.self_ty {
         Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.clone()),
@@ -237,6 +245,7 @@ pub(crate) fn parse_server(item: &mut ItemImpl, errors: &mut Errors) -> Option<S
         );
     }
     Some(Server {
+        generics: item.generics.clone(),
         self_ty: (*item.self_ty).clone(),
         ident,
         init,
