@@ -415,3 +415,38 @@ async fn a_generic_server_gets_a_generic_client() {
     assert_eq!(words.get("one".into()).await, Ok(Some("uno")));
     assert_eq!(words.get("two".into()).await, Ok(None));
 }
+
+struct Registrar;
+
+#[gen_server(name = "macro_registrar")]
+impl Registrar {
+    fn init() -> Result<Self, ExitReason> {
+        Ok(Registrar)
+    }
+
+    #[call]
+    fn hello(&self) -> &'static str {
+        "hello"
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_name_option_registers_servers_and_gives_a_registered_client() {
+    let sup = Supervisor::start(
+        SupervisorFlags::new(Strategy::OneForOne),
+        vec![Registrar::child_spec("registrar", ())],
+    )
+    .await
+    .unwrap();
+    let client = RegistrarClient::registered();
+    let first = client.pid().unwrap();
+    assert_eq!(client.hello().await, Ok("hello"));
+    process::exit(first, ExitReason::Kill).unwrap();
+    let _ = sup.count_children().await;
+    assert_eq!(client.hello().await, Ok("hello"));
+    assert_ne!(client.pid(), Some(first));
+    assert!(matches!(
+        Registrar::start().await,
+        Err(ferrotp::gen_server::StartError::AlreadyStarted(_))
+    ));
+}

@@ -97,10 +97,22 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
         .vsn
         .as_ref()
         .map(|v| quote!(const VSN: &'static str = #v;));
-    let default_options = match &options.mailbox_capacity {
-        Some(n) => quote!(#gs::StartOptions::new().mailbox_capacity(#n)),
-        None => quote!(#gs::StartOptions::new()),
-    };
+    let mut default_options = quote!(#gs::StartOptions::new());
+    if let Some(n) = &options.mailbox_capacity {
+        default_options = quote!(#default_options.mailbox_capacity(#n));
+    }
+    if let Some(name) = &options.name {
+        default_options = quote!(#default_options.name(#name));
+    }
+    let named_client = options.name.as_ref().map(|name| {
+        quote! {
+            /// A client of the server registered under the name given in `#[gen_server(name = ..)]`,
+            /// resolved at every request so it follows restarts.
+            pub fn registered() -> Self {
+                #client { server: #gs::Server::named(#name) }
+            }
+        }
+    });
     let call_timeout = match &options.call_timeout_ms {
         Some(ms) => quote!(::core::time::Duration::from_millis(#ms)),
         None => quote!(#gs::DEFAULT_CALL_TIMEOUT),
@@ -357,7 +369,7 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
     let send_checks = quote! {
         const _: () = {
             fn __ferrotp_assert_sendable<__T: ::core::marker::Send + 'static>() {}
-            #[allow(dead_code)]
+            #[allow(dead_code, clippy::multiple_bound_locations)]
             fn __ferrotp_check #impl_g () #where_c {
                 #(#sendable)*
             }
@@ -377,18 +389,19 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
         #send_checks
 
         #[doc = #call_doc]
-        #[allow(private_interfaces, dead_code)]
+        #[allow(private_interfaces, dead_code, clippy::multiple_bound_locations)]
         pub enum #call_enum #impl_g #where_c { #(#call_variants,)* #marker }
 
         #[doc = #reply_doc]
-        #[allow(private_interfaces, dead_code)]
+        #[allow(private_interfaces, dead_code, clippy::multiple_bound_locations)]
         pub enum #reply_enum #impl_g #where_c { #(#reply_variants,)* #marker }
 
         #[doc = #cast_doc]
-        #[allow(private_interfaces, dead_code)]
+        #[allow(private_interfaces, dead_code, clippy::multiple_bound_locations)]
         pub enum #cast_enum #impl_g #where_c { #(#cast_variants,)* #marker }
 
         #[automatically_derived]
+        #[allow(clippy::multiple_bound_locations)]
         impl #impl_g #gs::GenServer for #self_ty #where_c {
             type Args = #args_ty;
             type Call = #call_enum #ty_g;
@@ -430,12 +443,13 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
         }
 
         #[doc = #client_doc]
-        #[allow(private_interfaces)]
+        #[allow(private_interfaces, clippy::multiple_bound_locations)]
         pub struct #client #impl_g #where_c {
             server: #gs::Server<#self_ty>,
         }
 
         #[automatically_derived]
+        #[allow(clippy::multiple_bound_locations)]
         impl #impl_g ::core::clone::Clone for #client #ty_g #where_c {
             fn clone(&self) -> Self {
                 #client { server: ::core::clone::Clone::clone(&self.server) }
@@ -443,6 +457,7 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
         }
 
         #[automatically_derived]
+        #[allow(clippy::multiple_bound_locations)]
         impl #impl_g ::core::fmt::Debug for #client #ty_g #where_c {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 ::core::fmt::Debug::fmt(&self.server, f)
@@ -450,7 +465,7 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
         }
 
         #[automatically_derived]
-        #[allow(private_interfaces, dead_code)]
+        #[allow(private_interfaces, dead_code, clippy::multiple_bound_locations)]
         impl #impl_g #client #ty_g #where_c {
             /// A client of a running server.
             pub fn new(server: #gs::Server<#self_ty>) -> Self {
@@ -461,6 +476,8 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
             pub fn named(name: impl ::core::convert::Into<::std::sync::Arc<str>>) -> Self {
                 #client { server: #gs::Server::named(name) }
             }
+
+            #named_client
 
             /// The underlying server handle (for `sys`, supervisors, `send`).
             pub fn server(&self) -> &#gs::Server<#self_ty> {
@@ -486,7 +503,7 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
         }
 
         #[automatically_derived]
-        #[allow(private_interfaces, dead_code)]
+        #[allow(private_interfaces, dead_code, clippy::multiple_bound_locations)]
         impl #impl_g #self_ty #where_c {
             /// Start the server, not linked; returns once `init` has finished.
             ///

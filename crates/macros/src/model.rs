@@ -77,12 +77,12 @@ pub(crate) struct Lifecycle {
 pub(crate) struct Options {
     pub(crate) krate: syn::Path,
     pub(crate) vsn: Option<syn::LitStr>,
+    pub(crate) name: Option<syn::LitStr>,
     pub(crate) mailbox_capacity: Option<syn::LitInt>,
     pub(crate) call_timeout_ms: Option<syn::LitInt>,
 }
 
-const OPTIONS: &str =
-    "`crate = path::to::ferrotp`, `vsn = \"1\"`, `mailbox_capacity = N`, `call_timeout_ms = N`";
+const OPTIONS: &str = "`name = \"registered_name\"`, `vsn = \"1\"`, `mailbox_capacity = N`, `call_timeout_ms = N`, `crate = path::to::ferrotp`";
 
 pub(crate) struct Server {
     pub(crate) generics: syn::Generics,
@@ -98,6 +98,7 @@ pub(crate) fn parse_options(attr: TokenStream, errors: &mut Errors) -> Options {
     let mut options = Options {
         krate: syn::parse_quote!(::ferrotp),
         vsn: None,
+        name: None,
         mailbox_capacity: None,
         call_timeout_ms: None,
     };
@@ -119,6 +120,9 @@ pub(crate) fn parse_options(attr: TokenStream, errors: &mut Errors) -> Options {
         } else if meta.path.is_ident("vsn") {
             twice(options.vsn.is_some());
             options.vsn = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("name") {
+            twice(options.name.is_some());
+            options.name = Some(meta.value()?.parse()?);
         } else if meta.path.is_ident("mailbox_capacity") {
             twice(options.mailbox_capacity.is_some());
             let n: syn::LitInt = meta.value()?.parse()?;

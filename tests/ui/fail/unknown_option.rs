@@ -2,7 +2,7 @@ use ferrotp::{gen_server, ExitReason};
 
 struct S;
 
-#[gen_server(name = "s")]
+#[gen_server(label = "s")]
 impl S {
     fn init() -> Result<Self, ExitReason> {
         Ok(S)
