@@ -52,8 +52,9 @@ pub use ferrotp_runtime::*;
 /// * Options: `#[gen_server(name = "counter", vsn = "2", mailbox_capacity = 1000,
 ///   call_timeout_ms = 2000)]` register servers started by the generated functions under a
 ///   name (and add `CounterClient::registered()`), set the version `sys` reports and upgrades
-///   use, bound their mailbox, and change the client's default call timeout; `crate = path`
-///   names the facade when it is re-exported elsewhere.
+///   use, bound their mailbox, and change the client's default call timeout; `vis = pub(crate)`
+///   gives the generated messages and client the type's own visibility (default `pub`);
+///   `crate = path` names the facade when it is re-exported elsewhere.
 /// * Generic servers (`impl<T: Send + 'static> Cache<T>`) get generic messages and clients.
 ///
 /// Every mistake is reported at once, pointing at the offending tokens, with what to write

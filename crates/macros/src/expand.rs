@@ -64,6 +64,10 @@ pub(crate) fn gen_server(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 fn expand(server: &Server, options: &model::Options) -> TokenStream {
     let krate = &options.krate;
+    let vis = options
+        .vis
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(pub));
     let self_ty = &server.self_ty;
     let ident = &server.ident;
     // Type parameters travel with messages between processes: they must be `Send + 'static`.
@@ -390,15 +394,15 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
 
         #[doc = #call_doc]
         #[allow(private_interfaces, dead_code, clippy::multiple_bound_locations)]
-        pub enum #call_enum #impl_g #where_c { #(#call_variants,)* #marker }
+        #vis enum #call_enum #impl_g #where_c { #(#call_variants,)* #marker }
 
         #[doc = #reply_doc]
         #[allow(private_interfaces, dead_code, clippy::multiple_bound_locations)]
-        pub enum #reply_enum #impl_g #where_c { #(#reply_variants,)* #marker }
+        #vis enum #reply_enum #impl_g #where_c { #(#reply_variants,)* #marker }
 
         #[doc = #cast_doc]
         #[allow(private_interfaces, dead_code, clippy::multiple_bound_locations)]
-        pub enum #cast_enum #impl_g #where_c { #(#cast_variants,)* #marker }
+        #vis enum #cast_enum #impl_g #where_c { #(#cast_variants,)* #marker }
 
         #[automatically_derived]
         #[allow(clippy::multiple_bound_locations)]
@@ -444,7 +448,7 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
 
         #[doc = #client_doc]
         #[allow(private_interfaces, clippy::multiple_bound_locations)]
-        pub struct #client #impl_g #where_c {
+        #vis struct #client #impl_g #where_c {
             server: #gs::Server<#self_ty>,
         }
 

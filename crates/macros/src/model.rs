@@ -78,11 +78,13 @@ pub(crate) struct Options {
     pub(crate) krate: syn::Path,
     pub(crate) vsn: Option<syn::LitStr>,
     pub(crate) name: Option<syn::LitStr>,
+    /// Visibility of the generated messages and client (`pub` unless given).
+    pub(crate) vis: Option<syn::Visibility>,
     pub(crate) mailbox_capacity: Option<syn::LitInt>,
     pub(crate) call_timeout_ms: Option<syn::LitInt>,
 }
 
-const OPTIONS: &str = "`name = \"registered_name\"`, `vsn = \"1\"`, `mailbox_capacity = N`, `call_timeout_ms = N`, `crate = path::to::ferrotp`";
+const OPTIONS: &str = "`name = \"registered_name\"`, `vsn = \"1\"`, `mailbox_capacity = N`, `call_timeout_ms = N`, `vis = pub(crate)`, `crate = path::to::ferrotp`";
 
 pub(crate) struct Server {
     pub(crate) generics: syn::Generics,
@@ -99,6 +101,7 @@ pub(crate) fn parse_options(attr: TokenStream, errors: &mut Errors) -> Options {
         krate: syn::parse_quote!(::ferrotp),
         vsn: None,
         name: None,
+        vis: None,
         mailbox_capacity: None,
         call_timeout_ms: None,
     };
@@ -120,6 +123,9 @@ pub(crate) fn parse_options(attr: TokenStream, errors: &mut Errors) -> Options {
         } else if meta.path.is_ident("vsn") {
             twice(options.vsn.is_some());
             options.vsn = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("vis") {
+            twice(options.vis.is_some());
+            options.vis = Some(meta.value()?.parse()?);
         } else if meta.path.is_ident("name") {
             twice(options.name.is_some());
             options.name = Some(meta.value()?.parse()?);

@@ -2,7 +2,8 @@ use ferrotp::{gen_server, ExitReason};
 
 struct Ping;
 
-#[gen_server]
+// Messages and client as visible as the type itself.
+#[gen_server(vis = pub(crate))]
 impl Ping {
     async fn init() -> Result<Self, ExitReason> {
         Ok(Ping)
