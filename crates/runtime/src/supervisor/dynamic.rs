@@ -395,6 +395,18 @@ impl<E: Send + Sync + 'static> DynamicSupervisor<E> {
         })
     }
 
+    /// A handle to the live dynamic supervisor `pid` (for example a child of a supervisor).
+    ///
+    /// # Errors
+    ///
+    /// [`LookupError`](crate::LookupError) if `pid` is not alive or is not a dynamic supervisor
+    /// with extra arguments of type `E`.
+    pub fn from_pid(pid: Pid) -> Result<Self, crate::LookupError> {
+        Ok(DynamicSupervisor {
+            server: Server::from_pid(pid)?,
+        })
+    }
+
     /// The dynamic supervisor registered under `name`.
     pub fn named(name: impl Into<Arc<str>>) -> Self {
         DynamicSupervisor {
