@@ -3,7 +3,8 @@
 //!
 //! This file has its own binary, so its counting allocator sees only this test's work.
 //! `FERROTP_SOAK_CYCLES` scales it (default 20,000 process cycles; 2,000 restarts and call
-//! timeouts).
+//! timeouts). CI also runs a small variant under valgrind (`FERROTP_SOAK_UNDER_VALGRIND=1`
+//! skips the RSS check there), which must report 0 bytes definitely lost.
 
 mod common;
 
@@ -53,6 +54,14 @@ fn tables() -> Tables {
     }
 }
 
+/// Resident set size in bytes (Linux; 0 elsewhere, which skips the RSS check).
+fn rss_bytes() -> i64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<i64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
 fn cycles() -> u64 {
     std::env::var("FERROTP_SOAK_CYCLES")
         .ok()
@@ -97,6 +106,7 @@ async fn soak() {
     while watcher.try_next().is_some() {}
     let baseline_tables = tables();
     let baseline_bytes = LIVE.load(Ordering::Relaxed);
+    let baseline_rss = rss_bytes();
 
     for i in 0..n {
         one_life(&watcher, &topics, i).await;
@@ -160,6 +170,15 @@ async fn soak() {
         grown.abs() < 16 * 1024,
         "live heap grew by {grown} bytes over {n} cycles"
     );
+    // Under valgrind the RSS is valgrind's; the leak check there is its own.
+    if std::env::var_os("FERROTP_SOAK_UNDER_VALGRIND").is_none() {
+        let rss_grown = rss_bytes() - baseline_rss;
+        println!("RSS after the soak: {rss_grown:+} bytes against the warmed-up baseline");
+        assert!(
+            rss_grown < 2 * 1024 * 1024,
+            "RSS grew by {rss_grown} bytes over {n} cycles"
+        );
+    }
 }
 
 #[test]
