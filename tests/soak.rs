@@ -54,6 +54,23 @@ fn tables() -> Tables {
     }
 }
 
+/// Give freed memory back to the OS before reading RSS. glibc keeps freed pages mapped after
+/// churn (1,000,000 cycles left 14 MB resident with a flat live heap); trimming makes the RSS
+/// figure measure what is still in use, which is what a leak check is about.
+fn trim_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: glibc's `malloc_trim` only releases free memory at the top of the heaps and
+        // takes no pointers from us.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
 /// Resident set size in bytes (Linux; 0 elsewhere, which skips the RSS check).
 fn rss_bytes() -> i64 {
     std::fs::read_to_string("/proc/self/statm")
@@ -106,6 +123,7 @@ async fn soak() {
     while watcher.try_next().is_some() {}
     let baseline_tables = tables();
     let baseline_bytes = LIVE.load(Ordering::Relaxed);
+    trim_allocator();
     let baseline_rss = rss_bytes();
 
     for i in 0..n {
@@ -172,6 +190,7 @@ async fn soak() {
     );
     // Under valgrind the RSS is valgrind's; the leak check there is its own.
     if std::env::var_os("FERROTP_SOAK_UNDER_VALGRIND").is_none() {
+        trim_allocator();
         let rss_grown = rss_bytes() - baseline_rss;
         println!("RSS after the soak: {rss_grown:+} bytes against the warmed-up baseline");
         assert!(
