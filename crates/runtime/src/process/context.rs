@@ -16,7 +16,9 @@ use crate::{Addr, ExitReason, Message, Pid, ProcessResult, Reference};
 /// A process's view of itself, handed to its body by [`spawn`](crate::process::spawn).
 ///
 /// Only the process holds it: receiving, trapping exits, linking and monitoring are things a
-/// process does *for itself*, as in Erlang.
+/// process does *for itself*, as in Erlang. Keep it in the process's own body: moved into
+/// another tokio task it still receives messages there, but an exit signal only takes effect
+/// when the process's own task next runs.
 ///
 /// # Examples
 ///
