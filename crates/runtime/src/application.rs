@@ -107,7 +107,10 @@ impl Application {
 
 /// Ctrl-C, or SIGTERM on Unix.
 pub async fn shutdown_signal() {
-    #[cfg(unix)]
+    // tokio has no signal handling in a loom build (the loom models never run an application).
+    #[cfg(loom)]
+    std::future::pending::<()>().await;
+    #[cfg(all(unix, not(loom)))]
     {
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -122,7 +125,7 @@ pub async fn shutdown_signal() {
             _ = term.recv() => {}
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(all(not(unix), not(loom)))]
     {
         let _ = tokio::signal::ctrl_c().await;
     }

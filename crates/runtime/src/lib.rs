@@ -63,9 +63,13 @@ pub mod process;
 pub mod registry;
 pub mod signal;
 pub mod supervisor;
+mod sync;
 pub mod sys;
 pub mod task;
 pub mod timer;
+
+#[cfg(all(test, loom))]
+mod models;
 
 pub use error::{LookupError, NoProcError, RegisterError, SendError, SpawnError};
 pub use exit_reason::{ExitReason, ProcessResult};

@@ -19,7 +19,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use crate::sync::oneshot;
 
 use crate::gen_server::{GenServer, Server};
 use crate::process::panic::call_guarded;

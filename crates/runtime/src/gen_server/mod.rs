@@ -80,7 +80,7 @@ mod error;
 mod event_loop;
 mod reply;
 mod result;
-mod server;
+pub(crate) mod server;
 mod start;
 
 use std::future::Future;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use tokio::sync::oneshot;
+use crate::sync::oneshot;
 
 use crate::Pid;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use crate::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 
 use super::{CallError, GenServer, ReplyTo, Request, StopError};
@@ -304,7 +304,7 @@ impl<S: GenServer> Server<S> {
     }
 }
 
-enum Waited<R> {
+pub(crate) enum Waited<R> {
     Reply(R),
     Dropped,
     Timeout(Duration),
@@ -359,9 +359,25 @@ impl<R> Future for &mut AwaitReply<R> {
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Waited::Timeout(timeout)),
+            Poll::Ready(()) => Poll::Ready(settle_timeout(&mut this.rx, timeout)),
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+/// The call's time is up: decide, once and for both sides, whether the reply won the race.
+///
+/// Closing the channel first makes the outcome binary. A reply sent before the close is in the
+/// channel and is returned (the server's `reply` succeeded, so the caller must see it); a reply
+/// sent after it fails in the server's `reply` with the value handed back. Without the close,
+/// a reply landing between the timer firing and the receiver being dropped would be reported
+/// delivered to the server and lost to the caller (the loom model `reply_racing_its_timeout`
+/// explores that window).
+pub(crate) fn settle_timeout<R>(rx: &mut oneshot::Receiver<R>, timeout: Duration) -> Waited<R> {
+    rx.close();
+    match rx.try_recv() {
+        Ok(value) => Waited::Reply(value),
+        Err(_) => Waited::Timeout(timeout),
     }
 }
 

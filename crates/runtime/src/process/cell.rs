@@ -3,9 +3,8 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use crate::message::{Down, Message, SystemMessage};
+use crate::sync::Mutex;
 use crate::{ExitReason, Pid, Reference};
 
 use super::core::Core;

@@ -1,14 +1,13 @@
 //! The untyped half of a process: identity, status, links, monitors, name, pending exit.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::task::Waker;
 
-use parking_lot::{Mutex, MutexGuard};
-
 use crate::message::{Down, Exit, SystemMessage};
 use crate::signal::{decide, Effect, Origin};
+use crate::sync::{AtomicBool, Mutex, MutexGuard};
 use crate::{ExitReason, Pid, Reference};
 
 use super::table;

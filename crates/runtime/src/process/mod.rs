@@ -55,10 +55,10 @@ mod context;
 pub(crate) mod core;
 mod current;
 mod info;
-mod mailbox;
+pub(crate) mod mailbox;
 pub(crate) mod panic;
 pub(crate) mod table;
-mod task;
+pub(crate) mod task;
 
 use std::future::Future;
 

@@ -94,7 +94,7 @@ where
 
 /// How a process came to exit, for the log line.
 #[derive(Clone, Copy)]
-enum Cause {
+pub(crate) enum Cause {
     Returned,
     Panicked,
     Signal,
@@ -103,7 +103,7 @@ enum Cause {
 
 /// OTP's order: record the reason, drop the process's code and mailbox, release the name, then
 /// send exit signals and `Down`s.
-fn exit_process<M: Send + 'static, Fut>(
+pub(crate) fn exit_process<M: Send + 'static, Fut>(
     cell: &Arc<ProcessCell<M>>,
     mut body: Pin<&mut Option<Fut>>,
     reason: ExitReason,
