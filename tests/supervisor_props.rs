@@ -150,7 +150,11 @@ async fn check(ops: Vec<Op>, max_restarts: u32, period: u64) -> Result<(), TestC
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 96,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(common::seed::proptest_seed()),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn a_supervisor_follows_otps_restart_rules(

@@ -295,6 +295,7 @@ prop_state_machine! {
     #![proptest_config(ProptestConfig {
         cases: 1000,
         max_shrink_iters: 2000,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(common::seed::proptest_seed()),
         ..ProptestConfig::default()
     })]
 

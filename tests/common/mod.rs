@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod kid;
+pub mod seed;
 pub mod server;
 
 use std::time::Duration;

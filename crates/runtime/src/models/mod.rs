@@ -13,6 +13,7 @@
 //! thread plays its body and calls the same exit procedure the task would.
 
 use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::message::Message;
@@ -33,7 +34,18 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(2);
     }
-    builder.check(f);
+    let explored = Arc::new(AtomicUsize::new(0));
+    let counter = explored.clone();
+    builder.check(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        f();
+    });
+    // Shown with `--nocapture`: the figure docs/fault-tests.md quotes.
+    println!(
+        "{}: {} interleavings",
+        std::thread::current().name().unwrap_or("model"),
+        explored.load(Ordering::Relaxed)
+    );
 }
 
 /// A process as the core sees it: its cell, in the process table.
