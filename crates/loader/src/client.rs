@@ -1,0 +1,121 @@
+//! The typed client of a hot process, built from the module's interface crate.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use ferrotp_abi::{codec, Interface};
+use ferrotp_runtime::gen_server::{Server, DEFAULT_CALL_TIMEOUT};
+use ferrotp_runtime::{ExitReason, Pid};
+
+use crate::error::HotCallError;
+use crate::process::HotProcess;
+
+/// A handle to a hot process of module `I`: calls and casts in the interface's own types,
+/// encoded for the module by the loader. Cheap to clone; it stays valid across upgrades (the
+/// process keeps its pid).
+pub struct HotClient<I: Interface> {
+    server: Server<HotProcess>,
+    _interface: PhantomData<fn() -> I>,
+}
+
+impl<I: Interface> Clone for HotClient<I> {
+    fn clone(&self) -> Self {
+        HotClient {
+            server: self.server.clone(),
+            _interface: PhantomData,
+        }
+    }
+}
+
+impl<I: Interface> std::fmt::Debug for HotClient<I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HotClient")
+            .field("module", &I::MODULE)
+            .field("pid", &self.server.pid())
+            .finish()
+    }
+}
+
+impl<I: Interface> HotClient<I> {
+    pub(crate) fn new(server: Server<HotProcess>) -> Self {
+        HotClient {
+            server,
+            _interface: PhantomData,
+        }
+    }
+
+    /// A client for the hot process registered as `name`, looked up at each request.
+    pub fn named(name: impl Into<std::sync::Arc<str>>) -> Self {
+        Self::new(Server::named(name))
+    }
+
+    /// The process's pid, if it is running.
+    pub fn pid(&self) -> Option<Pid> {
+        self.server.pid()
+    }
+
+    /// Call with the default timeout (5 s).
+    ///
+    /// # Errors
+    ///
+    /// [`HotCallError::Call`] as a GenServer call fails (a panic in the module's handler
+    /// crashes the process and arrives as `CallError::Exit`); [`HotCallError::Rejected`] if the
+    /// running version could not read the request.
+    pub async fn call(&self, request: I::Call) -> Result<I::Reply, HotCallError> {
+        self.call_timeout(request, DEFAULT_CALL_TIMEOUT).await
+    }
+
+    /// Call, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    pub async fn call_timeout(
+        &self,
+        request: I::Call,
+        timeout: Duration,
+    ) -> Result<I::Reply, HotCallError> {
+        let bytes = codec::encode(&request).map_err(|e| HotCallError::Encode(e.to_string()))?;
+        let reply = self
+            .server
+            .call_timeout(bytes, timeout)
+            .await?
+            .map_err(HotCallError::Rejected)?;
+        codec::decode(&reply).map_err(|e| HotCallError::BadReply(e.to_string()))
+    }
+
+    /// Cast: fire and forget, like a GenServer cast. A message that does not encode is
+    /// logged and dropped.
+    pub fn cast(&self, message: I::Cast) {
+        match codec::encode(&message) {
+            Ok(bytes) => self.server.cast(bytes),
+            Err(e) => {
+                tracing::error!(module = I::MODULE, error = %e, "a cast did not encode; dropped")
+            }
+        }
+    }
+
+    /// The process's `sys` statistics: whether it is suspended (an upgrade in progress), its
+    /// version as the host sees it, messages handled and queued.
+    ///
+    /// # Errors
+    ///
+    /// As [`sys::statistics`](ferrotp_runtime::sys::statistics).
+    pub async fn statistics(
+        &self,
+    ) -> Result<ferrotp_runtime::sys::Statistics, ferrotp_runtime::sys::SysError> {
+        ferrotp_runtime::sys::statistics(&self.server).await
+    }
+
+    /// Stop the process with `reason`, waiting for `terminate`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::stop`].
+    pub async fn stop(
+        &self,
+        reason: ExitReason,
+    ) -> Result<(), ferrotp_runtime::gen_server::StopError> {
+        self.server.stop(reason, None).await
+    }
+}

@@ -1,0 +1,251 @@
+//! Dev mode: rebuild a module, save, and the running system has the new code.
+//!
+//! [`DevWatcher`] watches a build output directory (`notify`, debounced), and when a module
+//! library there changes, upgrades the running module to it — or loads it, the first time. A
+//! file whose content did not change (cargo touching an artifact) is skipped; a half-written
+//! file (the linker still writing) is retried. [`cargo_build`] drives `cargo build` and takes
+//! the artifact paths from cargo's JSON messages instead of guessing file names.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use notify_debouncer_mini::{new_debouncer, notify::RecursiveMode, DebounceEventResult};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::error::{LoadError, UpgradeError};
+use crate::loader::Loader;
+use crate::upgrade::UpgradeReport;
+
+/// What the watcher did about one changed file.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DevEvent {
+    /// A module seen for the first time was loaded.
+    Loaded {
+        /// The library.
+        path: PathBuf,
+        /// Its module.
+        module: String,
+        /// Its version.
+        vsn: String,
+    },
+    /// The running module was upgraded to the rebuilt library.
+    Upgraded {
+        /// The library.
+        path: PathBuf,
+        /// What the upgrade did.
+        report: UpgradeReport,
+    },
+    /// The library changed but could not be used; the running code is unchanged.
+    Failed {
+        /// The library.
+        path: PathBuf,
+        /// Why.
+        error: UpgradeError,
+    },
+}
+
+/// Watches a directory of module libraries and hot-swaps what changes. Stops when dropped.
+#[derive(Debug)]
+pub struct DevWatcher {
+    events: mpsc::UnboundedReceiver<DevEvent>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DevWatcher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn is_library(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("so" | "dylib" | "dll")
+    )
+}
+
+fn digest(path: &Path) -> Option<Vec<u8>> {
+    std::fs::read(path)
+        .ok()
+        .map(|b| Sha256::digest(&b).to_vec())
+}
+
+impl DevWatcher {
+    /// Watch `dir` (not recursively), waiting `debounce` after the last change to a file
+    /// before acting on it. Libraries already in `dir` are taken as seen, not loaded.
+    ///
+    /// # Errors
+    ///
+    /// If the directory cannot be watched.
+    pub fn watch(
+        loader: Loader,
+        dir: impl AsRef<Path>,
+        debounce: Duration,
+    ) -> Result<DevWatcher, notify_debouncer_mini::notify::Error> {
+        let dir = dir.as_ref().to_path_buf();
+        let (raw_tx, mut raw_rx) = mpsc::unbounded_channel::<Vec<PathBuf>>();
+        let mut debouncer = new_debouncer(debounce, move |res: DebounceEventResult| {
+            if let Ok(events) = res {
+                let _ = raw_tx.send(events.into_iter().map(|e| e.path).collect());
+            }
+        })?;
+        debouncer
+            .watcher()
+            .watch(&dir, RecursiveMode::NonRecursive)?;
+        let mut seen: HashMap<PathBuf, Vec<u8>> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| is_library(p))
+                    .filter_map(|p| digest(&p).map(|d| (p, d)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (tx, events) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            // Owned by the task: watching stops when the task is aborted.
+            let _debouncer = debouncer;
+            while let Some(paths) = raw_rx.recv().await {
+                for path in paths.into_iter().filter(|p| is_library(p)) {
+                    let Some(d) = digest(&path) else { continue };
+                    if seen.get(&path) == Some(&d) {
+                        tracing::debug!(path = %path.display(), "unchanged; skipped");
+                        continue;
+                    }
+                    let event = swap(&loader, &path).await;
+                    if !matches!(event, DevEvent::Failed { .. }) {
+                        seen.insert(path.clone(), d);
+                    }
+                    let _ = tx.send(event);
+                }
+            }
+        });
+        Ok(DevWatcher { events, task })
+    }
+
+    /// The next thing the watcher did.
+    pub async fn next_event(&mut self) -> Option<DevEvent> {
+        self.events.recv().await
+    }
+}
+
+/// Upgrade to (or load) the library at `path`, retrying while it looks half-written.
+async fn swap(loader: &Loader, path: &Path) -> DevEvent {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let result = loader.upgrade(path, &[]).await;
+        let event = match result {
+            Ok(report) => {
+                tracing::info!(path = %path.display(), module = %report.module, from = %report.from, to = %report.to, processes = report.processes, "hot-swapped");
+                DevEvent::Upgraded {
+                    path: path.to_path_buf(),
+                    report,
+                }
+            }
+            Err(UpgradeError::UnknownModule(_)) => match loader.load(path).await {
+                Ok(v) => DevEvent::Loaded {
+                    path: path.to_path_buf(),
+                    module: v.module,
+                    vsn: v.vsn,
+                },
+                Err(error) => DevEvent::Failed {
+                    path: path.to_path_buf(),
+                    error,
+                },
+            },
+            Err(UpgradeError::Load(
+                LoadError::Truncated { .. } | LoadError::NotALibrary { .. },
+            )) if attempts < 5 => {
+                // The linker may still be writing: wait and read it again.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            Err(error) => {
+                tracing::error!(path = %path.display(), %error, "hot swap failed; the running code is unchanged");
+                DevEvent::Failed {
+                    path: path.to_path_buf(),
+                    error,
+                }
+            }
+        };
+        return event;
+    }
+}
+
+/// `cargo build` failed, or produced no library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// cargo could not be run.
+    #[error("could not run cargo: {0}")]
+    Spawn(#[from] std::io::Error),
+    /// cargo reported a failed build.
+    #[error("cargo build failed ({status}):\n{stderr}")]
+    Failed {
+        /// cargo's exit status.
+        status: std::process::ExitStatus,
+        /// What it printed.
+        stderr: String,
+    },
+    /// The build succeeded without producing a `cdylib`.
+    #[error("cargo built no cdylib for {0}")]
+    NoLibrary(String),
+}
+
+/// Build `packages` of the workspace at `manifest_dir` with the `cargo` that runs this
+/// program's build (`$CARGO`, else `cargo`), plus `extra_args`, and return the paths of the
+/// `cdylib`s it produced, read from cargo's JSON messages. Blocking: call it from
+/// `spawn_blocking` in async code.
+///
+/// # Errors
+///
+/// [`BuildError`] if cargo cannot run, the build fails, or no `cdylib` came out.
+pub fn cargo_build(
+    manifest_dir: impl AsRef<Path>,
+    packages: &[&str],
+    extra_args: &[&str],
+) -> Result<Vec<PathBuf>, BuildError> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(manifest_dir)
+        .args(["build", "--message-format=json-render-diagnostics"])
+        .args(packages.iter().flat_map(|p| ["-p", p]))
+        .args(extra_args)
+        .output()?;
+    if !output.status.success() {
+        return Err(BuildError::Failed {
+            status: output.status,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        });
+    }
+    let libraries: Vec<PathBuf> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .filter(|m| {
+            m["target"]["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "cdylib"))
+        })
+        .flat_map(|m| {
+            m["filenames"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|f| f.as_str().map(PathBuf::from))
+                .filter(|p| is_library(p))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if libraries.is_empty() {
+        return Err(BuildError::NoLibrary(packages.join(", ")));
+    }
+    Ok(libraries)
+}
