@@ -39,6 +39,14 @@ pub enum DevEvent {
         /// What the upgrade did.
         report: UpgradeReport,
     },
+    /// The library looks half-written (truncated, or not yet a library); the watcher reads it
+    /// again shortly.
+    Retrying {
+        /// The library.
+        path: PathBuf,
+        /// What was wrong with it.
+        error: LoadError,
+    },
     /// The library changed but could not be used; the running code is unchanged.
     Failed {
         /// The library.
@@ -68,10 +76,14 @@ fn is_library(path: &Path) -> bool {
     )
 }
 
-fn digest(path: &Path) -> Option<Vec<u8>> {
-    std::fs::read(path)
-        .ok()
-        .map(|b| Sha256::digest(&b).to_vec())
+/// The file's SHA-256 in hex, as the loader reports the digests of what it loaded.
+fn digest(path: &Path) -> Option<String> {
+    std::fs::read(path).ok().map(|b| {
+        Sha256::digest(&b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect()
+    })
 }
 
 impl DevWatcher {
@@ -96,7 +108,7 @@ impl DevWatcher {
         debouncer
             .watcher()
             .watch(&dir, RecursiveMode::NonRecursive)?;
-        let mut seen: HashMap<PathBuf, Vec<u8>> = std::fs::read_dir(&dir)
+        let mut seen: HashMap<PathBuf, String> = std::fs::read_dir(&dir)
             .map(|entries| {
                 entries
                     .flatten()
@@ -110,18 +122,18 @@ impl DevWatcher {
         let task = tokio::spawn(async move {
             // Owned by the task: watching stops when the task is aborted.
             let _debouncer = debouncer;
-            while let Some(paths) = raw_rx.recv().await {
+            while let Some(mut paths) = raw_rx.recv().await {
+                // A build writes a file in many steps: take every batch already queued and act
+                // once per path, on its latest content.
+                while let Ok(more) = raw_rx.try_recv() {
+                    paths.extend(more);
+                }
+                paths.sort();
+                paths.dedup();
                 for path in paths.into_iter().filter(|p| is_library(p)) {
-                    let Some(d) = digest(&path) else { continue };
-                    if seen.get(&path) == Some(&d) {
-                        tracing::debug!(path = %path.display(), "unchanged; skipped");
-                        continue;
+                    if let Some(event) = swap(&loader, &path, &mut seen, &tx).await {
+                        let _ = tx.send(event);
                     }
-                    let event = swap(&loader, &path).await;
-                    if !matches!(event, DevEvent::Failed { .. }) {
-                        seen.insert(path.clone(), d);
-                    }
-                    let _ = tx.send(event);
                 }
             }
         });
@@ -134,47 +146,98 @@ impl DevWatcher {
     }
 }
 
-/// Upgrade to (or load) the library at `path`, retrying while it looks half-written.
-async fn swap(loader: &Loader, path: &Path) -> DevEvent {
+/// The file's digest once two reads a moment apart agree.
+async fn stable_digest(path: &Path) -> Option<String> {
+    let read = || {
+        let path = path.to_path_buf();
+        async move {
+            tokio::task::spawn_blocking(move || digest(&path))
+                .await
+                .ok()
+                .flatten()
+        }
+    };
+    let mut last = read().await?;
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = read().await?;
+        if now == last {
+            return Some(now);
+        }
+        last = now;
+    }
+}
+
+/// How often, and how far apart, a half-written library is read again.
+const RETRIES: u32 = 10;
+const RETRY_AFTER: Duration = Duration::from_millis(300);
+
+/// Upgrade to (or load) the library at `path`, retrying while it looks half-written. `None`
+/// if its content is what was last loaded from it (or it is gone).
+async fn swap(
+    loader: &Loader,
+    path: &Path,
+    seen: &mut HashMap<PathBuf, String>,
+    tx: &mpsc::UnboundedSender<DevEvent>,
+) -> Option<DevEvent> {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let result = loader.upgrade(path, &[]).await;
-        let event = match result {
+        // Compared at every attempt, once the content holds still: a file being written
+        // changes between two reads, and a half-written copy of unchanged bytes must not
+        // count as a change.
+        let current = stable_digest(path).await?;
+        if seen.get(path) == Some(&current) {
+            tracing::debug!(path = %path.display(), "unchanged; skipped");
+            return None;
+        }
+        let event = match loader.upgrade(path, &[]).await {
             Ok(report) => {
                 tracing::info!(path = %path.display(), module = %report.module, from = %report.from, to = %report.to, processes = report.processes, "hot-swapped");
+                seen.insert(path.to_path_buf(), report.sha256.clone());
                 DevEvent::Upgraded {
                     path: path.to_path_buf(),
                     report,
                 }
             }
             Err(UpgradeError::UnknownModule(_)) => match loader.load(path).await {
-                Ok(v) => DevEvent::Loaded {
-                    path: path.to_path_buf(),
-                    module: v.module,
-                    vsn: v.vsn,
-                },
+                Ok(v) => {
+                    tracing::info!(path = %path.display(), module = %v.module, vsn = %v.vsn, "loaded");
+                    seen.insert(path.to_path_buf(), v.sha256);
+                    DevEvent::Loaded {
+                        path: path.to_path_buf(),
+                        module: v.module,
+                        vsn: v.vsn,
+                    }
+                }
                 Err(error) => DevEvent::Failed {
                     path: path.to_path_buf(),
                     error,
                 },
             },
             Err(UpgradeError::Load(
-                LoadError::Truncated { .. } | LoadError::NotALibrary { .. },
-            )) if attempts < 5 => {
+                error @ (LoadError::Truncated { .. } | LoadError::NotALibrary { .. }),
+            )) if attempts < RETRIES => {
                 // The linker may still be writing: wait and read it again.
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                tracing::debug!(path = %path.display(), %error, "half-written? reading it again");
+                let _ = tx.send(DevEvent::Retrying {
+                    path: path.to_path_buf(),
+                    error,
+                });
+                tokio::time::sleep(RETRY_AFTER).await;
                 continue;
             }
             Err(error) => {
                 tracing::error!(path = %path.display(), %error, "hot swap failed; the running code is unchanged");
+                // Remembered too: the same broken bytes are not retried on every touch.
+                seen.insert(path.to_path_buf(), current);
                 DevEvent::Failed {
                     path: path.to_path_buf(),
                     error,
                 }
             }
         };
-        return event;
+        return Some(event);
     }
 }
 

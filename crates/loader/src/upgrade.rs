@@ -39,6 +39,8 @@ pub struct UpgradeReport {
     pub from: String,
     /// The version now current.
     pub to: String,
+    /// The SHA-256 (hex) of the library now current.
+    pub sha256: String,
     /// Processes migrated (each kept its pid, its queued messages and its callers).
     pub processes: usize,
     /// How long the processes were suspended (from the first suspend to the last resume).
@@ -207,6 +209,7 @@ pub(crate) async fn migrate(
         module: slot.name.clone(),
         from: from_current.vsn.clone(),
         to: to.vsn.clone(),
+        sha256: to.sha256.clone(),
         processes,
         suspended_for: began.elapsed(),
     })

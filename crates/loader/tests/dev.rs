@@ -1,0 +1,96 @@
+//! Dev mode: a library rebuilt into a watched directory replaces the running code.
+//!
+//! File-system notifications arrive in real time, so this test runs on a real clock; every wait
+//! is bounded and ends as soon as the awaited event arrives.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{fixtures, private_dir};
+use ferrotp_loader::{
+    DevEvent, DevWatcher, LoadError, Loader, LoaderConfig, TrustPolicy, UpgradeError,
+};
+use ferrotp_runtime::gen_server::StartOptions;
+use hot_counter_api::{Counter, CounterCall, CounterReply};
+
+async fn next(w: &mut DevWatcher) -> DevEvent {
+    tokio::time::timeout(Duration::from_secs(30), w.next_event())
+        .await
+        .expect("the watcher reacted within 30 s")
+        .expect("the watcher is running")
+}
+
+/// The next event that is not a retry of a half-written file.
+async fn settled(w: &mut DevWatcher) -> DevEvent {
+    loop {
+        match next(w).await {
+            DevEvent::Retrying { .. } => continue,
+            e => return e,
+        }
+    }
+}
+
+fn write(path: &std::path::Path, bytes: &[u8]) {
+    // Written in place, as a linker does, not renamed into place.
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuilt_library_is_loaded_then_hot_swapped_and_unchanged_or_broken_ones_change_nothing()
+{
+    let f = fixtures();
+    let dir = private_dir("watched");
+    let loader = Loader::new(LoaderConfig::new(TrustPolicy::default().allow_dir(&dir))).unwrap();
+    let mut watcher = DevWatcher::watch(loader.clone(), &dir, Duration::from_millis(50)).unwrap();
+    let lib = dir.join("libcounter.so");
+    let v1 = std::fs::read(&f.v1).unwrap();
+    let v2 = std::fs::read(&f.v2).unwrap();
+
+    // Half-written first: the watcher waits for the rest.
+    write(&lib, &v1[..v1.len() / 2]);
+    match next(&mut watcher).await {
+        DevEvent::Retrying {
+            error: LoadError::Truncated { .. } | LoadError::NotALibrary { .. },
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    write(&lib, &v1);
+    let loaded = settled(&mut watcher).await;
+    assert!(
+        matches!(&loaded, DevEvent::Loaded { module, vsn, .. } if module == "counter" && vsn == "1"),
+        "{loaded:?}"
+    );
+    let c = loader
+        .start::<Counter>(3, StartOptions::new())
+        .await
+        .unwrap();
+
+    write(&lib, &v2);
+    match settled(&mut watcher).await {
+        DevEvent::Upgraded { report, .. } => assert_eq!(report.to, "2"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        c.call(CounterCall::Version).await.unwrap(),
+        CounterReply::Text("2".into())
+    );
+
+    // The same bytes again (cargo touching the artifact): skipped. A broken version next: the
+    // first event is about it, and the running code stays.
+    write(&lib, &v2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    write(&lib, &std::fs::read(&f.v3_broken).unwrap());
+    match settled(&mut watcher).await {
+        DevEvent::Failed {
+            error: UpgradeError::Migration { to, .. },
+            ..
+        } => assert_eq!(to, "3"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        c.call(CounterCall::Get).await.unwrap(),
+        CounterReply::Count(3)
+    );
+}
