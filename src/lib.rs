@@ -29,6 +29,18 @@
 
 pub use ferrotp_runtime::*;
 
+/// Hot code upgrades (feature `hot`, on by default): load actor modules from dynamic
+/// libraries, upgrade them while their processes run, roll back what fails. See
+/// [`ferrotp_loader`].
+#[cfg(feature = "hot")]
+pub use ferrotp_loader as hot;
+
+/// The contract a hot module is written against (feature `hot`): `HotModule`, `Interface`,
+/// `export_module!`. A module crate depends on `ferrotp-abi` directly, not on this facade,
+/// which would bring tokio into it.
+#[cfg(feature = "hot")]
+pub use ferrotp_abi as abi;
+
 /// Declare a GenServer from an `impl` block: `init` builds the state, `#[call]` methods answer
 /// requests, `#[cast]` methods take fire-and-forget messages.
 ///

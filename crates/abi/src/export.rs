@@ -58,6 +58,25 @@ fn guarded(out: *mut Out, f: impl FnOnce(&mut Out) -> Status) -> Status {
     }
 }
 
+/// Encode `value` straight into the host's buffer: on the stack when small (a reply usually
+/// is), so the module allocates nothing per call.
+fn put_encoded<T: serde::Serialize>(out: &mut Out, value: &T) -> Status {
+    let mut stack = [0u8; 256];
+    match postcard::to_slice(value, &mut stack) {
+        Ok(bytes) => {
+            out.put(bytes);
+            Status::OK
+        }
+        Err(_) => match encode(value) {
+            Ok(bytes) => {
+                out.put(&bytes);
+                Status::OK
+            }
+            Err(e) => fail(out, Status::ERROR, e),
+        },
+    }
+}
+
 fn fail(out: &mut Out, status: Status, msg: impl std::fmt::Display) -> Status {
     out.put(msg.to_string().as_bytes());
     status
@@ -118,13 +137,7 @@ unsafe extern "C" fn handle_call<M: HotModule>(
         // SAFETY: `host` is this callback's context.
         let mut host = unsafe { Host::from_ctx(host) };
         let answer = state.handle_call(request, &mut host);
-        match encode(&answer) {
-            Ok(bytes) => {
-                out.put(&bytes);
-                Status::OK
-            }
-            Err(e) => fail(out, Status::ERROR, e),
-        }
+        put_encoded(out, &answer)
     })
 }
 

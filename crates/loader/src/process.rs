@@ -194,13 +194,15 @@ impl HotProcess {
     async fn cast(&mut self, bytes: Vec<u8>, ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
         let pid = self.pid;
         let handle = self.handle();
-        let version = handle.version.clone();
-        let (result, effects) = with_host(pid, &version, |host| {
+        let version = &handle.version;
+        let (result, effects) = with_host(pid, version, |host| {
             version.handle_cast(host, handle, &bytes)
         });
         match result {
             Ok(()) => {
-                self.apply(effects, ctx).await;
+                if !effects.is_empty() {
+                    self.apply(effects, ctx).await;
+                }
                 HandleResult::noreply()
             }
             // A message the running version cannot read is dropped with a log line, as a
@@ -270,13 +272,15 @@ impl GenServer for HotProcess {
     ) -> CallResult<Self> {
         let pid = self.pid;
         let handle = self.handle();
-        let version = handle.version.clone();
-        let (result, effects) = with_host(pid, &version, |host| {
+        let version = &handle.version;
+        let (result, effects) = with_host(pid, version, |host| {
             version.handle_call(host, handle, &request)
         });
         match result {
             Ok(reply) => {
-                self.apply(effects, ctx).await;
+                if !effects.is_empty() {
+                    self.apply(effects, ctx).await;
+                }
                 CallResult::reply(from, Ok(reply))
             }
             Err(ModuleFault::Decode(e)) => CallResult::reply(from, Err(e)),

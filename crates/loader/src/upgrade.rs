@@ -97,20 +97,26 @@ pub(crate) async fn migrate(
             let Ok(server) = Server::<HotProcess>::from_pid(pid) else {
                 return Prepared::Gone;
             };
-            match sys::suspend(&server).await {
+            // Both requests are queued, in this order (`biased`), before the process next
+            // runs: it is suspended first, then exports its state while suspended. Exporting
+            // first would let messages handled in between be lost from the migrated state.
+            let export = async {
+                match direction {
+                    Direction::Up => sys::with_state(&server, |p: &HotProcess| p.export()).await,
+                    Direction::Down => {
+                        sys::with_state(&server, move |p: &HotProcess| {
+                            p.export_down(&to_vsn, &extra)
+                        })
+                        .await
+                    }
+                }
+            };
+            let (suspended, exported) = tokio::join!(biased; sys::suspend(&server), export);
+            match suspended {
                 Ok(()) => {}
                 Err(SysError::NoProc | SysError::Exit(_)) => return Prepared::Gone,
                 Err(e) => return Prepared::Failed(pid, e),
             }
-            let exported = match direction {
-                Direction::Up => sys::with_state(&server, |p: &HotProcess| p.export()).await,
-                Direction::Down => {
-                    sys::with_state(&server, move |p: &HotProcess| {
-                        p.export_down(&to_vsn, &extra)
-                    })
-                    .await
-                }
-            };
             match exported {
                 Ok((from, exported)) => Prepared::Ready(Box::new(Suspended {
                     pid,
@@ -195,12 +201,17 @@ pub(crate) async fn migrate(
     let mut set = JoinSet::new();
     for (s, state) in ready.into_iter().zip(new_states) {
         set.spawn(async move {
-            if let Err(e) = sys::with_state(&s.server, move |p: &HotProcess| p.swap(state)).await {
+            // Queued together, handled in one wake-up: swap, then resume.
+            let (swapped, _) = tokio::join!(
+                biased;
+                sys::with_state(&s.server, move |p: &HotProcess| p.swap(state)),
+                sys::resume(&s.server)
+            );
+            if let Err(e) = swapped {
                 // Only a process that died meanwhile gets here: its migrated state was dropped
                 // with the request, and its supervisor restarts it on the new code.
                 tracing::debug!(pid = %s.pid, error = %e, "a process exited during the upgrade");
             }
-            let _ = sys::resume(&s.server).await;
         });
     }
     while set.join_next().await.is_some() {}
