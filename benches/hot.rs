@@ -217,7 +217,41 @@ async fn bench() -> Vec<Row> {
     rows
 }
 
+/// `FERROTP_BENCH_CALLS=hot:N` or `native:N`: only make N calls of that kind and exit, for
+/// counting instructions with callgrind (the difference between N and 0 calls is the cost of
+/// N calls, free of the machine's noise).
+async fn calls_only(spec: &str) {
+    let (kind, n) = spec.split_once(':').expect("kind:N");
+    let n: u64 = n.parse().expect("a number of calls");
+    let (dir, v1, _) = modules();
+    let loader = Loader::new(LoaderConfig::new(TrustPolicy::default().allow_dir(&dir))).unwrap();
+    loader.load(&v1).await.unwrap();
+    let native = Native::start(7).await.unwrap();
+    let hot = loader
+        .start::<Counter>(7, StartOptions::new())
+        .await
+        .unwrap();
+    for _ in 0..n {
+        match kind {
+            "hot" => {
+                hot.call(CounterCall::Get).await.unwrap();
+            }
+            _ => {
+                native.get().await.unwrap();
+            }
+        }
+    }
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("FERROTP_BENCH_CALLS") {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(calls_only(&spec));
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
