@@ -12,7 +12,7 @@ use std::time::Instant;
 use ferrotp::gen_server::StartOptions;
 use ferrotp::hot::{cargo_build, HotClient, Loader, LoaderConfig, TrustPolicy};
 use ferrotp::{gen_server, ExitReason};
-use hot_counter_api::{Counter, CounterCall, CounterCast, CounterReply};
+use hot_counter_api::{CounterClient, CounterInterface};
 use tokio::sync::{mpsc, oneshot};
 
 fn quick() -> bool {
@@ -121,16 +121,13 @@ async fn bench() -> Vec<Row> {
     })
     .await;
     let hot = loader
-        .start::<Counter>(7, StartOptions::new())
+        .start::<CounterInterface>(7, StartOptions::new())
         .await
         .unwrap();
     let hot_call = per_call(runs, n, || {
         let hot = hot.clone();
         async move {
-            assert_eq!(
-                hot.call(CounterCall::Get).await.unwrap(),
-                CounterReply::Count(7)
-            );
+            assert_eq!(hot.get().await.unwrap(), 7);
         }
     })
     .await;
@@ -148,11 +145,11 @@ async fn bench() -> Vec<Row> {
         let loader =
             Loader::new(LoaderConfig::new(TrustPolicy::default().allow_dir(&dir))).unwrap();
         loader.load(&v1).await.unwrap();
-        let mut clients: Vec<HotClient<Counter>> = Vec::with_capacity(processes);
+        let mut clients: Vec<HotClient<CounterInterface>> = Vec::with_capacity(processes);
         for _ in 0..processes {
             clients.push(
                 loader
-                    .start::<Counter>(0, StartOptions::new())
+                    .start::<CounterInterface>(0, StartOptions::new())
                     .await
                     .unwrap(),
             );
@@ -164,7 +161,7 @@ async fn bench() -> Vec<Row> {
         for flip in 0..flips {
             // A message to every process just before each change: queued while it happens.
             for c in &clients {
-                c.cast(CounterCast::Seq(flip + 1));
+                c.seq(flip + 1);
             }
             sent += processes as u64;
             let start = Instant::now();
@@ -179,15 +176,9 @@ async fn bench() -> Vec<Row> {
         }
         let mut handled = 0;
         for c in &clients {
-            if let CounterReply::Sequence {
-                received,
-                out_of_order,
-                ..
-            } = c.call(CounterCall::Sequence).await.unwrap()
-            {
-                assert_eq!(out_of_order, 0);
-                handled += received;
-            }
+            let sequence = c.sequence().await.unwrap();
+            assert_eq!(sequence.out_of_order, 0);
+            handled += sequence.received;
         }
         assert_eq!(handled, sent, "no message lost across {flips} code changes");
         up.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -228,13 +219,13 @@ async fn calls_only(spec: &str) {
     loader.load(&v1).await.unwrap();
     let native = Native::start(7).await.unwrap();
     let hot = loader
-        .start::<Counter>(7, StartOptions::new())
+        .start::<CounterInterface>(7, StartOptions::new())
         .await
         .unwrap();
     for _ in 0..n {
         match kind {
             "hot" => {
-                hot.call(CounterCall::Get).await.unwrap();
+                hot.get().await.unwrap();
             }
             _ => {
                 native.get().await.unwrap();

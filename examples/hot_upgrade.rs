@@ -16,7 +16,7 @@ use ferrotp::gen_server::StartOptions;
 use ferrotp::hot::{cargo_build, HotClient, Loader, LoaderConfig, TrustPolicy};
 use ferrotp::supervisor::{Strategy, Supervisor, SupervisorFlags};
 use ferrotp::{process, ExitReason};
-use hot_counter_api::{Counter, CounterCall, CounterCast, CounterReply};
+use hot_counter_api::{CounterClient, CounterInterface, Sequence};
 
 const COUNTERS: usize = 4;
 
@@ -52,13 +52,6 @@ fn build_modules() -> anyhow::Result<(PathBuf, [PathBuf; 3])> {
     Ok((dir, out.try_into().unwrap()))
 }
 
-async fn text(c: &HotClient<Counter>, call: CounterCall) -> anyhow::Result<String> {
-    match c.call(call).await? {
-        CounterReply::Text(t) => Ok(t),
-        other => bail!("unexpected reply {other:?}"),
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let (dir, [v1, v2, v3]) = build_modules()?;
@@ -74,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
     let specs = (0..COUNTERS)
         .map(|i| {
             let name = format!("counter-{i}");
-            loader.child_spec::<Counter>(
+            loader.child_spec::<CounterInterface>(
                 name.clone(),
                 10 * i as u64,
                 StartOptions::new().name(name),
@@ -82,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let sup = Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), specs).await?;
-    let counters: Vec<HotClient<Counter>> = (0..COUNTERS)
+    let counters: Vec<HotClient<CounterInterface>> = (0..COUNTERS)
         .map(|i| HotClient::named(format!("counter-{i}")))
         .collect();
     println!(
@@ -93,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
     // Let it crash: a panic inside the module's handler takes down that process only.
     let first = counters[0].pid().unwrap();
     let exited = process::await_exit(first);
-    counters[0].cast(CounterCast::Crash);
+    counters[0].crash();
     let reason = exited.await;
     // The supervisor got the exit signal before `await_exit` resolved; a request queued now is
     // served after the restart.
@@ -101,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "counter-0 {first} crashed ({reason}); its supervisor restarted it as {} on v{}",
         counters[0].pid().unwrap(),
-        text(&counters[0], CounterCall::Version).await?
+        counters[0].version().await?
     );
 
     // Load: one producer per counter, numbering its messages 1, 2, 3, …
@@ -115,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
                 let mut seq = 0u64;
                 while running.load(Ordering::Relaxed) {
                     seq += 1;
-                    c.cast(CounterCast::Seq(seq));
+                    c.seq(seq);
                     if seq % 64 == 0 {
                         tokio::time::sleep(Duration::from_millis(1)).await;
                     }
@@ -125,10 +118,7 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    println!(
-        "\nunder load: {}",
-        text(&counters[1], CounterCall::Describe).await?
-    );
+    println!("\nunder load: {}", counters[1].describe().await?);
 
     let pids_before: Vec<_> = counters.iter().map(|c| c.pid()).collect();
     let report = loader.upgrade(&v2, b"").await?;
@@ -136,11 +126,11 @@ async fn main() -> anyhow::Result<()> {
         "upgraded {} processes v{} → v{} while they were loaded; suspended for {:?}",
         report.processes, report.from, report.to, report.suspended_for
     );
-    counters[1].cast(CounterCast::Add(1));
+    counters[1].add(1);
     println!(
         "same pids: {}; migrated state: {}",
         pids_before == counters.iter().map(|c| c.pid()).collect::<Vec<_>>(),
-        text(&counters[1], CounterCall::Describe).await?
+        counters[1].describe().await?
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -150,8 +140,8 @@ async fn main() -> anyhow::Result<()> {
     }
     println!(
         "still running v{}: {}",
-        text(&counters[1], CounterCall::Version).await?,
-        text(&counters[1], CounterCall::Describe).await?
+        counters[1].version().await?,
+        counters[1].describe().await?
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -161,21 +151,17 @@ async fn main() -> anyhow::Result<()> {
     println!("\n| counter | sent | handled | out of order |\n|---|---:|---:|---:|");
     for (i, (c, p)) in counters.iter().zip(producers).enumerate() {
         let sent = p.await?;
-        match c.call(CounterCall::Sequence).await? {
-            CounterReply::Sequence {
-                received,
-                last,
-                out_of_order,
-            } => {
-                println!("| counter-{i} | {sent} | {received} | {out_of_order} |");
-                if received != sent || last != sent || out_of_order != 0 {
-                    bail!("counter-{i}: sent {sent}, handled {received}, last {last}");
-                }
-                sent_total += sent;
-                handled_total += received;
-            }
-            other => bail!("unexpected reply {other:?}"),
+        let Sequence {
+            received,
+            last,
+            out_of_order,
+        } = c.sequence().await?;
+        println!("| counter-{i} | {sent} | {received} | {out_of_order} |");
+        if received != sent || last != sent || out_of_order != 0 {
+            bail!("counter-{i}: sent {sent}, handled {received}, last {last}");
         }
+        sent_total += sent;
+        handled_total += received;
     }
     println!(
         "\nmessages sent: {sent_total}, handled: {handled_total} — none lost across two code changes"

@@ -12,7 +12,7 @@ use crate::ffi::{
     CONTRACT_VERSION, MAGIC,
 };
 use crate::host::Host;
-use crate::module::{HotModule, Interface};
+use crate::module::{Dispatch, HotModule, Interface};
 
 thread_local! {
     /// Where the panic hook leaves the location of the last panic on this thread.
@@ -136,7 +136,7 @@ unsafe extern "C" fn handle_call<M: HotModule>(
         };
         // SAFETY: `host` is this callback's context.
         let mut host = unsafe { Host::from_ctx(host) };
-        let answer = state.handle_call(request, &mut host);
+        let answer = <M::Interface as Dispatch<M>>::call(state, request, &mut host);
         put_encoded(out, &answer)
     })
 }
@@ -156,7 +156,7 @@ unsafe extern "C" fn handle_cast<M: HotModule>(
         };
         // SAFETY: `host` is this callback's context.
         let mut host = unsafe { Host::from_ctx(host) };
-        state.handle_cast(message, &mut host);
+        <M::Interface as Dispatch<M>>::cast(state, message, &mut host);
         Status::OK
     })
 }

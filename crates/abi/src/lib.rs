@@ -2,8 +2,9 @@
 //! loads from dynamic libraries.
 //!
 //! A hot module is a `cdylib` that depends on this crate — not on tokio, not on the runtime —
-//! implements [`HotModule`] for its state, and exports it with one line,
-//! [`export_module!`]. The loader finds one `#[repr(C)]` [`ModuleDecl`] through the symbol
+//! and on its interface crate, whose trait (declared with [`hot_interface`]) the module's state
+//! implements, as a GenServer's handlers. The state also implements [`HotModule`] (`init`,
+//! `terminate`, migrations) and is exported with one line, [`export_module!`]. The loader finds one `#[repr(C)]` [`ModuleDecl`] through the symbol
 //! `ferrotp_module_decl`: a magic number, the [`CONTRACT_VERSION`], the module's name and
 //! `vsn`, the [`Fingerprint`] of the build (compiler, target, panic strategy) and a table of
 //! `extern "C"` [`EntryPoints`].
@@ -27,7 +28,10 @@ pub use ffi::{
     StatePtr, Status, CONTRACT_VERSION, DECL_SYMBOL, MAGIC,
 };
 pub use host::Host;
-pub use module::{HotModule, Interface};
+pub use module::{Client, Dispatch, HotModule, Interface};
+
+/// Declare a hot module's interface on a trait; see [`HotModule`] for a complete module.
+pub use ferrotp_macros::hot_interface;
 
 #[doc(hidden)]
 pub use serde;

@@ -8,10 +8,11 @@ use crate::host::Host;
 
 /// The messages of a hot module, shared by the module and its callers.
 ///
-/// Put it in a small crate both depend on (as `examples/hot-counter/api` does): the host's
-/// typed client and every version of the module then agree on the message types, and the
-/// module's versions may change everything else. Adding a variant at the end of an enum is a
-/// compatible change; reordering or removing variants is not.
+/// Declare it with [`hot_interface`](crate::hot_interface) on a trait in a small crate both
+/// depend on (as `examples/hot-counter/api` does): the host's typed client and every version
+/// of the module then agree on the messages, and the versions may change everything else.
+/// Adding a method at the end of the trait is a compatible change; reordering or removing
+/// methods, or changing their parameters, is not (the messages are encoded by position).
 pub trait Interface: 'static {
     /// The module's name; a library declaring another name is refused.
     const MODULE: &'static str;
@@ -25,47 +26,82 @@ pub trait Interface: 'static {
     type Cast: Serialize + DeserializeOwned + Send + 'static;
 }
 
+/// How an interface's messages reach a module's handlers: `#[hot_interface]` implements it for
+/// every type implementing the interface's trait, by calling the trait method each message
+/// names.
+pub trait Dispatch<M>: Interface + Sized {
+    /// Handle a call; the reply goes back to the caller.
+    fn call(module: &mut M, request: Self::Call, host: &mut Host<'_, Self>) -> Self::Reply;
+    /// Handle a cast.
+    fn cast(module: &mut M, message: Self::Cast, host: &mut Host<'_, Self>);
+}
+
+/// Something that can send an interface's requests: the loader's `HotClient`. The typed client
+/// trait `#[hot_interface]` generates (`<Trait>Client`) is implemented for every `Client`.
+pub trait Client<I: Interface> {
+    /// Why a request failed.
+    type Error;
+    /// Send a call and wait for its reply.
+    fn request(
+        &self,
+        call: I::Call,
+    ) -> impl std::future::Future<Output = Result<I::Reply, Self::Error>> + Send;
+    /// Send a cast.
+    fn send(&self, cast: I::Cast);
+    /// The error for a reply of another variant than the call's (a module that answers a call
+    /// with the wrong reply).
+    fn unexpected(reply: I::Reply) -> Self::Error;
+}
+
 /// One version of a hot module: a GenServer whose callbacks are synchronous state transitions.
 ///
-/// The callbacks mirror `GenServer`'s. They are synchronous because a module carries no async
-/// runtime: it would be a second tokio, with its own threads and timers, inside the host.
-/// Effects — casts, timers, spawning, logging — go through [`Host`], and the host's runtime
-/// performs them. The state is the value itself; it crosses versions as bytes, exported by
-/// the old version and migrated by the new one's [`code_change`](Self::code_change), as in
-/// Erlang.
+/// Its handlers are the methods of its interface's trait (see
+/// [`hot_interface`](crate::hot_interface)); this trait adds the rest of a GenServer's life:
+/// `init`, `terminate`, and the migrations between versions. Callbacks are synchronous because
+/// a module carries no async runtime: it would be a second tokio, with its own threads and
+/// timers, inside the host. Effects — casts, timers, spawning, logging — go through [`Host`],
+/// and the host's runtime performs them. The state is the value itself; it crosses versions as
+/// bytes, exported by the old version and migrated by the new one's
+/// [`code_change`](Self::code_change), as in Erlang.
 ///
 /// ```
-/// use ferrotp_abi::{Host, HotModule, Interface};
+/// use ferrotp_abi::{hot_interface, Host, HotModule};
 /// use serde::{Deserialize, Serialize};
 ///
-/// pub struct Api;
-/// impl Interface for Api {
-///     const MODULE: &'static str = "greeter";
-///     type Args = String;
-///     type Call = String;
-///     type Reply = String;
-///     type Cast = ();
+/// // In the interface crate, shared with the host:
+/// #[hot_interface(module = "greeter", args = String)]
+/// pub trait Greeter {
+///     fn greet(&self, name: String) -> String;
+///     #[cast]
+///     fn set_greeting(&mut self, greeting: String);
 /// }
 ///
+/// // In the module crate (`crate-type = ["cdylib"]`):
 /// #[derive(Serialize, Deserialize)]
-/// pub struct Greeter { greeting: String }
+/// pub struct GreeterV1 { greeting: String }
 ///
-/// impl HotModule for Greeter {
-///     type Interface = Api;
-///     const VSN: &'static str = "1";
-///     fn init(greeting: String, _: &mut Host<'_, Api>) -> Result<Self, String> {
-///         Ok(Greeter { greeting })
-///     }
-///     fn handle_call(&mut self, name: String, _: &mut Host<'_, Api>) -> String {
+/// impl Greeter for GreeterV1 {
+///     fn greet(&self, name: String) -> String {
 ///         format!("{}, {name}!", self.greeting)
 ///     }
+///     fn set_greeting(&mut self, greeting: String) {
+///         self.greeting = greeting;
+///     }
 /// }
 ///
-/// ferrotp_abi::export_module!(Greeter);
+/// impl HotModule for GreeterV1 {
+///     type Interface = GreeterInterface;
+///     const VSN: &'static str = "1";
+///     fn init(greeting: String, _: &mut Host<'_, GreeterInterface>) -> Result<Self, String> {
+///         Ok(GreeterV1 { greeting })
+///     }
+/// }
+///
+/// ferrotp_abi::export_module!(GreeterV1);
 /// ```
 pub trait HotModule: Serialize + DeserializeOwned + Send + Sized + 'static {
-    /// The messages it takes.
-    type Interface: Interface;
+    /// The messages it takes, and how they reach its handlers.
+    type Interface: Interface + Dispatch<Self>;
     /// This version (Erlang's `-vsn`).
     const VSN: &'static str;
 
@@ -79,27 +115,10 @@ pub trait HotModule: Serialize + DeserializeOwned + Send + Sized + 'static {
         host: &mut Host<'_, Self::Interface>,
     ) -> Result<Self, String>;
 
-    /// Answer a call. A panic crashes the process (its supervisor restarts it).
-    fn handle_call(
-        &mut self,
-        request: <Self::Interface as Interface>::Call,
-        host: &mut Host<'_, Self::Interface>,
-    ) -> <Self::Interface as Interface>::Reply;
-
-    /// Handle a cast. The default ignores it.
-    fn handle_cast(
-        &mut self,
-        message: <Self::Interface as Interface>::Cast,
-        host: &mut Host<'_, Self::Interface>,
-    ) {
-        let _ = (message, host);
-    }
-
     /// Clean up before the process exits, when `GenServer::terminate` would run.
     fn terminate(&mut self, reason: &str, host: &mut Host<'_, Self::Interface>) {
         let _ = (reason, host);
     }
-
     /// Migrate a state exported by version `from_vsn` into this version (OTP's
     /// `code_change(OldVsn, State, Extra)` for an upgrade). The default reads it as this
     /// version's own format, which is right when the state's layout did not change.

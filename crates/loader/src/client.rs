@@ -13,6 +13,11 @@ use crate::process::HotProcess;
 /// A handle to a hot process of module `I`: calls and casts in the interface's own types,
 /// encoded for the module by the loader. Cheap to clone; it stays valid across upgrades (the
 /// process keeps its pid).
+///
+/// With the interface's client trait in scope (`use counter_api::CounterClient;`, generated
+/// by `#[hot_interface]`), each call and cast is a method: `counter.get().await?`,
+/// `counter.add(2)`. Its inherent methods (`call`, `cast`, `stop`, …) take precedence over
+/// interface methods of the same name.
 pub struct HotClient<I: Interface> {
     server: Server<HotProcess>,
     _interface: PhantomData<fn() -> I>,
@@ -117,5 +122,24 @@ impl<I: Interface> HotClient<I> {
         reason: ExitReason,
     ) -> Result<(), ferrotp_runtime::gen_server::StopError> {
         self.server.stop(reason, None).await
+    }
+}
+
+impl<I: Interface> ferrotp_abi::Client<I> for HotClient<I> {
+    type Error = HotCallError;
+
+    fn request(
+        &self,
+        call: I::Call,
+    ) -> impl std::future::Future<Output = Result<I::Reply, HotCallError>> + Send {
+        self.call(call)
+    }
+
+    fn send(&self, cast: I::Cast) {
+        self.cast(cast);
+    }
+
+    fn unexpected(reply: I::Reply) -> HotCallError {
+        HotCallError::UnexpectedReply(std::any::type_name_of_val(&reply).to_string())
     }
 }

@@ -223,6 +223,9 @@ pub enum HotCallError {
     /// The request did not encode.
     #[error("the request did not encode: {0}")]
     Encode(String),
+    /// The module answered a call with the reply of another call.
+    #[error("the module answered with an unexpected reply: {0}")]
+    UnexpectedReply(String),
 }
 
 /// A hot process did not start.

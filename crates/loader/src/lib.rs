@@ -4,8 +4,10 @@
 //!
 //! # The model
 //!
-//! A *hot module* is a `cdylib` built from a [`HotModule`](ferrotp_abi::HotModule) — a
-//! GenServer whose callbacks are synchronous state transitions — plus the one line
+//! A *hot module* is a `cdylib` whose state implements its interface's trait (declared with
+//! [`hot_interface`](ferrotp_abi::hot_interface): the handlers) and
+//! [`HotModule`](ferrotp_abi::HotModule) (`init`, migrations) — a GenServer whose callbacks are
+//! synchronous state transitions — plus the one line
 //! [`export_module!`](ferrotp_abi::export_module). It contains no tokio: effects (casts,
 //! timers, spawning, logging) go through a function table the host gives it, so the host's
 //! runtime and `tracing` subscriber do the work. Messages, replies and states cross the

@@ -210,23 +210,23 @@ mod tests {
     fn host_like() -> ModuleDecl {
         // Any real module's entry points will do; take a declaration built by this crate's
         // own copy of the contract through a throwaway module.
+        #[ferrotp_abi::hot_interface(module = "m")]
+        trait Probe {
+            fn ping(&self) -> u8;
+        }
         #[derive(serde::Serialize, serde::Deserialize)]
         struct M;
-        struct I;
-        impl ferrotp_abi::Interface for I {
-            const MODULE: &'static str = "m";
-            type Args = ();
-            type Call = ();
-            type Reply = ();
-            type Cast = ();
+        impl Probe for M {
+            fn ping(&self) -> u8 {
+                1
+            }
         }
         impl ferrotp_abi::HotModule for M {
-            type Interface = I;
+            type Interface = ProbeInterface;
             const VSN: &'static str = "1";
-            fn init((): (), _: &mut ferrotp_abi::Host<'_, I>) -> Result<Self, String> {
+            fn init((): (), _: &mut ferrotp_abi::Host<'_, ProbeInterface>) -> Result<Self, String> {
                 Ok(M)
             }
-            fn handle_call(&mut self, (): (), _: &mut ferrotp_abi::Host<'_, I>) {}
         }
         ModuleDecl::of::<M>(true)
     }

@@ -12,7 +12,7 @@ use ferrotp_loader::{
     DevEvent, DevWatcher, LoadError, Loader, LoaderConfig, TrustPolicy, UpgradeError,
 };
 use ferrotp_runtime::gen_server::StartOptions;
-use hot_counter_api::{Counter, CounterCall, CounterReply};
+use hot_counter_api::{CounterClient, CounterInterface};
 
 async fn next(w: &mut DevWatcher) -> DevEvent {
     tokio::time::timeout(Duration::from_secs(30), w.next_event())
@@ -63,7 +63,7 @@ async fn a_rebuilt_library_is_loaded_then_hot_swapped_and_unchanged_or_broken_on
         "{loaded:?}"
     );
     let c = loader
-        .start::<Counter>(3, StartOptions::new())
+        .start::<CounterInterface>(3, StartOptions::new())
         .await
         .unwrap();
 
@@ -72,10 +72,7 @@ async fn a_rebuilt_library_is_loaded_then_hot_swapped_and_unchanged_or_broken_on
         DevEvent::Upgraded { report, .. } => assert_eq!(report.to, "2"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        c.call(CounterCall::Version).await.unwrap(),
-        CounterReply::Text("2".into())
-    );
+    assert_eq!(c.version().await.unwrap(), "2");
 
     // The same bytes again (cargo touching the artifact): skipped. A broken version next: the
     // first event is about it, and the running code stays.
@@ -89,8 +86,5 @@ async fn a_rebuilt_library_is_loaded_then_hot_swapped_and_unchanged_or_broken_on
         } => assert_eq!(to, "3"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        c.call(CounterCall::Get).await.unwrap(),
-        CounterReply::Count(3)
-    );
+    assert_eq!(c.get().await.unwrap(), 3);
 }

@@ -11,34 +11,25 @@ use ferrotp_loader::{
 use ferrotp_runtime::gen_server::{CallError, StartOptions};
 use ferrotp_runtime::supervisor::{Strategy, Supervisor, SupervisorFlags};
 use ferrotp_runtime::{process, ExitReason};
-use hot_counter_api::{Counter, CounterCall, CounterCast, CounterReply};
+use hot_counter_api::{CounterClient, CounterInterface, Sequence};
 
-async fn counter(loader: &Loader, start: u64) -> HotClient<Counter> {
+async fn counter(loader: &Loader, start: u64) -> HotClient<CounterInterface> {
     loader
-        .start::<Counter>(start, StartOptions::new())
+        .start::<CounterInterface>(start, StartOptions::new())
         .await
         .unwrap()
 }
 
-async fn version(c: &HotClient<Counter>) -> String {
-    match c.call(CounterCall::Version).await.unwrap() {
-        CounterReply::Text(v) => v,
-        other => panic!("{other:?}"),
-    }
+async fn version(c: &HotClient<CounterInterface>) -> String {
+    c.version().await.unwrap()
 }
 
-async fn count(c: &HotClient<Counter>) -> u64 {
-    match c.call(CounterCall::Get).await.unwrap() {
-        CounterReply::Count(n) => n,
-        other => panic!("{other:?}"),
-    }
+async fn count(c: &HotClient<CounterInterface>) -> u64 {
+    c.get().await.unwrap()
 }
 
-async fn describe(c: &HotClient<Counter>) -> String {
-    match c.call(CounterCall::Describe).await.unwrap() {
-        CounterReply::Text(t) => t,
-        other => panic!("{other:?}"),
-    }
+async fn describe(c: &HotClient<CounterInterface>) -> String {
+    c.describe().await.unwrap()
 }
 
 #[tokio::test(start_paused = true)]
@@ -46,7 +37,7 @@ async fn an_upgrade_keeps_the_pid_and_migrates_the_state() {
     let loader = loader_with_v1().await;
     let c = counter(&loader, 40).await;
     let pid = c.pid().unwrap();
-    c.cast(CounterCast::Add(2));
+    c.add(2);
     assert_eq!(describe(&c).await, "v1: count 42");
 
     let report = loader.upgrade(&fixtures().v2, b"").await.unwrap();
@@ -56,7 +47,7 @@ async fn an_upgrade_keeps_the_pid_and_migrates_the_state() {
     assert_eq!(c.pid(), Some(pid), "same process");
     assert_eq!(version(&c).await, "2");
     assert_eq!(describe(&c).await, "v2: count 42 after 0 additions");
-    c.cast(CounterCast::Add(8));
+    c.add(8);
     assert_eq!(describe(&c).await, "v2: count 50 after 1 additions");
     let status = loader.module("counter").unwrap();
     assert_eq!(
@@ -73,7 +64,7 @@ async fn ten_thousand_sequenced_messages_survive_twenty_flips_in_order() {
         let c = c.clone();
         tokio::spawn(async move {
             for seq in 1..=10_000u64 {
-                c.cast(CounterCast::Seq(seq));
+                c.seq(seq);
                 if seq % 50 == 0 {
                     tokio::task::yield_now().await;
                 }
@@ -92,8 +83,8 @@ async fn ten_thousand_sequenced_messages_survive_twenty_flips_in_order() {
     sender.await.unwrap();
     assert_eq!(version(&c).await, "1", "an even number of flips ends on v1");
     assert_eq!(
-        c.call(CounterCall::Sequence).await.unwrap(),
-        CounterReply::Sequence {
+        c.sequence().await.unwrap(),
+        Sequence {
             received: 10_000,
             last: 10_000,
             out_of_order: 0
@@ -125,7 +116,7 @@ async fn a_failing_migration_rolls_back_and_the_old_code_keeps_serving() {
     }
     assert!(err.to_string().contains("rolled back"), "{err}");
     assert_eq!(version(&c).await, "1");
-    c.cast(CounterCast::Add(1));
+    c.add(1);
     assert_eq!(count(&c).await, 8, "state kept, still serving");
     let status = loader.module("counter").unwrap();
     assert_eq!((status.current.as_str(), status.old), ("1", None));
@@ -192,7 +183,7 @@ fn a_hanging_migration_times_out_and_rolls_back() {
             other => panic!("{other:?}"),
         }
         assert!(waited >= timeout);
-        c.cast(CounterCast::Add(1));
+        c.add(1);
         assert_eq!(count(&c).await, 2, "rolled back and serving");
         assert_eq!(version(&c).await, "1");
     });
@@ -299,7 +290,7 @@ async fn a_downgrade_runs_the_newer_code_to_write_the_old_format() {
     let loader = loader_with_v1().await;
     let c = counter(&loader, 10).await;
     loader.upgrade(&fixtures().v2, b"").await.unwrap();
-    c.cast(CounterCast::Add(5));
+    c.add(5);
     let report = loader.downgrade("counter", b"").await.unwrap();
     assert_eq!((report.from.as_str(), report.to.as_str()), ("2", "1"));
     assert_eq!(version(&c).await, "1");
@@ -377,16 +368,16 @@ async fn a_panicking_handler_crashes_the_process_and_its_supervisor_restarts_it_
 ) {
     let loader = loader_with_v1().await;
     let spec = loader
-        .child_spec::<Counter>("counter", 1, StartOptions::new().name("hot-counter-sup"))
+        .child_spec::<CounterInterface>("counter", 1, StartOptions::new().name("hot-counter-sup"))
         .unwrap();
     let sup = Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), vec![spec])
         .await
         .unwrap();
-    let c = HotClient::<Counter>::named("hot-counter-sup");
+    let c = HotClient::<CounterInterface>::named("hot-counter-sup");
     let first = c.pid().unwrap();
 
     let exited = process::await_exit(first);
-    c.cast(CounterCast::Crash);
+    c.crash();
     match exited.await {
         ExitReason::Panic { message, .. } => assert_eq!(&*message, "counter v1 asked to crash"),
         other => panic!("{other:?}"),
@@ -398,7 +389,7 @@ async fn a_panicking_handler_crashes_the_process_and_its_supervisor_restarts_it_
 
     loader.upgrade(&fixtures().v2, b"").await.unwrap();
     let exited = process::await_exit(second);
-    c.cast(CounterCast::Crash);
+    c.crash();
     exited.await;
     tokio::task::yield_now().await;
     assert_eq!(version(&c).await, "2", "restarted on the current version");
@@ -411,8 +402,8 @@ async fn a_call_that_panics_reports_the_panic_to_the_caller() {
     let c = counter(&loader, 0).await;
     // `Crash` is a cast; a call to a process that dies meanwhile reports its exit.
     let pid = c.pid().unwrap();
-    c.cast(CounterCast::Crash);
-    let err = c.call(CounterCall::Get).await.unwrap_err();
+    c.crash();
+    let err = c.get().await.unwrap_err();
     assert!(
         matches!(
             &err,
@@ -482,15 +473,12 @@ async fn a_brutal_purge_kills_processes_still_on_the_old_code() {
 async fn host_timers_and_spawns_serve_the_module() {
     let loader = loader_with_v1().await;
     let c = counter(&loader, 0).await;
-    c.cast(CounterCast::AddLater {
-        n: 5,
-        after_ms: 1000,
-    });
+    c.add_later(5, 1000);
     assert_eq!(count(&c).await, 0);
     tokio::time::sleep(Duration::from_millis(1001)).await;
     assert_eq!(count(&c).await, 5, "the host's timer delivered the cast");
 
-    c.cast(CounterCast::Spawn(77));
+    c.spawn(77);
     assert_eq!(count(&c).await, 5);
     let status = loader.module("counter").unwrap();
     assert_eq!(status.processes.len(), 2, "a sibling was started");

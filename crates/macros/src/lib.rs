@@ -13,6 +13,7 @@
 //! handler attributes) so that the rest of the program type-checks and an IDE stays useful.
 
 mod expand;
+mod hot;
 mod model;
 
 use proc_macro::TokenStream;
@@ -23,4 +24,13 @@ pub fn gen_server(attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = proc_macro2::TokenStream::from(attr);
     let item = proc_macro2::TokenStream::from(item);
     expand::gen_server(attr, item).into()
+}
+
+/// Declare the interface of a hot module as a trait: calls (`&self`), casts (`#[cast]`,
+/// `&mut self`), optionally a last `&mut Host<..>` parameter for effects. Generates the
+/// message enums, the `Interface` and `Dispatch` impls, and a typed client trait. Use it as
+/// `ferrotp_abi::hot_interface`; that crate's docs show a complete module.
+#[proc_macro_attribute]
+pub fn hot_interface(attr: TokenStream, item: TokenStream) -> TokenStream {
+    hot::hot_interface(attr.into(), item.into()).into()
 }

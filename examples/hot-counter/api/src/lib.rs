@@ -1,68 +1,45 @@
 //! The interface of the `counter` hot module: what its host sends and gets back. Every
-//! version of the module implements it; the host's typed client is built from it.
+//! version of the module implements the [`Counter`] trait; the host calls it through
+//! [`CounterClient`], implemented by the loader's `HotClient<CounterInterface>`.
 
+use ferrotp_abi::{hot_interface, Host};
 use serde::{Deserialize, Serialize};
 
-/// The `counter` module's interface.
-#[derive(Debug)]
-pub struct Counter;
-
-impl ferrotp_abi::Interface for Counter {
-    const MODULE: &'static str = "counter";
-    type Args = u64;
-    type Call = CounterCall;
-    type Reply = CounterReply;
-    type Cast = CounterCast;
+/// What [`Counter::sequence`] reports: how sequenced messages arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sequence {
+    /// Sequenced messages handled.
+    pub received: u64,
+    /// The last sequence number seen.
+    pub last: u64,
+    /// Messages whose number was not the previous one plus one.
+    pub out_of_order: u64,
 }
 
-/// Requests that expect a reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum CounterCall {
+/// A counter that also checks the order of numbered messages.
+#[hot_interface(module = "counter", args = u64)]
+pub trait Counter {
     /// The current count.
-    Get,
+    fn get(&self) -> u64;
     /// A one-line description of the state, in the running version's words.
-    Describe,
+    fn describe(&self) -> String;
     /// The running module version.
-    Version,
-    /// How many sequenced messages arrived, the last sequence number, and how many arrived out
-    /// of order.
-    Sequence,
-}
-
-/// Replies.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum CounterReply {
-    /// For [`CounterCall::Get`].
-    Count(u64),
-    /// For [`CounterCall::Describe`] and [`CounterCall::Version`].
-    Text(String),
-    /// For [`CounterCall::Sequence`].
-    Sequence {
-        /// Sequenced messages handled.
-        received: u64,
-        /// The last sequence number seen.
-        last: u64,
-        /// Messages whose number was not the previous one plus one.
-        out_of_order: u64,
-    },
-}
-
-/// Fire-and-forget messages.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum CounterCast {
+    fn version(&self) -> String;
+    /// How the numbered messages arrived.
+    fn sequence(&self) -> Sequence;
     /// Add to the count.
-    Add(u64),
-    /// A sequenced message: numbers must arrive as 1, 2, 3, …
-    Seq(u64),
+    #[cast]
+    fn add(&mut self, n: u64);
+    /// A numbered message: numbers must arrive as 1, 2, 3, …
+    #[cast]
+    fn seq(&mut self, n: u64);
     /// Panic inside the handler (to show a crash and a supervised restart).
-    Crash,
+    #[cast]
+    fn crash(&mut self);
     /// Add `n` after `after_ms` milliseconds (a host timer).
-    AddLater {
-        /// What to add.
-        n: u64,
-        /// When, in milliseconds from now.
-        after_ms: u64,
-    },
-    /// Start another counter process, starting from the given count.
-    Spawn(u64),
+    #[cast]
+    fn add_later(&mut self, n: u64, after_ms: u64, host: &mut Host<'_, CounterInterface>);
+    /// Start another counter process, from the given count.
+    #[cast]
+    fn spawn(&mut self, start: u64, host: &mut Host<'_, CounterInterface>);
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ferrotp_abi::{codec, Host, HotModule};
-use hot_counter_api::{Counter, CounterCall, CounterCast, CounterReply};
+use hot_counter_api::{Counter, CounterCast, CounterInterface, Sequence};
 use serde::{Deserialize, Serialize};
 
 /// Version 1's state, as version 1 wrote it: what `code_change` reads and `downgrade` writes.
@@ -24,15 +24,66 @@ pub struct CounterV2 {
     received: u64,
     last: u64,
     out_of_order: u64,
-    /// New in version 2: how many `Add` messages were handled since the upgrade.
+    /// New in version 2: how many additions were made since the upgrade.
     additions: u64,
 }
 
+impl Counter for CounterV2 {
+    fn get(&self) -> u64 {
+        self.count
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "v2: count {} after {} additions",
+            self.count, self.additions
+        )
+    }
+
+    fn version(&self) -> String {
+        Self::VSN.into()
+    }
+
+    fn sequence(&self) -> Sequence {
+        Sequence {
+            received: self.received,
+            last: self.last,
+            out_of_order: self.out_of_order,
+        }
+    }
+
+    fn add(&mut self, n: u64) {
+        self.count += n;
+        self.additions += 1;
+    }
+
+    fn seq(&mut self, n: u64) {
+        if n != self.last + 1 {
+            self.out_of_order += 1;
+        }
+        self.last = n;
+        self.received += 1;
+    }
+
+    fn crash(&mut self) {
+        panic!("counter v2 asked to crash");
+    }
+
+    fn add_later(&mut self, n: u64, after_ms: u64, host: &mut Host<'_, CounterInterface>) {
+        host.debug(&format!("adding {n} in {after_ms} ms"));
+        host.cast_self_after(Duration::from_millis(after_ms), &CounterCast::Add { n });
+    }
+
+    fn spawn(&mut self, start: u64, host: &mut Host<'_, CounterInterface>) {
+        host.spawn(&start);
+    }
+}
+
 impl HotModule for CounterV2 {
-    type Interface = Counter;
+    type Interface = CounterInterface;
     const VSN: &'static str = "2";
 
-    fn init(start: u64, _: &mut Host<'_, Counter>) -> Result<Self, String> {
+    fn init(start: u64, _: &mut Host<'_, CounterInterface>) -> Result<Self, String> {
         Ok(CounterV2 {
             count: start,
             received: 0,
@@ -40,48 +91,6 @@ impl HotModule for CounterV2 {
             out_of_order: 0,
             additions: 0,
         })
-    }
-
-    fn handle_call(&mut self, request: CounterCall, _: &mut Host<'_, Counter>) -> CounterReply {
-        match request {
-            CounterCall::Get => CounterReply::Count(self.count),
-            CounterCall::Describe => CounterReply::Text(format!(
-                "v2: count {} after {} additions",
-                self.count, self.additions
-            )),
-            CounterCall::Version => CounterReply::Text(Self::VSN.into()),
-            CounterCall::Sequence => CounterReply::Sequence {
-                received: self.received,
-                last: self.last,
-                out_of_order: self.out_of_order,
-            },
-        }
-    }
-
-    fn handle_cast(&mut self, message: CounterCast, host: &mut Host<'_, Counter>) {
-        match message {
-            CounterCast::Add(n) => {
-                self.count += n;
-                self.additions += 1;
-                if self.additions % 1000 == 0 {
-                    host.debug(&format!("{} additions", self.additions));
-                }
-            }
-            CounterCast::Seq(n) => {
-                if n != self.last + 1 {
-                    self.out_of_order += 1;
-                }
-                self.last = n;
-                self.received += 1;
-            }
-            CounterCast::Crash => panic!("counter v2 asked to crash"),
-            CounterCast::AddLater { n, after_ms } => {
-                host.cast_self_after(Duration::from_millis(after_ms), &CounterCast::Add(n));
-            }
-            CounterCast::Spawn(start) => {
-                host.spawn(&start);
-            }
-        }
     }
 
     fn code_change(from_vsn: &str, old_state: &[u8], _extra: &[u8]) -> Result<Self, String> {
