@@ -2,8 +2,8 @@
 //! timeouts must leave every table and the heap where they started.
 //!
 //! This file has its own binary, so its counting allocator sees only this test's work.
-//! `FERROTP_SOAK_CYCLES` scales it (default 20,000 process cycles; 2,000 restarts and call
-//! timeouts). CI also runs a small variant under valgrind (`FERROTP_SOAK_UNDER_VALGRIND=1`
+//! `FERROTP_SOAK_CYCLES` scales it (default 1,000,000 process cycles, about a minute in a debug
+//! build, and a tenth as many restarts and call timeouts). CI also runs a small variant under valgrind (`FERROTP_SOAK_UNDER_VALGRIND=1`
 //! skips the RSS check there), which must report 0 bytes definitely lost.
 
 mod common;
@@ -83,7 +83,7 @@ fn cycles() -> u64 {
     std::env::var("FERROTP_SOAK_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000)
+        .unwrap_or(1_000_000)
 }
 
 /// One process life: linked to and monitored by `watcher`, named, registered in `topics`,

@@ -276,6 +276,39 @@ impl Loader {
         extra: &[u8],
     ) -> Result<UpgradeReport, UpgradeError> {
         let version = self.open(path.as_ref())?;
+        self.upgrade_to(version, extra).await
+    }
+
+    /// [`upgrade`](Self::upgrade), refusing a library that declares another module than
+    /// `module` — for a host that knows which module a file must hold.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::WrongModule`] (before any process is suspended), or as
+    /// [`upgrade`](Self::upgrade).
+    pub async fn upgrade_module(
+        &self,
+        module: &str,
+        path: impl AsRef<Path>,
+        extra: &[u8],
+    ) -> Result<UpgradeReport, UpgradeError> {
+        let version = self.open(path.as_ref())?;
+        if version.name != module {
+            return Err(LoadError::WrongModule {
+                path: version.path.clone(),
+                expected: module.into(),
+                found: version.name.clone(),
+            }
+            .into());
+        }
+        self.upgrade_to(version, extra).await
+    }
+
+    async fn upgrade_to(
+        &self,
+        version: Arc<Version>,
+        extra: &[u8],
+    ) -> Result<UpgradeReport, UpgradeError> {
         let slot = self
             .slot(&version.name)
             .ok_or_else(|| UpgradeError::UnknownModule(version.name.clone()))?;

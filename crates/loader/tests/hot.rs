@@ -223,6 +223,11 @@ async fn every_rejected_library_is_refused_before_any_process_is_suspended() {
         LoadError::NotALibrary { .. }
     ));
 
+    assert!(matches!(
+        refused(loader.upgrade_module("accounts", &f.v2, b"").await),
+        LoadError::WrongModule { expected, found, .. } if expected == "accounts" && found == "counter"
+    ));
+
     let elsewhere = private_dir("untrusted");
     let outside = install(&f.v2, &elsewhere, "libcounter.so");
     assert!(matches!(
