@@ -46,6 +46,13 @@ fn outcome(status: Status, out: Vec<u8>) -> Result<Vec<u8>, ModuleFault> {
     }
 }
 
+/// Call an entry point with an output buffer and read what it reports.
+fn run(entry: impl FnOnce(&mut Out) -> Status) -> Result<Vec<u8>, ModuleFault> {
+    let mut buf = Vec::new();
+    let status = entry(&mut Out::to_vec(&mut buf));
+    outcome(status, buf)
+}
+
 impl Version {
     pub(crate) fn new(
         id: u64,
@@ -69,12 +76,12 @@ impl Version {
             sha256,
             entry: decl.entry,
         };
-        let mut out = Vec::new();
         // SAFETY: a validated entry point; `out` lives across the call.
-        let status = unsafe { (version.entry.self_check)(&mut Out::to_vec(&mut out)) };
-        outcome(status, out).map_err(|fault| LoadError::SelfCheck {
-            path,
-            detail: fault.to_string(),
+        run(|out| unsafe { (version.entry.self_check)(out) }).map_err(|fault| {
+            LoadError::SelfCheck {
+                path,
+                detail: fault.to_string(),
+            }
         })?;
         Ok(version)
     }
@@ -85,17 +92,8 @@ impl Version {
         args: &[u8],
     ) -> Result<StateHandle, ModuleFault> {
         let mut state: StatePtr = std::ptr::null_mut();
-        let mut out = Vec::new();
         // SAFETY: validated entry point; every pointer is valid for the call.
-        let status = unsafe {
-            (self.entry.init)(
-                host,
-                Bytes::new(args),
-                &mut state,
-                &mut Out::to_vec(&mut out),
-            )
-        };
-        outcome(status, out)?;
+        run(|out| unsafe { (self.entry.init)(host, Bytes::new(args), &mut state, out) })?;
         Ok(StateHandle::new(state, self.clone()))
     }
 
@@ -106,17 +104,8 @@ impl Version {
         request: &[u8],
     ) -> Result<Vec<u8>, ModuleFault> {
         debug_assert_eq!(state.version.id, self.id);
-        let mut out = Vec::new();
         // SAFETY: the state belongs to this version and to the calling process alone.
-        let status = unsafe {
-            (self.entry.handle_call)(
-                host,
-                state.ptr,
-                Bytes::new(request),
-                &mut Out::to_vec(&mut out),
-            )
-        };
-        outcome(status, out)
+        run(|out| unsafe { (self.entry.handle_call)(host, state.ptr, Bytes::new(request), out) })
     }
 
     pub(crate) fn handle_cast(
@@ -125,17 +114,9 @@ impl Version {
         state: &StateHandle,
         message: &[u8],
     ) -> Result<(), ModuleFault> {
-        let mut out = Vec::new();
         // SAFETY: as in `handle_call`.
-        let status = unsafe {
-            (self.entry.handle_cast)(
-                host,
-                state.ptr,
-                Bytes::new(message),
-                &mut Out::to_vec(&mut out),
-            )
-        };
-        outcome(status, out).map(drop)
+        run(|out| unsafe { (self.entry.handle_cast)(host, state.ptr, Bytes::new(message), out) })
+            .map(drop)
     }
 
     pub(crate) fn terminate(
@@ -144,24 +125,14 @@ impl Version {
         state: &StateHandle,
         reason: &str,
     ) -> Result<(), ModuleFault> {
-        let mut out = Vec::new();
         // SAFETY: as in `handle_call`.
-        let status = unsafe {
-            (self.entry.terminate)(
-                host,
-                state.ptr,
-                RStr::new(reason),
-                &mut Out::to_vec(&mut out),
-            )
-        };
-        outcome(status, out).map(drop)
+        run(|out| unsafe { (self.entry.terminate)(host, state.ptr, RStr::new(reason), out) })
+            .map(drop)
     }
 
     pub(crate) fn export_state(&self, state: &StateHandle) -> Result<Vec<u8>, ModuleFault> {
-        let mut out = Vec::new();
         // SAFETY: as in `handle_call`.
-        let status = unsafe { (self.entry.export_state)(state.ptr, &mut Out::to_vec(&mut out)) };
-        outcome(status, out)
+        run(|out| unsafe { (self.entry.export_state)(state.ptr, out) })
     }
 
     pub(crate) fn downgrade(
@@ -170,17 +141,10 @@ impl Version {
         to_vsn: &str,
         extra: &[u8],
     ) -> Result<Vec<u8>, ModuleFault> {
-        let mut out = Vec::new();
         // SAFETY: as in `handle_call`.
-        let status = unsafe {
-            (self.entry.downgrade)(
-                state.ptr,
-                RStr::new(to_vsn),
-                Bytes::new(extra),
-                &mut Out::to_vec(&mut out),
-            )
-        };
-        outcome(status, out)
+        run(|out| unsafe {
+            (self.entry.downgrade)(state.ptr, RStr::new(to_vsn), Bytes::new(extra), out)
+        })
     }
 
     pub(crate) fn code_change(
@@ -190,29 +154,23 @@ impl Version {
         extra: &[u8],
     ) -> Result<StateHandle, ModuleFault> {
         let mut state: StatePtr = std::ptr::null_mut();
-        let mut out = Vec::new();
         // SAFETY: validated entry point; every pointer is valid for the call.
-        let status = unsafe {
+        run(|out| unsafe {
             (self.entry.code_change)(
                 RStr::new(from_vsn),
                 Bytes::new(old_state),
                 Bytes::new(extra),
                 &mut state,
-                &mut Out::to_vec(&mut out),
+                out,
             )
-        };
-        outcome(status, out)?;
+        })?;
         Ok(StateHandle::new(state, self.clone()))
     }
 
     pub(crate) fn import_state(self: &Arc<Self>, bytes: &[u8]) -> Result<StateHandle, ModuleFault> {
         let mut state: StatePtr = std::ptr::null_mut();
-        let mut out = Vec::new();
         // SAFETY: as in `code_change`.
-        let status = unsafe {
-            (self.entry.import_state)(Bytes::new(bytes), &mut state, &mut Out::to_vec(&mut out))
-        };
-        outcome(status, out)?;
+        run(|out| unsafe { (self.entry.import_state)(Bytes::new(bytes), &mut state, out) })?;
         Ok(StateHandle::new(state, self.clone()))
     }
 }

@@ -1,8 +1,6 @@
 //! Links racing exits: exactly one exit signal per link, none after `unlink` returns.
 
-use loom::thread;
-
-use super::{drain, exit, model, process};
+use super::{drain, exit_on_thread, model, process};
 use crate::message::Message;
 use crate::signal::ops;
 use crate::{ExitReason, Pid};
@@ -25,10 +23,7 @@ fn no_exit_signal_arrives_after_unlink_returns() {
         let b = process::<()>(false);
         let b_pid = b.core.pid;
         ops::link(&*a, b_pid).unwrap();
-        let dying = {
-            let b = b.clone();
-            thread::spawn(move || exit(&b, ExitReason::error("boom")))
-        };
+        let dying = exit_on_thread(&b, ExitReason::error("boom"));
         ops::unlink(&*a, b_pid);
         let before = exits_from(&a, b_pid);
         dying.join().unwrap();
@@ -47,10 +42,7 @@ fn no_termination_is_pending_after_unlink_returns_without_one() {
         let b = process::<()>(false);
         let b_pid = b.core.pid;
         ops::link(&*a, b_pid).unwrap();
-        let dying = {
-            let b = b.clone();
-            thread::spawn(move || exit(&b, ExitReason::error("boom")))
-        };
+        let dying = exit_on_thread(&b, ExitReason::error("boom"));
         ops::unlink(&*a, b_pid);
         let killed_before = a.core.kill_pending();
         dying.join().unwrap();
@@ -68,10 +60,7 @@ fn a_link_racing_the_targets_exit_yields_exactly_one_exit_signal() {
         let a = process::<()>(true);
         let b = process::<()>(false);
         let b_pid = b.core.pid;
-        let dying = {
-            let b = b.clone();
-            thread::spawn(move || exit(&b, ExitReason::error("boom")))
-        };
+        let dying = exit_on_thread(&b, ExitReason::error("boom"));
         // A trapping caller is told of a dead target by message, so `link` succeeds either way.
         ops::link(&*a, b_pid).unwrap();
         dying.join().unwrap();

@@ -61,6 +61,15 @@ fn exit<M: Send + 'static>(cell: &Arc<ProcessCell<M>>, reason: ExitReason) {
     exit_process(cell, pin!(None::<()>), reason, Cause::Returned);
 }
 
+/// Run `cell`'s exit procedure on a new model thread: the race partner of every model.
+fn exit_on_thread<M: Send + 'static>(
+    cell: &Arc<ProcessCell<M>>,
+    reason: ExitReason,
+) -> loom::thread::JoinHandle<()> {
+    let cell = cell.clone();
+    loom::thread::spawn(move || exit(&cell, reason))
+}
+
 /// Receive everything queued, as the process's `recv` would.
 fn drain<M: Send + 'static>(cell: &ProcessCell<M>) -> Vec<Message<M>> {
     let mut mailbox = cell.mailbox.lock();

@@ -1,9 +1,7 @@
 //! Monitors racing exits: one `Down` per monitor, none after `demonitor` says it was active or
 //! after a flushing `demonitor` returns.
 
-use loom::thread;
-
-use super::{drain, exit, model, process};
+use super::{drain, exit_on_thread, model, process};
 use crate::message::Message;
 use crate::process::cell::ProcessCell;
 use crate::signal::ops;
@@ -21,10 +19,7 @@ fn a_monitor_racing_the_targets_exit_yields_exactly_one_down() {
     model(|| {
         let a = process::<()>(false);
         let b = process::<()>(false);
-        let dying = {
-            let b = b.clone();
-            thread::spawn(move || exit(&b, ExitReason::Normal))
-        };
+        let dying = exit_on_thread(&b, ExitReason::Normal);
         let reference = ops::monitor(&*a, b.core.pid);
         dying.join().unwrap();
         assert_eq!(downs(&a, reference), 1);
@@ -37,10 +32,7 @@ fn no_down_is_seen_after_a_flushing_demonitor_returns() {
         let a = process::<()>(false);
         let b = process::<()>(false);
         let reference = ops::monitor(&*a, b.core.pid);
-        let dying = {
-            let b = b.clone();
-            thread::spawn(move || exit(&b, ExitReason::Normal))
-        };
+        let dying = exit_on_thread(&b, ExitReason::Normal);
         ops::demonitor(&*a, reference, true);
         let right_after = downs(&a, reference);
         dying.join().unwrap();
@@ -59,10 +51,7 @@ fn demonitor_reports_active_exactly_when_no_down_was_queued() {
         let a = process::<()>(false);
         let b = process::<()>(false);
         let reference = ops::monitor(&*a, b.core.pid);
-        let dying = {
-            let b = b.clone();
-            thread::spawn(move || exit(&b, ExitReason::Normal))
-        };
+        let dying = exit_on_thread(&b, ExitReason::Normal);
         let was_active = ops::demonitor(&*a, reference, false);
         dying.join().unwrap();
         let queued = downs(&a, reference);
