@@ -229,8 +229,8 @@ impl Loader {
             let on_old: Vec<Pid> = slot
                 .processes()
                 .into_iter()
-                .filter(|(_, v)| *v == old.id)
-                .map(|(p, _)| p)
+                .filter(|m| m.version == old.id)
+                .map(|m| m.pid)
                 .collect();
             if !on_old.is_empty() {
                 match self.inner.config.purge {
@@ -375,7 +375,7 @@ impl Loader {
             processes: slot
                 .processes()
                 .into_iter()
-                .map(|(p, v)| (p, vsn_of(v)))
+                .map(|m| (m.pid, vsn_of(m.version)))
                 .collect(),
             suspensions: slot.suspensions.load(Ordering::Relaxed),
         })

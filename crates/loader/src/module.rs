@@ -8,7 +8,21 @@ use std::time::Duration;
 use ferrotp_runtime::{process, Pid};
 use parking_lot::Mutex;
 
-use crate::version::Version;
+use crate::version::{StateHandle, Version};
+
+/// A hot process's module state, shared by the process and the upgrade protocol. The process
+/// locks it for each callback; an upgrade locks it only while the process is suspended, so the
+/// lock is never contended in practice, and it spares two `sys` round trips per process.
+pub(crate) type SharedState = Arc<Mutex<Option<StateHandle>>>;
+
+/// A live process of the module, as the loader tracks it.
+#[derive(Clone)]
+pub(crate) struct Member {
+    pub(crate) pid: Pid,
+    /// The id of the version its state belongs to.
+    pub(crate) version: u64,
+    pub(crate) state: SharedState,
+}
 
 /// What happens to processes still running the old version when a third version is loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,8 +44,8 @@ pub(crate) struct Versions {
 pub(crate) struct ModuleSlot {
     pub(crate) name: String,
     pub(crate) versions: Mutex<Versions>,
-    /// Live processes and the id of the version each runs.
-    processes: Mutex<HashMap<Pid, u64>>,
+    /// Live processes, the id of the version each runs, and their states.
+    processes: Mutex<HashMap<Pid, Member>>,
     /// Held for reading by every starting process, for writing by an upgrade: starts wait
     /// while processes are being migrated, then run the new current version.
     pub(crate) gate: tokio::sync::RwLock<()>,
@@ -62,8 +76,21 @@ impl ModuleSlot {
         self.versions.lock().current.clone()
     }
 
-    pub(crate) fn enter(&self, pid: Pid, version: u64) {
-        self.processes.lock().insert(pid, version);
+    pub(crate) fn enter(&self, pid: Pid, version: u64, state: SharedState) {
+        self.processes.lock().insert(
+            pid,
+            Member {
+                pid,
+                version,
+                state,
+            },
+        );
+    }
+
+    pub(crate) fn moved(&self, pid: Pid, version: u64) {
+        if let Some(m) = self.processes.lock().get_mut(&pid) {
+            m.version = version;
+        }
     }
 
     pub(crate) fn leave(&self, pid: Pid) {
@@ -72,15 +99,15 @@ impl ModuleSlot {
 
     /// Live processes, with the version each runs. A process that died without its state
     /// being dropped yet is left out.
-    pub(crate) fn processes(&self) -> Vec<(Pid, u64)> {
-        let mut procs: Vec<_> = self
+    pub(crate) fn processes(&self) -> Vec<Member> {
+        let mut procs: Vec<Member> = self
             .processes
             .lock()
-            .iter()
-            .filter(|(pid, _)| process::is_alive(**pid))
-            .map(|(p, v)| (*p, *v))
+            .values()
+            .filter(|m| process::is_alive(m.pid))
+            .cloned()
             .collect();
-        procs.sort();
+        procs.sort_by_key(|m| m.pid);
         procs
     }
 }

@@ -4,7 +4,6 @@
 //! number of code changes; only the module state it points at is replaced. The callbacks run the
 //! module's synchronous entry points and then carry out the effects the module asked for.
 
-use std::cell::RefCell;
 use std::ffi::c_void;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,10 +14,11 @@ use ferrotp_runtime::gen_server::{
     StartOptions,
 };
 use ferrotp_runtime::{ExitReason, Pid};
+use parking_lot::Mutex;
 
 use crate::error::ModuleFault;
-use crate::module::ModuleSlot;
-use crate::version::{StateHandle, Version};
+use crate::module::{ModuleSlot, SharedState};
+use crate::version::Version;
 
 /// What a module asked for during one callback.
 enum Effect {
@@ -114,9 +114,8 @@ pub(crate) struct HotArgs {
 pub(crate) struct HotProcess {
     slot: Arc<ModuleSlot>,
     pid: Pid,
-    /// The module state. A `RefCell` because an upgrade swaps it through `sys::with_state`,
-    /// which lends the state by shared reference, while the process is suspended.
-    state: RefCell<Option<StateHandle>>,
+    /// The module state, shared with the upgrade protocol (see [`SharedState`]).
+    state: SharedState,
 }
 
 /// A module fault as the exit reason of the process it happened in.
@@ -131,41 +130,6 @@ pub(crate) fn exit_reason(fault: ModuleFault) -> ExitReason {
 }
 
 impl HotProcess {
-    fn handle(&mut self) -> &StateHandle {
-        self.state
-            .get_mut()
-            .as_ref()
-            .expect("a hot process always holds a state between callbacks")
-    }
-
-    /// Encode the state in its own version's format (an upgrade's first step).
-    pub(crate) fn export(&self) -> (Arc<Version>, Result<Vec<u8>, ModuleFault>) {
-        let state = self.state.borrow();
-        let handle = state.as_ref().expect("a hot process always holds a state");
-        (handle.version.clone(), handle.version.export_state(handle))
-    }
-
-    /// Encode the state in `to_vsn`'s format with its own (newer) version's `downgrade`.
-    pub(crate) fn export_down(
-        &self,
-        to_vsn: &str,
-        extra: &[u8],
-    ) -> (Arc<Version>, Result<Vec<u8>, ModuleFault>) {
-        let state = self.state.borrow();
-        let handle = state.as_ref().expect("a hot process always holds a state");
-        (
-            handle.version.clone(),
-            handle.version.downgrade(handle, to_vsn, extra),
-        )
-    }
-
-    /// Commit an upgrade: run `new` from now on; the old state is dropped by its own module.
-    pub(crate) fn swap(&self, new: StateHandle) {
-        self.slot.enter(self.pid, new.version.id);
-        let old = self.state.replace(Some(new));
-        drop(old);
-    }
-
     async fn apply(&mut self, effects: Vec<Effect>, ctx: &mut ServerContext<Self>) {
         for e in effects {
             match e {
@@ -193,28 +157,33 @@ impl HotProcess {
 
     async fn cast(&mut self, bytes: Vec<u8>, ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
         let pid = self.pid;
-        let handle = self.handle();
-        let version = &handle.version;
-        let (result, effects) = with_host(pid, version, |host| {
-            version.handle_cast(host, handle, &bytes)
-        });
+        let (result, effects) = {
+            let state = self.state.lock();
+            let handle = state.as_ref().expect(HOLDS_STATE);
+            let version = &handle.version;
+            let (result, effects) = with_host(pid, version, |host| {
+                version.handle_cast(host, handle, &bytes)
+            });
+            if let Err(ModuleFault::Decode(e)) = &result {
+                // A message the running version cannot read is dropped with a log line, as a
+                // GenServer logs an unexpected message; it is not a crash of the process.
+                tracing::error!(module = %version.name, vsn = %version.vsn, %pid, error = %e, "a cast did not decode; dropped");
+            }
+            (result, effects)
+        };
         match result {
-            Ok(()) => {
+            Ok(()) | Err(ModuleFault::Decode(_)) => {
                 if !effects.is_empty() {
                     self.apply(effects, ctx).await;
                 }
-                HandleResult::noreply()
-            }
-            // A message the running version cannot read is dropped with a log line, as a
-            // GenServer logs an unexpected message; it is not a crash of the process.
-            Err(ModuleFault::Decode(e)) => {
-                tracing::error!(module = %version.name, vsn = %version.vsn, %pid, error = %e, "a cast did not decode; dropped");
                 HandleResult::noreply()
             }
             Err(fault) => HandleResult::Stop(exit_reason(fault)),
         }
     }
 }
+
+const HOLDS_STATE: &str = "a hot process holds a state from init until it exits";
 
 impl Drop for HotProcess {
     fn drop(&mut self) {
@@ -248,14 +217,15 @@ impl GenServer for HotProcess {
         let (result, effects) = with_host(pid, &version, |host| version.init(host, &args.args));
         match result {
             Ok(handle) => {
-                args.slot.enter(pid, version.id);
+                let state: SharedState = Arc::new(Mutex::new(Some(handle)));
+                args.slot.enter(pid, version.id, state.clone());
                 // Entered: an upgrade that now takes the gate sees this process. Released
                 // before the effects, one of which may start another process of the module.
                 drop(gate);
                 let mut me = HotProcess {
                     slot: args.slot,
                     pid,
-                    state: RefCell::new(Some(handle)),
+                    state,
                 };
                 me.apply(effects, ctx).await;
                 Init::ok(me)
@@ -271,11 +241,14 @@ impl GenServer for HotProcess {
         ctx: &mut ServerContext<Self>,
     ) -> CallResult<Self> {
         let pid = self.pid;
-        let handle = self.handle();
-        let version = &handle.version;
-        let (result, effects) = with_host(pid, version, |host| {
-            version.handle_call(host, handle, &request)
-        });
+        let (result, effects) = {
+            let state = self.state.lock();
+            let handle = state.as_ref().expect(HOLDS_STATE);
+            let version = &handle.version;
+            with_host(pid, version, |host| {
+                version.handle_call(host, handle, &request)
+            })
+        };
         match result {
             Ok(reply) => {
                 if !effects.is_empty() {
@@ -309,10 +282,11 @@ impl GenServer for HotProcess {
 
     async fn terminate(&mut self, reason: &ExitReason, _ctx: &mut ServerContext<Self>) {
         let pid = self.pid;
-        let handle = self.handle();
-        let version = handle.version.clone();
         let reason = reason.to_string();
-        let (result, _) = with_host(pid, &version, |host| {
+        let state = self.state.lock();
+        let handle = state.as_ref().expect(HOLDS_STATE);
+        let version = &handle.version;
+        let (result, _) = with_host(pid, version, |host| {
             version.terminate(host, handle, &reason)
         });
         if let Err(fault) = result {

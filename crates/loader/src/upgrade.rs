@@ -15,7 +15,7 @@ use ferrotp_runtime::Pid;
 use tokio::task::JoinSet;
 
 use crate::error::{ModuleFault, UpgradeError};
-use crate::module::ModuleSlot;
+use crate::module::{ModuleSlot, SharedState};
 use crate::process::HotProcess;
 use crate::version::{StateHandle, Version};
 
@@ -50,12 +50,11 @@ pub struct UpgradeReport {
 struct Suspended {
     pid: Pid,
     server: Server<HotProcess>,
-    from: Arc<Version>,
-    exported: Result<Vec<u8>, ModuleFault>,
+    state: SharedState,
 }
 
-enum Prepared {
-    Ready(Box<Suspended>),
+enum Suspension {
+    Done(Suspended),
     /// Died before it could be suspended: its supervisor restarts it on the new code.
     Gone,
     Failed(Pid, SysError),
@@ -87,48 +86,21 @@ pub(crate) async fn migrate(
     slot.suspensions
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 
-    // 1. Suspend each process between two callbacks and export its state with its own code.
-    let extra = Arc::new(extra);
+    // 1. Suspend each process between two callbacks. Its mailbox keeps filling.
     let mut set = JoinSet::new();
-    for (pid, _) in targets {
-        let to_vsn = to.vsn.clone();
-        let extra = extra.clone();
+    for member in targets {
         set.spawn(async move {
-            let Ok(server) = Server::<HotProcess>::from_pid(pid) else {
-                return Prepared::Gone;
+            let Ok(server) = Server::<HotProcess>::from_pid(member.pid) else {
+                return Suspension::Gone;
             };
-            // Both requests are queued, in this order (`biased`), before the process next
-            // runs: it is suspended first, then exports its state while suspended. Exporting
-            // first would let messages handled in between be lost from the migrated state.
-            let export = async {
-                match direction {
-                    Direction::Up => sys::with_state(&server, |p: &HotProcess| p.export()).await,
-                    Direction::Down => {
-                        sys::with_state(&server, move |p: &HotProcess| {
-                            p.export_down(&to_vsn, &extra)
-                        })
-                        .await
-                    }
-                }
-            };
-            let (suspended, exported) = tokio::join!(biased; sys::suspend(&server), export);
-            match suspended {
-                Ok(()) => {}
-                Err(SysError::NoProc | SysError::Exit(_)) => return Prepared::Gone,
-                Err(e) => return Prepared::Failed(pid, e),
-            }
-            match exported {
-                Ok((from, exported)) => Prepared::Ready(Box::new(Suspended {
-                    pid,
+            match sys::suspend(&server).await {
+                Ok(()) => Suspension::Done(Suspended {
+                    pid: member.pid,
                     server,
-                    from,
-                    exported,
-                })),
-                Err(SysError::NoProc | SysError::Exit(_)) => Prepared::Gone,
-                Err(e) => {
-                    let _ = sys::resume(&server).await;
-                    Prepared::Failed(pid, e)
-                }
+                    state: member.state,
+                }),
+                Err(SysError::NoProc | SysError::Exit(_)) => Suspension::Gone,
+                Err(e) => Suspension::Failed(member.pid, e),
             }
         });
     }
@@ -136,41 +108,54 @@ pub(crate) async fn migrate(
     let mut failure = None;
     while let Some(joined) = set.join_next().await {
         match joined.expect("an upgrade step never panics") {
-            Prepared::Ready(s) => ready.push(*s),
-            Prepared::Gone => {}
-            Prepared::Failed(pid, error) => {
+            Suspension::Done(s) => ready.push(s),
+            Suspension::Gone => {}
+            Suspension::Failed(pid, error) => {
                 failure.get_or_insert(UpgradeError::Suspend { pid, error });
             }
         }
     }
     ready.sort_by_key(|s| s.pid);
-    if failure.is_none() {
-        if let Some(s) = ready.iter().find(|s| s.exported.is_err()) {
-            failure = Some(UpgradeError::Migration {
-                pid: s.pid,
-                from: s.from.vsn.clone(),
-                to: to.vsn.clone(),
-                fault: s.exported.clone().unwrap_err(),
-            });
-        }
-    }
     if let Some(e) = failure {
         resume_all(ready.into_iter().map(|s| s.server)).await;
         return Err(e);
     }
 
-    // 2. Migrate with the target's code, off the runtime's threads: a migration is the
-    //    module's code and may take long, or hang; the timeout covers each one.
-    let jobs: Vec<(Pid, String, Vec<u8>)> = ready
-        .iter_mut()
-        .map(|s| {
-            (
-                s.pid,
-                s.from.vsn.clone(),
-                std::mem::take(s.exported.as_mut().expect("checked above")),
+    // Export each state with the code that made it. The processes are suspended, so nothing
+    // else touches their states: the lock is free.
+    let exported: Result<Vec<(Pid, String, Vec<u8>)>, UpgradeError> = ready
+        .iter()
+        .filter_map(|s| {
+            let state = s.state.lock();
+            let handle = state.as_ref()?;
+            let from = &handle.version;
+            let bytes = match direction {
+                Direction::Up => from.export_state(handle),
+                Direction::Down => from.downgrade(handle, &to.vsn, &extra),
+            };
+            Some(
+                bytes
+                    .map(|b| (s.pid, from.vsn.clone(), b))
+                    .map_err(|fault| UpgradeError::Migration {
+                        pid: s.pid,
+                        from: from.vsn.clone(),
+                        to: to.vsn.clone(),
+                        fault,
+                    }),
             )
         })
         .collect();
+    let jobs = match exported {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            resume_all(ready.into_iter().map(|s| s.server)).await;
+            return Err(e);
+        }
+    };
+    let extra = Arc::new(extra);
+
+    // 2. Migrate with the target's code, off the runtime's threads: a migration is the
+    //    module's code and may take long, or hang; the timeout covers each one.
     let migrated = run_migrations(&to, direction, jobs, extra, slot.migration_timeout).await;
     let new_states = match migrated {
         Ok(states) => states,
@@ -178,7 +163,7 @@ pub(crate) async fn migrate(
             let from = ready
                 .iter()
                 .find(|s| s.pid == pid)
-                .map(|s| s.from.vsn.clone())
+                .and_then(|s| s.state.lock().as_ref().map(|h| h.version.vsn.clone()))
                 .unwrap_or_default();
             resume_all(ready.into_iter().map(|s| s.server)).await;
             return Err(UpgradeError::Migration {
@@ -197,24 +182,19 @@ pub(crate) async fn migrate(
         let previous = std::mem::replace(&mut versions.current, to.clone());
         versions.old = Some(previous);
     }
-    let processes = ready.len();
-    let mut set = JoinSet::new();
-    for (s, state) in ready.into_iter().zip(new_states) {
-        set.spawn(async move {
-            // Queued together, handled in one wake-up: swap, then resume.
-            let (swapped, _) = tokio::join!(
-                biased;
-                sys::with_state(&s.server, move |p: &HotProcess| p.swap(state)),
-                sys::resume(&s.server)
-            );
-            if let Err(e) = swapped {
-                // Only a process that died meanwhile gets here: its migrated state was dropped
-                // with the request, and its supervisor restarts it on the new code.
-                tracing::debug!(pid = %s.pid, error = %e, "a process exited during the upgrade");
-            }
-        });
+    let processes = new_states.len();
+    let mut migrated: std::collections::HashMap<Pid, StateHandle> =
+        new_states.into_iter().collect();
+    let mut old_states = Vec::with_capacity(processes);
+    for s in &ready {
+        if let Some(new) = migrated.remove(&s.pid) {
+            slot.moved(s.pid, new.version.id);
+            old_states.push(s.state.lock().replace(new));
+        }
     }
-    while set.join_next().await.is_some() {}
+    // The old states are dropped by their own code, outside the locks.
+    drop(old_states);
+    resume_all(ready.into_iter().map(|s| s.server)).await;
     drop(gate);
     Ok(UpgradeReport {
         module: slot.name.clone(),
@@ -235,7 +215,7 @@ async fn run_migrations(
     jobs: Vec<(Pid, String, Vec<u8>)>,
     extra: Arc<Vec<u8>>,
     timeout: Duration,
-) -> Result<Vec<StateHandle>, (Pid, ModuleFault)> {
+) -> Result<Vec<(Pid, StateHandle)>, (Pid, ModuleFault)> {
     let pids: Vec<Pid> = jobs.iter().map(|j| j.0).collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let target = to.clone();
@@ -257,7 +237,7 @@ async fn run_migrations(
     while states.len() < pids.len() {
         let waiting_for = pids[states.len()];
         match tokio::time::timeout(timeout, rx.recv()).await {
-            Ok(Some((_, Ok(state)))) => states.push(state),
+            Ok(Some((pid, Ok(state)))) => states.push((pid, state)),
             Ok(Some((pid, Err(fault)))) => return Err((pid, fault)),
             Ok(None) => {
                 return Err((
