@@ -185,7 +185,8 @@ async fn bench() -> Vec<Row> {
         suspended.sort_by(|a, b| a.partial_cmp(b).unwrap());
         rows.push(Row {
             scenario: format!(
-                "upgrade/downgrade, {processes} live processes (load + migrate; {handled} of {sent} messages handled)"
+                "upgrade/downgrade, {processes} live process{} (load + migrate; {handled} of {sent} messages handled)",
+                if processes == 1 { "" } else { "es" }
             ),
             tokio: None,
             native: None,
@@ -194,7 +195,7 @@ async fn bench() -> Vec<Row> {
             target: if processes == 1 { "–" } else { "< 100 ms" },
         });
         rows.push(Row {
-            scenario: format!("  of which processes suspended, {processes} processes"),
+            scenario: format!("  of which the processes were suspended ({processes})"),
             tokio: None,
             native: None,
             hot: suspended[suspended.len() / 2],
