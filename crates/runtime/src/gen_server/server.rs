@@ -289,18 +289,23 @@ impl<S: GenServer> Server<S> {
         // System requests are the runtime's own: a full mailbox does not refuse them.
         addr.send_unbounded(Request::System(make(tx)))
             .map_err(|_| SysError::NoProc)?;
-        let answer = async {
-            match rx.await {
-                Ok(v) => Ok(v),
-                Err(_) => match exit_of(&addr).await {
-                    ExitReason::NoProc => Err(SysError::NoProc),
-                    r => Err(SysError::Exit(r)),
-                },
-            }
-        };
-        tokio::time::timeout(timeout, answer)
-            .await
-            .map_err(|_| SysError::Timeout(timeout))?
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut rx = rx;
+        match tokio::time::timeout_at(deadline, &mut rx).await {
+            Ok(Ok(v)) => Ok(v),
+            // The answer handle was dropped: the process died with the request.
+            Ok(Err(_)) => match tokio::time::timeout_at(deadline, exit_of(&addr)).await {
+                Ok(ExitReason::NoProc) => Err(SysError::NoProc),
+                Ok(r) => Err(SysError::Exit(r)),
+                Err(_) => Err(SysError::Timeout(timeout)),
+            },
+            // As for a call: an answer sent as the time ran out is taken, not reported as a
+            // timeout of a request that in fact took effect (a `suspend` that did suspend).
+            Err(_) => match settle_timeout(&mut rx, timeout) {
+                Waited::Reply(v) => Ok(v),
+                _ => Err(SysError::Timeout(timeout)),
+            },
+        }
     }
 }
 
