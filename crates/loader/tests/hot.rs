@@ -508,3 +508,46 @@ fn a_module_library_stays_mapped_and_is_counted() {
         );
     });
 }
+
+/// A caller built against another interface under the same module name: its fifth call and
+/// fourth cast have no counterpart in the counter's messages.
+#[ferrotp_abi::hot_interface(module = "counter", args = u64)]
+trait Impostor {
+    fn a(&self) -> u64;
+    fn b(&self) -> u64;
+    fn c(&self) -> u64;
+    fn d(&self) -> u64;
+    fn e(&self) -> u64;
+    #[cast]
+    fn w(&mut self);
+    #[cast]
+    fn x(&mut self);
+    #[cast]
+    fn y(&mut self);
+    #[cast]
+    fn z(&mut self);
+    #[cast]
+    fn beyond(&mut self);
+    #[cast]
+    fn further(&mut self);
+    #[cast]
+    fn furthest(&mut self);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_the_running_version_cannot_read_is_rejected_and_the_process_survives() {
+    let loader = loader_with_v1().await;
+    let c = loader
+        .start::<CounterInterface>(9, StartOptions::new().name("impostor-target"))
+        .await
+        .unwrap();
+    let impostor = HotClient::<ImpostorInterface>::named("impostor-target");
+    match impostor.e().await {
+        Err(ferrotp_loader::HotCallError::Rejected(why)) => {
+            assert!(why.contains("decode"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    impostor.furthest();
+    assert_eq!(count(&c).await, 9, "still serving, state intact");
+}
