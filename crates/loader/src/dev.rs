@@ -39,6 +39,12 @@ pub enum DevEvent {
         /// What the upgrade did.
         report: UpgradeReport,
     },
+    /// The library changed on disk but holds the bytes last loaded from it (cargo touching an
+    /// artifact it did not rebuild): nothing was done.
+    Unchanged {
+        /// The library.
+        path: PathBuf,
+    },
     /// The library looks half-written (truncated, or not yet a library); the watcher reads it
     /// again shortly.
     Retrying {
@@ -173,7 +179,7 @@ const RETRIES: u32 = 10;
 const RETRY_AFTER: Duration = Duration::from_millis(300);
 
 /// Upgrade to (or load) the library at `path`, retrying while it looks half-written. `None`
-/// if its content is what was last loaded from it (or it is gone).
+/// if it is gone.
 async fn swap(
     loader: &Loader,
     path: &Path,
@@ -189,7 +195,9 @@ async fn swap(
         let current = stable_digest(path).await?;
         if seen.get(path) == Some(&current) {
             tracing::debug!(path = %path.display(), "unchanged; skipped");
-            return None;
+            return Some(DevEvent::Unchanged {
+                path: path.to_path_buf(),
+            });
         }
         let event = match loader.upgrade(path, &[]).await {
             Ok(report) => {
