@@ -19,8 +19,6 @@ use crate::error::LoadError;
 /// A library staged, opened and validated; mapped for the rest of the program.
 pub(crate) struct OpenedLibrary {
     pub(crate) decl: &'static ModuleDecl,
-    /// The staged copy that was opened.
-    pub(crate) staged: PathBuf,
 }
 
 static STAGED: AtomicU64 = AtomicU64::new(0);
@@ -101,17 +99,22 @@ fn classify_open_error(path: &Path, detail: String) -> LoadError {
 }
 
 /// Check, stage, open with every symbol resolved now, find and check the declaration.
+///
+/// `mapped` is called once the library is mapped, whatever happens next: from then on it stays
+/// mapped for the rest of the program, refused or not.
 pub(crate) fn open(
     source: &Path,
     image: &[u8],
     staging: &Path,
+    mapped: impl FnOnce(),
 ) -> Result<OpenedLibrary, LoadError> {
     check_image(source, image)?;
     let staged = stage(source, image, staging)?;
-    let library = open_now(&staged).map_err(|detail| {
-        let _ = std::fs::remove_file(&staged);
-        classify_open_error(source, detail)
-    })?;
+    let opened = open_now(&staged);
+    // Mapped or not, the staged file's directory entry is no longer needed.
+    let _ = std::fs::remove_file(&staged);
+    let library = opened.map_err(|detail| classify_open_error(source, detail))?;
+    mapped();
     // SAFETY: the symbol is looked up by name; its type is the contract's, checked by the
     // magic and versions below before anything else is trusted.
     let get_decl: Result<libloading::Symbol<'_, extern "C" fn() -> *const ModuleDecl>, _> =
@@ -131,7 +134,7 @@ pub(crate) fn open(
     // the magic and contract version are read before they are checked.
     let decl: &'static ModuleDecl = unsafe { &*decl_ptr };
     validate(decl, source)?;
-    Ok(OpenedLibrary { decl, staged })
+    Ok(OpenedLibrary { decl })
 }
 
 #[cfg(unix)]

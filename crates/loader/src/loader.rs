@@ -166,21 +166,9 @@ impl Loader {
     /// touched, whatever the outcome.
     fn open(&self, path: &Path) -> Result<Arc<Version>, LoadError> {
         let (canonical, sha256, image) = self.inner.config.trust.admit(path)?;
-        let opened = library::open(&canonical, &image, &self.inner.staging);
-        let opened = match opened {
-            Ok(o) => {
-                self.inner.libraries.fetch_add(1, Ordering::Relaxed);
-                o
-            }
-            Err(e @ LoadError::MissingSymbol { .. }) => {
-                // Opened (and left mapped) before the symbol was missed.
-                self.inner.libraries.fetch_add(1, Ordering::Relaxed);
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        };
-        // The staged copy stays mapped; its directory entry is no longer needed.
-        let _ = std::fs::remove_file(&opened.staged);
+        let opened = library::open(&canonical, &image, &self.inner.staging, || {
+            self.inner.libraries.fetch_add(1, Ordering::Relaxed);
+        })?;
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         Ok(Arc::new(Version::new(id, opened, canonical, sha256)?))
     }

@@ -506,6 +506,12 @@ fn a_module_library_stays_mapped_and_is_counted() {
             2,
             "a file that never opened is not counted"
         );
+        let _ = loader.upgrade(&fixtures().wrong_contract, b"").await;
+        assert_eq!(
+            loader.leaked_libraries(),
+            3,
+            "a library refused after it was mapped stays mapped, and is counted"
+        );
     });
 }
 
