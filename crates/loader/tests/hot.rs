@@ -28,6 +28,15 @@ async fn count(c: &HotClient<CounterInterface>) -> u64 {
     c.get().await.unwrap()
 }
 
+/// The counter module's current and old versions are `current` and `old`.
+fn assert_versions(loader: &Loader, current: &str, old: Option<&str>) {
+    let status = loader.module("counter").unwrap();
+    assert_eq!(
+        (status.current.as_str(), status.old.as_deref()),
+        (current, old)
+    );
+}
+
 async fn describe(c: &HotClient<CounterInterface>) -> String {
     c.describe().await.unwrap()
 }
@@ -49,11 +58,7 @@ async fn an_upgrade_keeps_the_pid_and_migrates_the_state() {
     assert_eq!(describe(&c).await, "v2: count 42 after 0 additions");
     c.add(8);
     assert_eq!(describe(&c).await, "v2: count 50 after 1 additions");
-    let status = loader.module("counter").unwrap();
-    assert_eq!(
-        (status.current.as_str(), status.old.as_deref()),
-        ("2", Some("1"))
-    );
+    assert_versions(&loader, "2", Some("1"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -118,8 +123,7 @@ async fn a_failing_migration_rolls_back_and_the_old_code_keeps_serving() {
     assert_eq!(version(&c).await, "1");
     c.add(1);
     assert_eq!(count(&c).await, 8, "state kept, still serving");
-    let status = loader.module("counter").unwrap();
-    assert_eq!((status.current.as_str(), status.old), ("1", None));
+    assert_versions(&loader, "1", None);
 }
 
 #[tokio::test(start_paused = true)]
@@ -300,11 +304,7 @@ async fn a_downgrade_runs_the_newer_code_to_write_the_old_format() {
     assert_eq!((report.from.as_str(), report.to.as_str()), ("2", "1"));
     assert_eq!(version(&c).await, "1");
     assert_eq!(describe(&c).await, "v1: count 15");
-    let status = loader.module("counter").unwrap();
-    assert_eq!(
-        (status.current.as_str(), status.old.as_deref()),
-        ("1", Some("2"))
-    );
+    assert_versions(&loader, "1", Some("2"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -438,11 +438,7 @@ async fn a_load_keeps_running_processes_on_their_code_and_a_soft_purge_refuses_a
         "2",
         "new processes run the current code"
     );
-    let status = loader.module("counter").unwrap();
-    assert_eq!(
-        (status.current.as_str(), status.old.as_deref()),
-        ("2", Some("1"))
-    );
+    assert_versions(&loader, "2", Some("1"));
 
     match loader.load(&f.faulty).await {
         Err(UpgradeError::OldCodeInUse { vsn, processes, .. }) => {
@@ -467,11 +463,7 @@ async fn a_brutal_purge_kills_processes_still_on_the_old_code() {
     loader.load(&f.v2).await.unwrap();
     loader.load(&f.faulty).await.unwrap();
     assert!(!process::is_alive(pid), "killed with the old code");
-    let status = loader.module("counter").unwrap();
-    assert_eq!(
-        (status.current.as_str(), status.old.as_deref()),
-        ("2-faulty", Some("2"))
-    );
+    assert_versions(&loader, "2-faulty", Some("2"));
 }
 
 #[tokio::test(start_paused = true)]
