@@ -124,16 +124,16 @@ async fn main() -> anyhow::Result<()> {
     );
 
     println!("\n2. sys: look inside a running server, pause it, and resume it.");
-    let state = sys::get_state(&bank).await?;
+    let state = sys::get_state(&bank, None).await?;
     println!("  state: {:?}", state.accounts);
-    sys::suspend(&bank).await?;
+    sys::suspend(&bank, None).await?;
     bank.cast(Cast::Deposit("carol".into(), 5));
-    let stats = sys::statistics(&bank).await?;
+    let stats = sys::statistics(&bank, None).await?;
     println!(
         "  suspended={} handled={} queued={} vsn={}",
         stats.suspended, stats.messages_handled, stats.mailbox_len, stats.vsn
     );
-    sys::resume(&bank).await?;
+    sys::resume(&bank, None).await?;
     println!(
         "  after resume, carol: {:?}",
         bank.call(Call::Balance("carol".into())).await?

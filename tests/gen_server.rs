@@ -354,7 +354,7 @@ async fn a_sys_request_does_not_cancel_the_idle_timeout_it_restarts_it() {
         .unwrap();
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    ferrotp::sys::get_state(&srv).await.unwrap();
+    ferrotp::sys::get_state(&srv, None).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(log.entries(), ["init"], "fired too early");
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -594,6 +594,6 @@ async fn a_hibernating_server_keeps_serving_every_message() {
     }
     assert_eq!(srv.call(()).await, Ok(0));
     assert_eq!(srv.call(()).await, Ok(0));
-    let stats = ferrotp::sys::statistics(&srv).await.unwrap();
+    let stats = ferrotp::sys::statistics(&srv, None).await.unwrap();
     assert_eq!(stats.messages_handled, 1002);
 }

@@ -73,7 +73,7 @@ async fn generated_client_calls_and_casts() {
     assert_eq!(acct.withdraw(20).await, Ok(Ok(130)));
     assert_eq!(acct.withdraw(500).await, Ok(Err("only 130 left".into())));
     assert_eq!(acct.history().await.unwrap(), ["opened for ada", "salary"]);
-    let state = ferrotp::sys::with_state(acct.server(), |a| a.helper()).await;
+    let state = ferrotp::sys::with_state(acct.server(), |a| a.helper(), None).await;
     assert_eq!(state, Ok(260));
 }
 
@@ -200,11 +200,11 @@ async fn info_context_terminate_and_code_change_handlers_are_wired() {
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert_eq!(t.ticks().await, Ok(3));
     assert_eq!(t.whoami().await.ok(), t.pid());
-    ferrotp::sys::suspend(t.server()).await.unwrap();
-    ferrotp::sys::change_code(t.server(), ferrotp::sys::OldVsn::Up("0".into()), "40")
+    ferrotp::sys::suspend(t.server(), None).await.unwrap();
+    ferrotp::sys::change_code(t.server(), ferrotp::sys::OldVsn::Up("0".into()), "40", None)
         .await
         .unwrap();
-    ferrotp::sys::resume(t.server()).await.unwrap();
+    ferrotp::sys::resume(t.server(), None).await.unwrap();
     assert_eq!(t.ticks().await, Ok(40));
     t.stop(ExitReason::Shutdown).await.unwrap();
     assert_eq!(*log.lock(), ["terminate shutdown after 40 ticks"]);
@@ -336,7 +336,9 @@ impl Tuned {
 #[tokio::test(start_paused = true)]
 async fn attribute_options_set_vsn_mailbox_capacity_and_call_timeout() {
     let tuned = Tuned::start().await.unwrap();
-    let stats = ferrotp::sys::statistics(tuned.server()).await.unwrap();
+    let stats = ferrotp::sys::statistics(tuned.server(), None)
+        .await
+        .unwrap();
     assert_eq!(stats.vsn, "2.1");
     let r = tuned.nap(Duration::from_secs(2)).await;
     assert_eq!(r, Err(CallError::Timeout(Duration::from_millis(1500))));

@@ -12,10 +12,11 @@ use std::marker::PhantomData;
 pub const MAGIC: [u8; 8] = *b"FERROTP\0";
 
 /// The version of this contract. A loader accepts only modules built against the same one.
-pub const CONTRACT_VERSION: u32 = 1;
+pub const CONTRACT_VERSION: u32 = 2;
 
-/// The symbol every module exports: `extern "C" fn() -> *const ModuleDecl`.
-pub const DECL_SYMBOL: &[u8] = b"ferrotp_module_decl\0";
+/// The symbol every module exports: its [`ModuleDecl`], a `static` (data, not a function), so
+/// the loader reads the declaration without running any of the module's code.
+pub const DECL_SYMBOL: &str = "ferrotp_module_decl";
 
 /// A borrowed UTF-8 string.
 #[repr(C)]
@@ -79,21 +80,45 @@ impl<'a> Bytes<'a> {
 }
 
 /// Where a callee writes its output: a callback that copies bytes into the caller's buffer.
+///
+/// The only way to make one is [`Out::to_vec`], which borrows the buffer for `'a`: an `Out`
+/// cannot outlive the `Vec` it writes to, so [`put`](Out::put) is safe. A module receives a
+/// `*mut Out` from the host for the duration of one entry point call and writes through it.
+///
+/// ```
+/// use ferrotp_abi::Out;
+///
+/// let mut buf = Vec::new();
+/// let mut out = Out::to_vec(&mut buf);
+/// out.put(b"hello, ");
+/// out.put(b"host");
+/// assert_eq!(buf, b"hello, host");
+/// ```
+///
+/// A buffer that is gone cannot be written to; this does not compile:
+///
+/// ```compile_fail
+/// use ferrotp_abi::Out;
+///
+/// let mut out = { let mut v = Vec::new(); Out::to_vec(&mut v) };
+/// out.put(b"x");
+/// ```
 #[repr(C)]
-#[allow(missing_debug_implementations)]
-pub struct Out {
-    /// The caller's buffer, opaque to the callee.
-    pub cx: *mut c_void,
-    /// Appends `len` bytes at `ptr` to the buffer.
-    pub write: unsafe extern "C" fn(cx: *mut c_void, ptr: *const u8, len: usize),
+pub struct Out<'a> {
+    cx: *mut c_void,
+    write: unsafe extern "C" fn(cx: *mut c_void, ptr: *const u8, len: usize),
+    _buffer: PhantomData<&'a mut Vec<u8>>,
 }
 
-impl Out {
+impl<'a> Out<'a> {
     /// An `Out` that appends to `buf`.
-    pub fn to_vec(buf: &mut Vec<u8>) -> Out {
+    pub fn to_vec(buf: &'a mut Vec<u8>) -> Out<'a> {
         unsafe extern "C" fn append(cx: *mut c_void, ptr: *const u8, len: usize) {
-            // SAFETY: `cx` is the `Vec` given to `to_vec`, alive for the call; `ptr`/`len`
-            // describe the callee's bytes, alive for this callback.
+            if len == 0 {
+                return;
+            }
+            // SAFETY: `cx` is the `Vec` borrowed by `to_vec` for the `Out`'s lifetime, and
+            // `put` is the only caller, with `ptr`/`len` from a live slice.
             unsafe {
                 let buf = &mut *cx.cast::<Vec<u8>>();
                 buf.extend_from_slice(std::slice::from_raw_parts(ptr, len));
@@ -102,14 +127,21 @@ impl Out {
         Out {
             cx: (buf as *mut Vec<u8>).cast(),
             write: append,
+            _buffer: PhantomData,
         }
     }
 
     /// Copy `bytes` out to the caller.
     pub fn put(&mut self, bytes: &[u8]) {
-        // SAFETY: an `Out` is only ever made by `to_vec` on the caller's side, whose callback
-        // copies the bytes before returning.
+        // SAFETY: an `Out` is only made by `to_vec`, whose buffer outlives it (`'a`) and whose
+        // callback copies the bytes before returning.
         unsafe { (self.write)(self.cx, bytes.as_ptr(), bytes.len()) }
+    }
+}
+
+impl std::fmt::Debug for Out<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Out").finish_non_exhaustive()
     }
 }
 
@@ -225,34 +257,34 @@ pub struct EntryPoints {
         host: *const HostCtx,
         args: Bytes<'_>,
         state: *mut StatePtr,
-        err: *mut Out,
+        err: *mut Out<'_>,
     ) -> Status,
     /// `handle_call(request)` → the encoded reply.
     pub handle_call: unsafe extern "C" fn(
         host: *const HostCtx,
         state: StatePtr,
         request: Bytes<'_>,
-        reply: *mut Out,
+        reply: *mut Out<'_>,
     ) -> Status,
     /// `handle_cast(message)`.
     pub handle_cast: unsafe extern "C" fn(
         host: *const HostCtx,
         state: StatePtr,
         message: Bytes<'_>,
-        err: *mut Out,
+        err: *mut Out<'_>,
     ) -> Status,
     /// `terminate(reason)`; the state stays valid (drop it with `drop_state`).
     pub terminate: unsafe extern "C" fn(
         host: *const HostCtx,
         state: StatePtr,
         reason: RStr,
-        err: *mut Out,
+        err: *mut Out<'_>,
     ) -> Status,
     /// The state, encoded in this version's format.
-    pub export_state: unsafe extern "C" fn(state: StatePtr, out: *mut Out) -> Status,
+    pub export_state: unsafe extern "C" fn(state: StatePtr, out: *mut Out<'_>) -> Status,
     /// A state in this version's format, decoded into a new state.
     pub import_state:
-        unsafe extern "C" fn(bytes: Bytes<'_>, state: *mut StatePtr, err: *mut Out) -> Status,
+        unsafe extern "C" fn(bytes: Bytes<'_>, state: *mut StatePtr, err: *mut Out<'_>) -> Status,
     /// `code_change(from_vsn, old_state, extra)`: migrate a state exported by an older version
     /// into a new state of this version.
     pub code_change: unsafe extern "C" fn(
@@ -260,7 +292,7 @@ pub struct EntryPoints {
         old_state: Bytes<'_>,
         extra: Bytes<'_>,
         state: *mut StatePtr,
-        err: *mut Out,
+        err: *mut Out<'_>,
     ) -> Status,
     /// `code_change({down, to_vsn}, state, extra)`: encode this state in the older version's
     /// format, for a downgrade.
@@ -268,13 +300,34 @@ pub struct EntryPoints {
         state: StatePtr,
         to_vsn: RStr,
         extra: Bytes<'_>,
-        out: *mut Out,
+        out: *mut Out<'_>,
     ) -> Status,
     /// Free a state made by this module.
     pub drop_state: unsafe extern "C" fn(state: StatePtr) -> Status,
     /// Check, at load time, that the module works: panics unwind and are caught inside it,
     /// and its codec round-trips.
-    pub self_check: unsafe extern "C" fn(err: *mut Out) -> Status,
+    pub self_check: unsafe extern "C" fn(err: *mut Out<'_>) -> Status,
+}
+
+impl EntryPoints {
+    /// Entry points from their addresses, in the order of the fields above
+    /// ([`layout::ENTRY_POINTS`] of them): for a loader that read them from a library image
+    /// rather than through a `&ModuleDecl` it cannot trust.
+    ///
+    /// # Safety
+    ///
+    /// Each address is that of a function with the signature of its field, following this
+    /// contract: for a loader, the code of a module whose declaration it checked (contract
+    /// version, and every address inside the library's executable segments). Calling an entry
+    /// point made from anything else is undefined behaviour.
+    pub unsafe fn from_addresses(
+        addresses: [std::num::NonZeroUsize; layout::ENTRY_POINTS],
+    ) -> EntryPoints {
+        // SAFETY: `EntryPoints` is `repr(C)` and made of `layout::ENTRY_POINTS` function
+        // pointers, each a non-null machine word like a `NonZeroUsize`; what they point to is
+        // the caller's contract.
+        unsafe { std::mem::transmute(addresses) }
+    }
 }
 
 /// What a module exports through [`DECL_SYMBOL`].
@@ -291,11 +344,74 @@ pub struct ModuleDecl {
     pub vsn: RStr,
     /// The build the module came from.
     pub fingerprint: Fingerprint,
+    /// The interface it implements: [`Interface::FINGERPRINT`](crate::Interface::FINGERPRINT).
+    pub interface: InterfaceFingerprint,
     /// Its entry points.
     pub entry: EntryPoints,
 }
 
-// SAFETY: a declaration is immutable and points only at `'static` strings and functions.
+/// An interface's fingerprint as a module declares it: a borrowed `'static` slice of hashes
+/// (see [`Interface::FINGERPRINT`](crate::Interface::FINGERPRINT)).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct InterfaceFingerprint {
+    ptr: *const u64,
+    len: usize,
+}
+
+impl InterfaceFingerprint {
+    /// Declare `hashes`.
+    pub const fn new(hashes: &'static [u64]) -> Self {
+        InterfaceFingerprint {
+            ptr: hashes.as_ptr(),
+            len: hashes.len(),
+        }
+    }
+}
+
+/// Where each field of a [`ModuleDecl`] lies, in bytes from its start: for a loader that
+/// reads a declaration as bytes from a library image, checking every pointer before following
+/// it, instead of trusting a foreign `&ModuleDecl`. Pointers and lengths are native-endian
+/// machine words.
+pub mod layout {
+    use std::mem::{offset_of, size_of};
+
+    use super::{EntryPoints, Fingerprint, ModuleDecl};
+
+    /// The size of a declaration.
+    pub const SIZE: usize = size_of::<ModuleDecl>();
+    /// Its alignment.
+    pub const ALIGN: usize = std::mem::align_of::<ModuleDecl>();
+    /// `magic`: 8 bytes.
+    pub const MAGIC: usize = offset_of!(ModuleDecl, magic);
+    /// `contract`: a `u32`.
+    pub const CONTRACT: usize = offset_of!(ModuleDecl, contract);
+    /// `name`: a string (pointer, length).
+    pub const NAME: usize = offset_of!(ModuleDecl, name);
+    /// `vsn`: a string.
+    pub const VSN: usize = offset_of!(ModuleDecl, vsn);
+    /// `fingerprint.rustc`: a string.
+    pub const RUSTC: usize = offset_of!(ModuleDecl, fingerprint) + offset_of!(Fingerprint, rustc);
+    /// `fingerprint.target`: a string.
+    pub const TARGET: usize = offset_of!(ModuleDecl, fingerprint) + offset_of!(Fingerprint, target);
+    /// `fingerprint.contract`: a `u32`.
+    pub const FINGERPRINT_CONTRACT: usize =
+        offset_of!(ModuleDecl, fingerprint) + offset_of!(Fingerprint, contract);
+    /// `fingerprint.panic_unwind`: a `u8`.
+    pub const PANIC_UNWIND: usize =
+        offset_of!(ModuleDecl, fingerprint) + offset_of!(Fingerprint, panic_unwind);
+    /// `interface`: a slice of `u64` (pointer, length).
+    pub const INTERFACE: usize = offset_of!(ModuleDecl, interface);
+    /// `entry`: the entry points, one function pointer each, in [`ENTRY_POINTS`] order.
+    pub const ENTRY: usize = offset_of!(ModuleDecl, entry);
+    /// How many entry points there are.
+    pub const ENTRY_POINTS: usize = size_of::<EntryPoints>() / size_of::<usize>();
+    /// A pointer-and-length pair (a string or a slice): the pointer first.
+    pub const SLICE_LEN: usize = size_of::<usize>();
+}
+
+// SAFETY: a declaration is immutable and points only at `'static` strings, slices and
+// functions.
 unsafe impl Sync for ModuleDecl {}
 // SAFETY: as above.
 unsafe impl Send for ModuleDecl {}

@@ -24,11 +24,11 @@ mod module;
 pub mod codec;
 
 pub use ffi::{
-    effect, level, Bytes, EntryPoints, Fingerprint, HostApi, HostCtx, ModuleDecl, Out, RStr,
-    StatePtr, Status, CONTRACT_VERSION, DECL_SYMBOL, MAGIC,
+    effect, layout, level, Bytes, EntryPoints, Fingerprint, HostApi, HostCtx, InterfaceFingerprint,
+    ModuleDecl, Out, RStr, StatePtr, Status, CONTRACT_VERSION, DECL_SYMBOL, MAGIC,
 };
 pub use host::Host;
-pub use module::{Client, Dispatch, HotModule, Interface};
+pub use module::{speaks, Client, Dispatch, HotModule, Interface};
 
 /// Declare a hot module's interface on a trait; see [`HotModule`] for a complete module.
 pub use ferrotp_macros::hot_interface;

@@ -8,7 +8,7 @@ use ferrotp_runtime::gen_server::{Server, DEFAULT_CALL_TIMEOUT};
 use ferrotp_runtime::{ExitReason, Pid};
 
 use crate::error::HotCallError;
-use crate::process::HotProcess;
+use crate::process::{HotProcess, HotRequest, Refusal, Speaking};
 
 /// A handle to a hot process of module `I`: calls and casts in the interface's own types,
 /// encoded for the module by the loader. Cheap to clone; it stays valid across upgrades (the
@@ -81,11 +81,22 @@ impl<I: Interface> HotClient<I> {
         timeout: Duration,
     ) -> Result<I::Reply, HotCallError> {
         let bytes = codec::encode(&request).map_err(|e| HotCallError::Encode(e.to_string()))?;
+        let request = HotRequest {
+            speaking: Speaking::of(I::FINGERPRINT),
+            bytes,
+        };
         let reply = self
             .server
-            .call_timeout(bytes, timeout)
+            .call_timeout(request, timeout)
             .await?
-            .map_err(HotCallError::Rejected)?;
+            .map_err(|refusal| match refusal {
+                Refusal::Decode(e) => HotCallError::Rejected(e),
+                Refusal::Interface { module, vsn } => HotCallError::InterfaceMismatch {
+                    module,
+                    vsn,
+                    client: std::any::type_name::<I>().into(),
+                },
+            })?;
         codec::decode(&reply).map_err(|e| HotCallError::BadReply(e.to_string()))
     }
 
@@ -93,15 +104,18 @@ impl<I: Interface> HotClient<I> {
     /// logged and dropped.
     pub fn cast(&self, message: I::Cast) {
         match codec::encode(&message) {
-            Ok(bytes) => self.server.cast(bytes),
+            Ok(bytes) => self.server.cast(HotRequest {
+                speaking: Speaking::of(I::FINGERPRINT),
+                bytes,
+            }),
             Err(e) => {
                 tracing::error!(module = I::MODULE, error = %e, "a cast did not encode; dropped")
             }
         }
     }
 
-    /// The process's `sys` statistics: whether it is suspended (an upgrade in progress), its
-    /// version as the host sees it, messages handled and queued.
+    /// The process's `sys` statistics: whether it is suspended (an upgrade in progress), the
+    /// module version it runs, messages handled and queued.
     ///
     /// # Errors
     ///
@@ -109,7 +123,7 @@ impl<I: Interface> HotClient<I> {
     pub async fn statistics(
         &self,
     ) -> Result<ferrotp_runtime::sys::Statistics, ferrotp_runtime::sys::SysError> {
-        ferrotp_runtime::sys::statistics(&self.server).await
+        ferrotp_runtime::sys::statistics(&self.server, None).await
     }
 
     /// Stop the process with `reason`, waiting for `terminate`.

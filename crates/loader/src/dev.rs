@@ -1,25 +1,41 @@
-//! Dev mode: rebuild a module, save, and the running system has the new code.
+//! Dev mode: rebuild a module, and the running system has the new code.
 //!
-//! [`DevWatcher`] watches a build output directory (`notify`, debounced), and when a module
-//! library there changes, upgrades the running module to it — or loads it, the first time. A
-//! file whose content did not change (cargo touching an artifact) is skipped; a half-written
-//! file (the linker still writing) is retried. [`cargo_build`] drives `cargo build` and takes
-//! the artifact paths from cargo's JSON messages instead of guessing file names.
+//! A library must never be loaded while it is still being written: a file the linker pre-sized
+//! and is still filling in can pass every check and then run zeroed code. So the watcher acts
+//! only on libraries whose build has *finished*, in one of two ways:
+//!
+//! * [`DevWatcher::cargo`] drives cargo itself: when a watched source file changes it runs
+//!   `cargo build` and takes each library from cargo's `compiler-artifact` message, which
+//!   cargo prints once the file is complete.
+//! * [`DevWatcher::watch`] watches a directory for libraries that are **published**: renamed
+//!   into it (`mv`, after writing them elsewhere), or hard-linked into it (what cargo does when
+//!   it puts a finished build at `target/debug/libfoo.so`). A file written in place is
+//!   ignored until it is published.
+//!
+//! Either way, a library whose content did not change is skipped (cargo touching an artifact),
+//! and the running code is only ever replaced through [`Loader::upgrade`] or loaded with
+//! [`Loader::load`], with all their checks. The watcher reacts to changes only — never to its
+//! own reads — and coalesces them per file, so a file that keeps changing cannot starve the
+//! others; it reports what it did as [`DevEvent`]s (and in the log), and reports
+//! [`DevEvent::Stopped`] if the watched directory goes away.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
-use notify_debouncer_mini::{new_debouncer, notify::RecursiveMode, DebounceEventResult};
+use notify::event::{CreateKind, ModifyKind, RenameMode};
+use notify::{Event, EventKind, RecursiveMode, Watcher};
+use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
-use crate::error::{LoadError, UpgradeError};
+use crate::error::UpgradeError;
 use crate::loader::Loader;
 use crate::upgrade::UpgradeReport;
 
-/// What the watcher did about one changed file.
+/// What the watcher did.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum DevEvent {
@@ -39,33 +55,38 @@ pub enum DevEvent {
         /// What the upgrade did.
         report: UpgradeReport,
     },
-    /// The library changed on disk but holds the bytes last loaded from it (cargo touching an
-    /// artifact it did not rebuild): nothing was done.
+    /// The library was published again with the bytes last loaded from it: nothing was done.
     Unchanged {
         /// The library.
         path: PathBuf,
     },
-    /// The library looks half-written (truncated, or not yet a library); the watcher reads it
-    /// again shortly.
-    Retrying {
-        /// The library.
-        path: PathBuf,
-        /// What was wrong with it.
-        error: LoadError,
-    },
-    /// The library changed but could not be used; the running code is unchanged.
+    /// The library could not be used; the running code is unchanged.
     Failed {
         /// The library.
         path: PathBuf,
         /// Why.
         error: UpgradeError,
     },
+    /// `cargo build` failed; the running code is unchanged.
+    BuildFailed {
+        /// Why.
+        error: BuildError,
+    },
+    /// The watcher stopped: the watched directory was removed or moved, or the file-system
+    /// notifications failed. No further events follow.
+    Stopped {
+        /// Why.
+        reason: String,
+    },
 }
 
-/// Watches a directory of module libraries and hot-swaps what changes. Stops when dropped.
+/// How many events wait for [`DevWatcher::next_event`] before new ones are only logged.
+const EVENT_BUFFER: usize = 256;
+
+/// Watches module libraries and hot-swaps the ones whose build finished. Stops when dropped.
 #[derive(Debug)]
 pub struct DevWatcher {
-    events: mpsc::UnboundedReceiver<DevEvent>,
+    events: mpsc::Receiver<DevEvent>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -92,126 +113,135 @@ fn digest(path: &Path) -> Option<String> {
     })
 }
 
-impl DevWatcher {
-    /// Watch `dir` (not recursively), waiting `debounce` after the last change to a file
-    /// before acting on it. Libraries already in `dir` are taken as seen, not loaded.
-    ///
-    /// # Errors
-    ///
-    /// If the directory cannot be watched.
-    pub fn watch(
-        loader: Loader,
-        dir: impl AsRef<Path>,
-        debounce: Duration,
-    ) -> Result<DevWatcher, notify_debouncer_mini::notify::Error> {
-        let dir = dir.as_ref().to_path_buf();
-        let (raw_tx, mut raw_rx) = mpsc::unbounded_channel::<Vec<PathBuf>>();
-        let mut debouncer = new_debouncer(debounce, move |res: DebounceEventResult| {
-            if let Ok(events) = res {
-                let _ = raw_tx.send(events.into_iter().map(|e| e.path).collect());
-            }
-        })?;
-        debouncer
-            .watcher()
-            .watch(&dir, RecursiveMode::NonRecursive)?;
-        let mut seen: HashMap<PathBuf, String> = std::fs::read_dir(&dir)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|e| e.path())
-                    .filter(|p| is_library(p))
-                    .filter_map(|p| digest(&p).map(|d| (p, d)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let (tx, events) = mpsc::unbounded_channel();
-        let task = tokio::spawn(async move {
-            // Owned by the task: watching stops when the task is aborted.
-            let _debouncer = debouncer;
-            while let Some(mut paths) = raw_rx.recv().await {
-                // A build writes a file in many steps: take every batch already queued and act
-                // once per path, on its latest content.
-                while let Ok(more) = raw_rx.try_recv() {
-                    paths.extend(more);
-                }
-                paths.sort();
-                paths.dedup();
-                for path in paths.into_iter().filter(|p| is_library(p)) {
-                    if let Some(event) = swap(&loader, &path, &mut seen, &tx).await {
-                        let _ = tx.send(event);
-                    }
-                }
-            }
-        });
-        Ok(DevWatcher { events, task })
-    }
+/// What one file-system notification means to a directory watcher.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// These libraries were published (renamed or hard-linked into place).
+    Published(Vec<PathBuf>),
+    /// The watched directory is gone.
+    Lost(String),
+    /// Nothing to do: reads, in-place writes, anything else.
+    Ignore,
+}
 
-    /// The next thing the watcher did.
-    pub async fn next_event(&mut self) -> Option<DevEvent> {
-        self.events.recv().await
+/// Classify `event` for a watcher of `dir`. `links` tells how many names a file has (a hard
+/// link made into the directory has at least two).
+pub(crate) fn classify(event: &Event, dir: &Path, links: impl Fn(&Path) -> u64) -> Verdict {
+    let on_dir = event.paths.iter().any(|p| p == dir);
+    match &event.kind {
+        EventKind::Remove(_) if on_dir => Verdict::Lost(format!(
+            "the watched directory {} was removed",
+            dir.display()
+        )),
+        EventKind::Modify(ModifyKind::Name(RenameMode::From)) if on_dir => Verdict::Lost(format!(
+            "the watched directory {} was moved away",
+            dir.display()
+        )),
+        EventKind::Modify(ModifyKind::Name(RenameMode::To)) => published(
+            event
+                .paths
+                .iter()
+                .filter(|p| p.parent() == Some(dir) && is_library(p)),
+        ),
+        EventKind::Create(CreateKind::File | CreateKind::Any) => published(
+            event
+                .paths
+                .iter()
+                .filter(|p| p.parent() == Some(dir) && is_library(p) && links(p) > 1),
+        ),
+        _ => Verdict::Ignore,
     }
 }
 
-/// The file's digest once two reads a moment apart agree.
-async fn stable_digest(path: &Path) -> Option<String> {
-    let read = || {
-        let path = path.to_path_buf();
-        async move {
-            tokio::task::spawn_blocking(move || digest(&path))
-                .await
-                .ok()
-                .flatten()
-        }
-    };
-    let mut last = read().await?;
-    loop {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let now = read().await?;
-        if now == last {
-            return Some(now);
-        }
-        last = now;
+fn published<'a>(paths: impl Iterator<Item = &'a PathBuf>) -> Verdict {
+    let paths: Vec<PathBuf> = paths.cloned().collect();
+    if paths.is_empty() {
+        Verdict::Ignore
+    } else {
+        Verdict::Published(paths)
     }
 }
 
-/// How often, and how far apart, a half-written library is read again.
-const RETRIES: u32 = 10;
-const RETRY_AFTER: Duration = Duration::from_millis(300);
+#[cfg(unix)]
+fn link_count(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).map_or(0, |m| m.nlink())
+}
 
-/// Upgrade to (or load) the library at `path`, retrying while it looks half-written. `None`
-/// if it is gone.
-async fn swap(
-    loader: &Loader,
-    path: &Path,
-    seen: &mut HashMap<PathBuf, String>,
-    tx: &mpsc::UnboundedSender<DevEvent>,
-) -> Option<DevEvent> {
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        // Compared at every attempt, once the content holds still: a file being written
-        // changes between two reads, and a half-written copy of unchanged bytes must not
-        // count as a change.
-        let current = stable_digest(path).await?;
-        if seen.get(path) == Some(&current) {
+#[cfg(not(unix))]
+fn link_count(_: &Path) -> u64 {
+    0
+}
+
+/// Work handed from the notification thread to the watcher's task: a set, so a file that
+/// changes a thousand times before the task looks is handled once.
+#[derive(Default)]
+struct Pending {
+    paths: Mutex<BTreeSet<PathBuf>>,
+    lost: Mutex<Option<String>>,
+    wake: Notify,
+}
+
+impl Pending {
+    fn take(&self) -> (Option<String>, BTreeSet<PathBuf>) {
+        (
+            self.lost.lock().take(),
+            std::mem::take(&mut *self.paths.lock()),
+        )
+    }
+}
+
+/// Queue an event for the reader, or only log it if the reader is not keeping up.
+fn emit(tx: &mpsc::Sender<DevEvent>, event: DevEvent) {
+    if let Err(mpsc::error::TrySendError::Full(event)) = tx.try_send(event) {
+        tracing::debug!(
+            ?event,
+            "dev event not queued: nobody reads DevWatcher::next_event"
+        );
+    }
+}
+
+/// The state of one watcher's task: what it loaded from where.
+struct Swapper {
+    loader: Loader,
+    seen: HashMap<PathBuf, String>,
+    tx: mpsc::Sender<DevEvent>,
+}
+
+impl Swapper {
+    /// Upgrade to (or load) the finished library at `path`.
+    async fn swap(&mut self, path: &Path) {
+        let owned = path.to_path_buf();
+        let current = tokio::task::spawn_blocking(move || digest(&owned))
+            .await
+            .ok()
+            .flatten();
+        let Some(current) = current else {
+            // Gone again (renamed away before we looked): nothing to do.
+            return;
+        };
+        if self.seen.get(path) == Some(&current) {
             tracing::debug!(path = %path.display(), "unchanged; skipped");
-            return Some(DevEvent::Unchanged {
-                path: path.to_path_buf(),
-            });
+            return emit(
+                &self.tx,
+                DevEvent::Unchanged {
+                    path: path.to_path_buf(),
+                },
+            );
         }
-        let event = match loader.upgrade(path, &[]).await {
+        let event = match self.loader.upgrade(path, &[]).await {
             Ok(report) => {
                 tracing::info!(path = %path.display(), module = %report.module, from = %report.from, to = %report.to, processes = report.processes, "hot-swapped");
-                seen.insert(path.to_path_buf(), report.sha256.clone());
+                self.seen.insert(path.to_path_buf(), report.sha256.clone());
                 DevEvent::Upgraded {
                     path: path.to_path_buf(),
                     report,
                 }
             }
-            Err(UpgradeError::UnknownModule(_)) => match loader.load(path).await {
+            Err(UpgradeError::UnknownModule(_)) => match self.loader.load(path).await {
                 Ok(v) => {
                     tracing::info!(path = %path.display(), module = %v.module, vsn = %v.vsn, "loaded");
-                    seen.insert(path.to_path_buf(), v.sha256);
+                    self.seen.insert(path.to_path_buf(), v.sha256);
                     DevEvent::Loaded {
                         path: path.to_path_buf(),
                         module: v.module,
@@ -223,29 +253,217 @@ async fn swap(
                     error,
                 },
             },
-            Err(UpgradeError::Load(
-                error @ (LoadError::Truncated { .. } | LoadError::NotALibrary { .. }),
-            )) if attempts < RETRIES => {
-                // The linker may still be writing: wait and read it again.
-                tracing::debug!(path = %path.display(), %error, "half-written? reading it again");
-                let _ = tx.send(DevEvent::Retrying {
-                    path: path.to_path_buf(),
-                    error,
-                });
-                tokio::time::sleep(RETRY_AFTER).await;
-                continue;
-            }
             Err(error) => {
                 tracing::error!(path = %path.display(), %error, "hot swap failed; the running code is unchanged");
-                // Remembered too: the same broken bytes are not retried on every touch.
-                seen.insert(path.to_path_buf(), current);
+                // Remembered too: the same broken bytes are not retried when published again.
+                self.seen.insert(path.to_path_buf(), current);
                 DevEvent::Failed {
                     path: path.to_path_buf(),
                     error,
                 }
             }
         };
-        return Some(event);
+        emit(&self.tx, event);
+    }
+}
+
+impl DevWatcher {
+    /// Watch `dir` (not recursively) for module libraries published into it (see the module
+    /// docs) and hot-swap each. Libraries already in `dir` are taken as seen, not loaded.
+    ///
+    /// # Errors
+    ///
+    /// If the directory cannot be watched.
+    pub fn watch(loader: Loader, dir: impl AsRef<Path>) -> Result<DevWatcher, notify::Error> {
+        let dir = std::path::absolute(dir.as_ref()).unwrap_or_else(|_| dir.as_ref().to_path_buf());
+        let pending = Arc::new(Pending::default());
+        let mut watcher = {
+            let (pending, dir) = (pending.clone(), dir.clone());
+            notify::recommended_watcher(move |res: notify::Result<Event>| {
+                let verdict = match res {
+                    Ok(event) => classify(&event, &dir, link_count),
+                    Err(e) => Verdict::Lost(format!("file-system notifications failed: {e}")),
+                };
+                match verdict {
+                    Verdict::Published(paths) => pending.paths.lock().extend(paths),
+                    Verdict::Lost(reason) => *pending.lost.lock() = Some(reason),
+                    Verdict::Ignore => return,
+                }
+                pending.wake.notify_one();
+            })?
+        };
+        watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+        let seen: HashMap<PathBuf, String> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| is_library(p))
+                    .filter_map(|p| digest(&p).map(|d| (p, d)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (tx, events) = mpsc::channel(EVENT_BUFFER);
+        let mut swapper = Swapper { loader, seen, tx };
+        let task = tokio::spawn(async move {
+            // Owned by the task: watching stops when the task is aborted.
+            let _watcher = watcher;
+            loop {
+                pending.wake.notified().await;
+                let (lost, paths) = pending.take();
+                for path in paths {
+                    swapper.swap(&path).await;
+                }
+                if let Some(reason) = lost {
+                    tracing::error!(%reason, "dev watcher stopped");
+                    emit(&swapper.tx, DevEvent::Stopped { reason });
+                    return;
+                }
+            }
+        });
+        Ok(DevWatcher { events, task })
+    }
+
+    /// Watch `project`'s sources; after each change (once they have been quiet for its
+    /// debounce), build its packages with cargo and hot-swap every library cargo reports
+    /// built.
+    ///
+    /// # Errors
+    ///
+    /// If a source directory cannot be watched.
+    pub fn cargo(loader: Loader, project: CargoProject) -> Result<DevWatcher, notify::Error> {
+        let pending = Arc::new(Pending::default());
+        let mut watcher = {
+            let pending = pending.clone();
+            notify::recommended_watcher(move |res: notify::Result<Event>| match res {
+                Ok(event) => {
+                    if matches!(
+                        event.kind,
+                        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
+                    ) {
+                        pending.wake.notify_one();
+                    }
+                }
+                Err(e) => {
+                    *pending.lost.lock() = Some(format!("file-system notifications failed: {e}"));
+                    pending.wake.notify_one();
+                }
+            })?
+        };
+        for dir in &project.watch {
+            watcher.watch(dir, RecursiveMode::Recursive)?;
+        }
+        let (tx, events) = mpsc::channel(EVENT_BUFFER);
+        let mut swapper = Swapper {
+            loader,
+            seen: HashMap::new(),
+            tx,
+        };
+        let task = tokio::spawn(async move {
+            let _watcher = watcher;
+            loop {
+                pending.wake.notified().await;
+                // A save touches files in bursts: build once they are quiet.
+                while tokio::time::timeout(project.debounce, pending.wake.notified())
+                    .await
+                    .is_ok()
+                {}
+                if let Some(reason) = pending.take().0 {
+                    emit(&swapper.tx, DevEvent::Stopped { reason });
+                    return;
+                }
+                let build = {
+                    let project = project.clone();
+                    tokio::task::spawn_blocking(move || project.build()).await
+                };
+                match build {
+                    Ok(Ok(libraries)) => {
+                        for path in libraries {
+                            swapper.swap(&path).await;
+                        }
+                    }
+                    Ok(Err(error)) => {
+                        tracing::error!(%error, "cargo build failed; the running code is unchanged");
+                        emit(&swapper.tx, DevEvent::BuildFailed { error });
+                    }
+                    Err(_) => return,
+                }
+            }
+        });
+        Ok(DevWatcher { events, task })
+    }
+
+    /// The next thing the watcher did; `None` once it has stopped.
+    pub async fn next_event(&mut self) -> Option<DevEvent> {
+        self.events.recv().await
+    }
+}
+
+/// What [`DevWatcher::cargo`] builds, and which sources it watches.
+///
+/// ```no_run
+/// # async fn f(loader: ferrotp_loader::Loader) -> Result<(), Box<dyn std::error::Error>> {
+/// use ferrotp_loader::{CargoProject, DevWatcher};
+///
+/// let project = CargoProject::new(".")
+///     .package("my-module")
+///     .watch("my-module/src");
+/// let mut watcher = DevWatcher::cargo(loader, project)?;
+/// while let Some(event) = watcher.next_event().await {
+///     println!("{event:?}");
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CargoProject {
+    manifest_dir: PathBuf,
+    packages: Vec<String>,
+    args: Vec<String>,
+    watch: Vec<PathBuf>,
+    debounce: Duration,
+}
+
+impl CargoProject {
+    /// The workspace (or package) at `manifest_dir`, watching nothing yet, with a 200 ms
+    /// debounce.
+    pub fn new(manifest_dir: impl Into<PathBuf>) -> Self {
+        CargoProject {
+            manifest_dir: manifest_dir.into(),
+            packages: Vec::new(),
+            args: Vec::new(),
+            watch: Vec::new(),
+            debounce: Duration::from_millis(200),
+        }
+    }
+
+    /// Build this package (`cargo build -p`); may be given several times.
+    pub fn package(mut self, name: impl Into<String>) -> Self {
+        self.packages.push(name.into());
+        self
+    }
+
+    /// Pass `arg` to `cargo build` (`--release`, say).
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Rebuild when anything under `dir` changes; may be given several times.
+    pub fn watch(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.watch.push(dir.into());
+        self
+    }
+
+    /// How long the sources must be quiet before a build starts.
+    pub fn debounce(mut self, quiet: Duration) -> Self {
+        self.debounce = quiet;
+        self
+    }
+
+    fn build(&self) -> Result<Vec<PathBuf>, BuildError> {
+        let packages: Vec<&str> = self.packages.iter().map(String::as_str).collect();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        cargo_build(&self.manifest_dir, &packages, &args)
     }
 }
 
@@ -271,8 +489,8 @@ pub enum BuildError {
 
 /// Build `packages` of the workspace at `manifest_dir` with the `cargo` that runs this
 /// program's build (`$CARGO`, else `cargo`), plus `extra_args`, and return the paths of the
-/// `cdylib`s it produced, read from cargo's JSON messages. Blocking: call it from
-/// `spawn_blocking` in async code.
+/// `cdylib`s it produced, read from cargo's JSON `compiler-artifact` messages (printed once
+/// each file is complete). Blocking: call it from `spawn_blocking` in async code.
 ///
 /// # Errors
 ///
@@ -319,4 +537,102 @@ pub fn cargo_build(
         return Err(BuildError::NoLibrary(packages.join(", ")));
     }
     Ok(libraries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, AccessMode, DataChange, RemoveKind};
+
+    fn event(kind: EventKind, path: &str) -> Event {
+        Event::new(kind).add_path(PathBuf::from(path))
+    }
+
+    fn verdict(kind: EventKind, path: &str, links: u64) -> Verdict {
+        classify(&event(kind, path), Path::new("/w"), |_| links)
+    }
+
+    #[test]
+    fn a_library_renamed_into_the_directory_is_published() {
+        assert_eq!(
+            verdict(
+                EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+                "/w/libm.so",
+                1
+            ),
+            Verdict::Published(vec![PathBuf::from("/w/libm.so")])
+        );
+    }
+
+    #[test]
+    fn a_library_hard_linked_into_the_directory_is_published() {
+        assert_eq!(
+            verdict(EventKind::Create(CreateKind::File), "/w/libm.so", 2),
+            Verdict::Published(vec![PathBuf::from("/w/libm.so")])
+        );
+    }
+
+    #[test]
+    fn a_library_written_in_place_is_not_published() {
+        assert_eq!(
+            verdict(EventKind::Create(CreateKind::File), "/w/libm.so", 1),
+            Verdict::Ignore
+        );
+        assert_eq!(
+            verdict(
+                EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+                "/w/libm.so",
+                1
+            ),
+            Verdict::Ignore
+        );
+    }
+
+    #[test]
+    fn reading_a_library_triggers_nothing() {
+        // The watcher reads the libraries it loads: its own opens and reads must not wake it.
+        for kind in [
+            EventKind::Access(AccessKind::Open(AccessMode::Read)),
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            EventKind::Access(AccessKind::Read),
+        ] {
+            assert_eq!(verdict(kind, "/w/libm.so", 2), Verdict::Ignore);
+        }
+    }
+
+    #[test]
+    fn other_files_and_other_directories_are_ignored() {
+        assert_eq!(
+            verdict(
+                EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+                "/w/notes.txt",
+                1
+            ),
+            Verdict::Ignore
+        );
+        assert_eq!(
+            verdict(
+                EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+                "/elsewhere/libm.so",
+                1
+            ),
+            Verdict::Ignore
+        );
+    }
+
+    #[test]
+    fn removing_or_moving_the_watched_directory_stops_the_watcher() {
+        assert!(matches!(
+            verdict(EventKind::Remove(RemoveKind::Folder), "/w", 0),
+            Verdict::Lost(_)
+        ));
+        assert!(matches!(
+            verdict(
+                EventKind::Modify(ModifyKind::Name(RenameMode::From)),
+                "/w",
+                0
+            ),
+            Verdict::Lost(_)
+        ));
+    }
 }

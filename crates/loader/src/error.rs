@@ -26,6 +26,52 @@ pub enum LoadError {
         /// The file or directory.
         path: PathBuf,
     },
+    /// The file or a directory on its way is owned by another user: that user could replace
+    /// the code.
+    #[error("{path} is owned by uid {owner}; a module and its directories must belong to the host's user or to root")]
+    ForeignOwner {
+        /// The file or directory.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+    },
+    /// The file or a directory on its way is writable by its group.
+    #[error("{path} is group-writable; make it writable only by its owner (chmod g-w), or allow it with TrustPolicy::allow_group_writable")]
+    GroupWritable {
+        /// The file or directory.
+        path: PathBuf,
+    },
+    /// A symbolic link below the trusted directory: links are never followed, so what is
+    /// checked is what is loaded.
+    #[error("{path} is or passes through a symbolic link; load the file by its real path inside a trusted directory")]
+    Symlink {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Not a regular file (a FIFO, a directory, a device, a socket).
+    #[error("{path} is {kind}, not a regular file")]
+    NotARegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        kind: &'static str,
+    },
+    /// The file is larger than the policy's size cap.
+    #[error("{path} is {size} bytes, over the limit of {limit}; raise TrustPolicy::max_size if it is a real module")]
+    TooLarge {
+        /// The path.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The staging directory the loader created is not private to it.
+    #[error("the staging directory {path} is not private to this process; staging was refused")]
+    StagingNotPrivate {
+        /// The directory.
+        path: PathBuf,
+    },
     /// The file's SHA-256 is not in the configured allowlist.
     #[error("{path}: SHA-256 {sha256} is not in the allowlist")]
     NotAllowlisted {
@@ -116,6 +162,35 @@ pub enum LoadError {
         /// The module declared.
         found: String,
     },
+    /// The declaration is malformed: a pointer outside the library, a string that is not
+    /// UTF-8, a misplaced entry point.
+    #[error("{path}: malformed module declaration: {detail}")]
+    BadDeclaration {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The module implements another interface than the one asked for, or one that running
+    /// clients do not speak.
+    #[error("{path}: module `{module}` implements another interface than {expected}; rebuild it against the interface crate its clients use")]
+    InterfaceMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The module.
+        module: String,
+        /// What was expected of it.
+        expected: String,
+    },
+    /// Loading (reading, checking, mapping, the self-check) took longer than the loader's
+    /// load timeout; a library stuck in its initialisers is abandoned on its thread.
+    #[error("{path}: loading did not finish within {timeout:?}; the library is abandoned")]
+    Timeout {
+        /// The file.
+        path: PathBuf,
+        /// The limit.
+        timeout: Duration,
+    },
     /// The module's self-check failed.
     #[error("{path}: self-check failed: {detail}")]
     SelfCheck {
@@ -173,6 +248,17 @@ pub enum UpgradeError {
     /// There is no older version to go back to.
     #[error("module `{0}` has no old version to downgrade to")]
     NoOldVersion(String),
+    /// The kept version is newer than the current one (the module was downgraded already):
+    /// downgrading to it would be an upgrade that skips its `code_change`.
+    #[error("module `{module}` runs version {current}; the version kept, {kept}, is newer: upgrade to it with Loader::upgrade instead of downgrading")]
+    NotOlder {
+        /// The module.
+        module: String,
+        /// The current version.
+        current: String,
+        /// The kept, newer one.
+        kept: String,
+    },
     /// A process could not be suspended or inspected.
     #[error("process {pid} could not be suspended: {error}; the upgrade was rolled back")]
     Suspend {
@@ -193,6 +279,9 @@ pub enum UpgradeError {
         /// What the module's code did.
         fault: ModuleFault,
     },
+    /// The upgrade's task ended before it finished: the runtime is shutting down.
+    #[error("the code change did not finish: {0}")]
+    Aborted(String),
     /// Processes still run the old version, and the purge policy is soft.
     #[error("{count} process(es) of `{module}` still run version {vsn}; upgrade them first or use PurgePolicy::Brutal", count = processes.len())]
     OldCodeInUse {
@@ -223,6 +312,17 @@ pub enum HotCallError {
     /// The request did not encode.
     #[error("the request did not encode: {0}")]
     Encode(String),
+    /// The process runs a module whose interface is not the client's: another module, or a
+    /// version that no longer has the client's methods.
+    #[error("the process runs `{module}` version {vsn}, whose interface is not this client's ({client}); nothing was sent to it")]
+    InterfaceMismatch {
+        /// The module the process runs.
+        module: String,
+        /// Its version.
+        vsn: String,
+        /// The client's interface.
+        client: String,
+    },
     /// The module answered a call with the reply of another call.
     #[error("the module answered with an unexpected reply: {0}")]
     UnexpectedReply(String),
@@ -238,6 +338,16 @@ pub enum HotStartError {
     /// The arguments did not encode.
     #[error("the arguments did not encode: {0}")]
     Encode(String),
+    /// The loaded module's interface is not the client's.
+    #[error("module `{module}` version {vsn} implements another interface than {client}; rebuild it against the same interface crate")]
+    InterfaceMismatch {
+        /// The module.
+        module: String,
+        /// Its current version.
+        vsn: String,
+        /// The client's interface.
+        client: String,
+    },
     /// The process did not start (its `init` failed or panicked, or the name is taken).
     #[error(transparent)]
     Start(#[from] StartError),

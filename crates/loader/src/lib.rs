@@ -49,22 +49,67 @@
 //! program exits; [`Loader::leaked_libraries`] counts them (a few MB per version).
 
 mod client;
+mod deadline;
+mod decl;
 mod dev;
 mod error;
+mod image;
 mod library;
 mod loader;
 mod module;
 mod process;
+mod stage;
 mod trust;
 mod upgrade;
 mod version;
 
 pub use client::HotClient;
-pub use dev::{cargo_build, BuildError, DevEvent, DevWatcher};
+pub use dev::{cargo_build, BuildError, CargoProject, DevEvent, DevWatcher};
 pub use error::{HotCallError, HotStartError, LoadError, ModuleFault, UpgradeError};
 pub use loader::{LoadedVersion, Loader, LoaderConfig, ModuleStatus};
 pub use module::PurgePolicy;
-pub use trust::TrustPolicy;
+pub use trust::{TrustPolicy, DEFAULT_MAX_LIBRARY_SIZE};
 pub use upgrade::UpgradeReport;
 
 pub use ferrotp_abi as abi;
+
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`): the checks the loader
+/// runs on untrusted bytes before anything is mapped or run.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::path::Path;
+
+    /// The library image check, on arbitrary bytes. Never maps or runs anything.
+    ///
+    /// # Errors
+    ///
+    /// The refusal, as text.
+    pub fn inspect_image(bytes: &[u8]) -> Result<(), String> {
+        crate::image::inspect(Path::new("fuzz.so"), bytes)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Where [`read_declaration`] puts the data it is given.
+    pub const DATA_AT: u64 = 0x1000;
+    /// Where its synthetic library's code segment starts (4 KiB of it).
+    pub const CODE_AT: u64 = 0x10_0000;
+
+    /// Read a declaration from arbitrary bytes: `data` is a library's data segment at
+    /// [`DATA_AT`], holding the declaration at its start (and whatever its pointers point at),
+    /// beside a code segment at [`CODE_AT`].
+    ///
+    /// # Errors
+    ///
+    /// The refusal, as text.
+    pub fn read_declaration(data: &[u8]) -> Result<(String, String), String> {
+        let memory = crate::decl::Synthetic::new(vec![
+            (DATA_AT, data.to_vec(), false),
+            (CODE_AT, vec![0; 4096], true),
+        ]);
+        crate::decl::read(&memory, DATA_AT, Path::new("fuzz.so"))
+            .map(|d| (d.name, d.vsn))
+            .map_err(|e| e.to_string())
+    }
+}

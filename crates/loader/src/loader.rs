@@ -7,16 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrotp_abi::{codec, Interface};
-use ferrotp_runtime::gen_server::{self, StartOptions};
+use ferrotp_runtime::gen_server::StartOptions;
 use ferrotp_runtime::supervisor::ChildSpec;
 use ferrotp_runtime::{process, ExitReason, Pid};
 use parking_lot::Mutex;
 
 use crate::client::HotClient;
+use crate::deadline;
 use crate::error::{HotStartError, LoadError, UpgradeError};
 use crate::library;
-use crate::module::{ModuleSlot, PurgePolicy};
-use crate::process::{start, HotArgs, HotProcess};
+use crate::module::{Changing, Deadlines, ModuleSlot, PurgePolicy};
+use crate::process::{child_spec, start, HotArgs, Speaking};
+use crate::stage::Staging;
 use crate::trust::TrustPolicy;
 use crate::upgrade::{migrate, Direction, UpgradeReport};
 use crate::version::Version;
@@ -26,29 +28,50 @@ use crate::version::Version;
 pub struct LoaderConfig {
     trust: TrustPolicy,
     staging_dir: Option<PathBuf>,
+    load_timeout: Duration,
+    suspend_timeout: Duration,
     migration_timeout: Duration,
     purge: PurgePolicy,
 }
 
 impl LoaderConfig {
-    /// Load modules admitted by `trust`; stage copies in a private temporary directory;
-    /// allow each `code_change` 5 s; soft purge.
+    /// Load modules admitted by `trust`; stage them in sealed anonymous files (Linux) or a
+    /// private temporary directory; allow 30 s for a load, 5 s for each suspend and for each
+    /// process's `code_change`; soft purge.
     pub fn new(trust: TrustPolicy) -> Self {
         LoaderConfig {
             trust,
             staging_dir: None,
+            load_timeout: Duration::from_secs(30),
+            suspend_timeout: Duration::from_secs(5),
             migration_timeout: Duration::from_secs(5),
             purge: PurgePolicy::Soft,
         }
     }
 
-    /// Where private copies of loaded libraries go (created, mode 0700).
+    /// Stage libraries in a private directory the loader creates inside `dir` (exclusively,
+    /// mode 0700, removed when the loader is dropped) instead of anonymous files. See the
+    /// crate docs on staging.
     pub fn staging_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.staging_dir = Some(dir.into());
         self
     }
 
-    /// How long one process's `code_change` may take before the upgrade rolls back.
+    /// How long reading, checking and mapping a library (its initialisers and self-check
+    /// included) may take before the load is refused with [`LoadError::Timeout`].
+    pub fn load_timeout(mut self, timeout: Duration) -> Self {
+        self.load_timeout = timeout;
+        self
+    }
+
+    /// How long an upgrade waits for each process to suspend before it gives up.
+    pub fn suspend_timeout(mut self, timeout: Duration) -> Self {
+        self.suspend_timeout = timeout;
+        self
+    }
+
+    /// How long exporting and migrating one process's state may take before the upgrade rolls
+    /// back.
     pub fn migration_timeout(mut self, timeout: Duration) -> Self {
         self.migration_timeout = timeout;
         self
@@ -86,15 +109,15 @@ pub struct LoadedVersion {
     pub module: String,
     /// Its version.
     pub vsn: String,
-    /// The SHA-256 of the file loaded.
+    /// The SHA-256 of the bytes loaded.
     pub sha256: String,
-    /// The file loaded (canonical path).
+    /// The file loaded (absolute, inside a trusted directory).
     pub path: PathBuf,
 }
 
 struct Inner {
     config: LoaderConfig,
-    staging: PathBuf,
+    staging: Staging,
     modules: Mutex<HashMap<String, Arc<ModuleSlot>>>,
     libraries: AtomicUsize,
     next_id: AtomicU64,
@@ -121,30 +144,15 @@ impl std::fmt::Debug for Loader {
     }
 }
 
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
-}
-
 impl Loader {
     /// A loader with `config`.
     ///
     /// # Errors
     ///
-    /// [`LoadError::Io`] if the staging directory cannot be created.
+    /// [`LoadError::Io`] or [`LoadError::StagingNotPrivate`] if a staging directory was asked
+    /// for and cannot be created privately.
     pub fn new(config: LoaderConfig) -> Result<Loader, LoadError> {
-        let staging = config.staging_dir.clone().unwrap_or_else(|| {
-            std::env::temp_dir().join(format!("ferrotp-modules-{}", std::process::id()))
-        });
-        private_dir(&staging).map_err(|source| LoadError::Io {
-            path: staging.clone(),
-            source,
-        })?;
+        let staging = Staging::new(config.staging_dir.as_deref())?;
         Ok(Loader {
             inner: Arc::new(Inner {
                 config,
@@ -162,19 +170,46 @@ impl Loader {
         self.inner.libraries.load(Ordering::Relaxed)
     }
 
-    /// Admit, stage, open, validate and self-check the library at `path`. Nothing running is
-    /// touched, whatever the outcome.
-    fn open(&self, path: &Path) -> Result<Arc<Version>, LoadError> {
-        let (canonical, sha256, image) = self.inner.config.trust.admit(path)?;
-        let opened = library::open(&canonical, &image, &self.inner.staging, || {
-            self.inner.libraries.fetch_add(1, Ordering::Relaxed);
-        })?;
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        Ok(Arc::new(Version::new(id, opened, canonical, sha256)?))
+    /// The private directory this loader stages libraries in, if it uses one (see
+    /// [`LoaderConfig::staging_dir`]); removed when the last clone of the loader is dropped.
+    pub fn staging_dir(&self) -> Option<&Path> {
+        self.inner.staging.dir()
+    }
+
+    /// Admit, stage, open, validate and self-check the library at `path`, on a thread of its
+    /// own with the load timeout (reading, hashing and `dlopen` block, and a library's
+    /// initialisers may never return). Nothing running is touched, whatever the outcome.
+    async fn open(&self, path: &Path) -> Result<Arc<Version>, LoadError> {
+        let inner = self.inner.clone();
+        let requested = path.to_path_buf();
+        let timeout = inner.config.load_timeout;
+        let opened = deadline::run("load", timeout, move || {
+            let admitted = inner.config.trust.admit(&requested)?;
+            let decl = library::open(&admitted.path, &admitted.image, &inner.staging, || {
+                inner.libraries.fetch_add(1, Ordering::Relaxed);
+            })?;
+            let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+            Version::new(id, decl, admitted.path, admitted.sha256).map(Arc::new)
+        })
+        .await;
+        match opened {
+            Ok(result) => result,
+            Err(_) => Err(LoadError::Timeout {
+                path: path.to_path_buf(),
+                timeout,
+            }),
+        }
     }
 
     fn slot(&self, module: &str) -> Option<Arc<ModuleSlot>> {
         self.inner.modules.lock().get(module).cloned()
+    }
+
+    fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            suspend: self.inner.config.suspend_timeout,
+            migration: self.inner.config.migration_timeout,
+        }
     }
 
     /// Load the library at `path`, as Erlang's `code:load_file/1`: the first version of a
@@ -185,10 +220,11 @@ impl Loader {
     ///
     /// # Errors
     ///
-    /// [`UpgradeError::Load`] if the library is refused, [`UpgradeError::InProgress`] during
-    /// an upgrade of the module, [`UpgradeError::OldCodeInUse`] under a soft policy.
+    /// [`UpgradeError::Load`] if the library is refused (also when its interface is not one
+    /// running clients speak), [`UpgradeError::InProgress`] during an upgrade of the module,
+    /// [`UpgradeError::OldCodeInUse`] under a soft policy.
     pub async fn load(&self, path: impl AsRef<Path>) -> Result<LoadedVersion, UpgradeError> {
-        let version = self.open(path.as_ref())?;
+        let version = self.open(path.as_ref()).await?;
         let loaded = LoadedVersion {
             module: version.name.clone(),
             vsn: version.vsn.clone(),
@@ -200,8 +236,7 @@ impl Loader {
             match modules.get(&version.name) {
                 Some(slot) => slot.clone(),
                 None => {
-                    let slot =
-                        ModuleSlot::new(version.clone(), self.inner.config.migration_timeout);
+                    let slot = ModuleSlot::new(version.clone(), self.deadlines());
                     modules.insert(version.name.clone(), Arc::new(slot));
                     tracing::info!(module = %loaded.module, vsn = %loaded.vsn, "module loaded");
                     return Ok(loaded);
@@ -209,9 +244,9 @@ impl Loader {
             }
         };
         let _changing = slot
-            .changing
-            .try_lock()
-            .map_err(|_| UpgradeError::InProgress(slot.name.clone()))?;
+            .begin_change()
+            .ok_or_else(|| UpgradeError::InProgress(slot.name.clone()))?;
+        check_interface(&slot.current(), &version)?;
         let old = slot.versions.lock().old.clone();
         if let Some(old) = old {
             let on_old: Vec<Pid> = slot
@@ -233,7 +268,11 @@ impl Loader {
                         for pid in on_old {
                             let exited = process::await_exit(pid);
                             if process::exit(pid, ExitReason::Kill).is_ok() {
-                                exited.await;
+                                // A process stuck in module code never takes the kill; the
+                                // load does not wait on it for ever.
+                                let _ =
+                                    tokio::time::timeout(self.inner.config.suspend_timeout, exited)
+                                        .await;
                             }
                         }
                     }
@@ -244,6 +283,7 @@ impl Loader {
             let mut versions = slot.versions.lock();
             let previous = std::mem::replace(&mut versions.current, version);
             versions.old = Some(previous);
+            versions.old_is_newer = false;
         }
         tracing::info!(module = %loaded.module, vsn = %loaded.vsn, "new version loaded; running processes keep theirs");
         Ok(loaded)
@@ -252,6 +292,9 @@ impl Loader {
     /// Upgrade every process of the module in the library at `path` to it, keeping pids,
     /// queued messages and callers; `extra` is passed to each `code_change`. On any failure
     /// nothing changes (see [`UpgradeError`]).
+    ///
+    /// The upgrade runs in a task of its own: dropping this future does not stop it half-way;
+    /// it commits or rolls back as if awaited.
     ///
     /// # Errors
     ///
@@ -263,7 +306,7 @@ impl Loader {
         path: impl AsRef<Path>,
         extra: &[u8],
     ) -> Result<UpgradeReport, UpgradeError> {
-        let version = self.open(path.as_ref())?;
+        let version = self.open(path.as_ref()).await?;
         self.upgrade_to(version, extra).await
     }
 
@@ -280,7 +323,7 @@ impl Loader {
         path: impl AsRef<Path>,
         extra: &[u8],
     ) -> Result<UpgradeReport, UpgradeError> {
-        let version = self.open(path.as_ref())?;
+        let version = self.open(path.as_ref()).await?;
         if version.name != module {
             return Err(LoadError::WrongModule {
                 path: version.path.clone(),
@@ -300,23 +343,22 @@ impl Loader {
         let slot = self
             .slot(&version.name)
             .ok_or_else(|| UpgradeError::UnknownModule(version.name.clone()))?;
-        let _changing = slot
-            .changing
-            .try_lock()
-            .map_err(|_| UpgradeError::InProgress(slot.name.clone()))?;
-        let report = migrate(&slot, version, Direction::Up, extra.to_vec()).await;
-        log_outcome(&report);
-        report
+        let changing = slot
+            .begin_change()
+            .ok_or_else(|| UpgradeError::InProgress(slot.name.clone()))?;
+        check_interface(&slot.current(), &version)?;
+        run_change(changing, slot, version, Direction::Up, extra.to_vec()).await
     }
 
     /// Move every process of `module` back to its old version: the running (newer) code
     /// writes each state in the old format (OTP's `code_change({down, Vsn}, ...)`), the old
     /// code reads it. The two versions then trade places: the old one is current, the newer
-    /// one is kept as old.
+    /// one is kept as old — and is no downgrade target.
     ///
     /// # Errors
     ///
-    /// [`UpgradeError::NoOldVersion`], or as [`upgrade`](Self::upgrade).
+    /// [`UpgradeError::NoOldVersion`]; [`UpgradeError::NotOlder`] when the kept version is
+    /// the newer one (a second downgrade in a row); or as [`upgrade`](Self::upgrade).
     pub async fn downgrade(
         &self,
         module: &str,
@@ -325,19 +367,22 @@ impl Loader {
         let slot = self
             .slot(module)
             .ok_or_else(|| UpgradeError::UnknownModule(module.into()))?;
-        let _changing = slot
-            .changing
-            .try_lock()
-            .map_err(|_| UpgradeError::InProgress(slot.name.clone()))?;
-        let old = slot
-            .versions
-            .lock()
-            .old
-            .clone()
-            .ok_or_else(|| UpgradeError::NoOldVersion(module.into()))?;
-        let report = migrate(&slot, old, Direction::Down, extra.to_vec()).await;
-        log_outcome(&report);
-        report
+        let changing = slot
+            .begin_change()
+            .ok_or_else(|| UpgradeError::InProgress(slot.name.clone()))?;
+        let (current, old, old_is_newer) = {
+            let v = slot.versions.lock();
+            (v.current.clone(), v.old.clone(), v.old_is_newer)
+        };
+        let old = old.ok_or_else(|| UpgradeError::NoOldVersion(module.into()))?;
+        if old_is_newer {
+            return Err(UpgradeError::NotOlder {
+                module: module.into(),
+                current: current.vsn.clone(),
+                kept: old.vsn.clone(),
+            });
+        }
+        run_change(changing, slot, old, Direction::Down, extra.to_vec()).await
     }
 
     /// The module's versions and processes.
@@ -373,6 +418,14 @@ impl Loader {
         let slot = self
             .slot(I::MODULE)
             .ok_or_else(|| HotStartError::UnknownModule(I::MODULE.into()))?;
+        let current = slot.current();
+        if !Speaking::of(I::FINGERPRINT).understood_by(&current.interface) {
+            return Err(HotStartError::InterfaceMismatch {
+                module: slot.name.clone(),
+                vsn: current.vsn.clone(),
+                client: std::any::type_name::<I>().into(),
+            });
+        }
         let args = codec::encode(args).map_err(|e| HotStartError::Encode(e.to_string()))?;
         Ok(HotArgs { slot, args })
     }
@@ -406,8 +459,43 @@ impl Loader {
         opts: StartOptions,
     ) -> Result<ChildSpec, HotStartError> {
         let args = self.hot_args::<I>(&args)?;
-        Ok(gen_server::child_spec_with::<HotProcess>(id, args, opts))
+        Ok(child_spec(args, opts).id(id))
     }
+}
+
+/// A new version must still speak to the running clients: the current version's interface
+/// comes first in the new one's (methods may be added at the end).
+fn check_interface(current: &Version, new: &Version) -> Result<(), LoadError> {
+    if Speaking::of(&current.interface).understood_by(&new.interface) {
+        Ok(())
+    } else {
+        Err(LoadError::InterfaceMismatch {
+            path: new.path.clone(),
+            module: new.name.clone(),
+            expected: format!(
+                "the running version {}'s (its methods, unchanged, come first)",
+                current.vsn
+            ),
+        })
+    }
+}
+
+/// Run a code change in a task of its own, holding the module's change lock until it ends.
+async fn run_change(
+    changing: Changing,
+    slot: Arc<ModuleSlot>,
+    to: Arc<Version>,
+    direction: Direction,
+    extra: Vec<u8>,
+) -> Result<UpgradeReport, UpgradeError> {
+    let task = tokio::spawn(async move {
+        let report = migrate(slot, to, direction, extra).await;
+        log_outcome(&report);
+        drop(changing);
+        report
+    });
+    task.await
+        .unwrap_or_else(|e| Err(UpgradeError::Aborted(e.to_string())))
 }
 
 fn log_outcome(report: &Result<UpgradeReport, UpgradeError>) {

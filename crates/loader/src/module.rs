@@ -1,19 +1,46 @@
 //! A module as the loader tracks it: Erlang's two versions (current and old), its processes
-//! and which version each runs, and the locks of the upgrade protocol.
+//! and which version each runs, its dynamic supervisor, and the locks of the upgrade protocol.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferrotp_runtime::supervisor::{DynamicSupervisor, DynamicSupervisorFlags};
 use ferrotp_runtime::{process, Pid};
 use parking_lot::Mutex;
 
 use crate::version::{StateHandle, Version};
 
 /// A hot process's module state, shared by the process and the upgrade protocol. The process
-/// locks it for each callback; an upgrade locks it only while the process is suspended, so the
-/// lock is never contended in practice, and it spares two `sys` round trips per process.
-pub(crate) type SharedState = Arc<Mutex<Option<StateHandle>>>;
+/// locks it for each callback; an upgrade takes the handle out only while the process is
+/// suspended, and puts a handle back before resuming it.
+pub(crate) type SharedState = Arc<Mutex<StateSlot>>;
+
+/// What a hot process holds of its module.
+pub(crate) struct StateSlot {
+    /// The state; `None` while an upgrade migrates it, and for good if the upgrade had to
+    /// abandon it (the process is then stopped).
+    pub(crate) handle: Option<StateHandle>,
+    /// The version the process runs, for `sys` statistics.
+    pub(crate) vsn: Arc<str>,
+}
+
+impl StateSlot {
+    pub(crate) fn new(handle: StateHandle) -> SharedState {
+        let vsn = Arc::from(handle.version().vsn.as_str());
+        Arc::new(Mutex::new(StateSlot {
+            handle: Some(handle),
+            vsn,
+        }))
+    }
+
+    /// Install `handle` (of a new version) as the state.
+    pub(crate) fn install(&mut self, handle: StateHandle) -> Option<StateHandle> {
+        self.vsn = Arc::from(handle.version().vsn.as_str());
+        self.handle.replace(handle)
+    }
+}
 
 /// A live process of the module, as the loader tracks it.
 #[derive(Clone)]
@@ -39,6 +66,16 @@ pub enum PurgePolicy {
 pub(crate) struct Versions {
     pub(crate) current: Arc<Version>,
     pub(crate) old: Option<Arc<Version>>,
+    /// Whether `old` is the newer of the two (after a downgrade): then it is no downgrade
+    /// target.
+    pub(crate) old_is_newer: bool,
+}
+
+/// Timeouts of the upgrade protocol.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadlines {
+    pub(crate) suspend: Duration,
+    pub(crate) migration: Duration,
 }
 
 pub(crate) struct ModuleSlot {
@@ -49,27 +86,49 @@ pub(crate) struct ModuleSlot {
     /// Held for reading by every starting process, for writing by an upgrade: starts wait
     /// while processes are being migrated, then run the new current version.
     pub(crate) gate: tokio::sync::RwLock<()>,
-    /// Held for the whole of an upgrade or load: a second one is refused, not queued.
-    pub(crate) changing: tokio::sync::Mutex<()>,
-    pub(crate) migration_timeout: Duration,
+    /// Set for the whole of an upgrade or load: a second one is refused, not queued.
+    changing: AtomicBool,
+    pub(crate) deadlines: Deadlines,
     /// How many times its processes were suspended for a code change.
-    pub(crate) suspensions: std::sync::atomic::AtomicU64,
+    pub(crate) suspensions: AtomicU64,
+    /// Where the module's own spawns (`Host::spawn`) run: started on first use, and again
+    /// if it gave up.
+    supervisor: tokio::sync::Mutex<Option<DynamicSupervisor>>,
+}
+
+/// Held while a module's code changes; clears the flag when dropped.
+pub(crate) struct Changing(Arc<ModuleSlot>);
+
+impl Drop for Changing {
+    fn drop(&mut self) {
+        self.0.changing.store(false, Ordering::Release);
+    }
 }
 
 impl ModuleSlot {
-    pub(crate) fn new(first: Arc<Version>, migration_timeout: Duration) -> Self {
+    pub(crate) fn new(first: Arc<Version>, deadlines: Deadlines) -> Self {
         ModuleSlot {
             name: first.name.clone(),
             versions: Mutex::new(Versions {
                 current: first,
                 old: None,
+                old_is_newer: false,
             }),
             processes: Mutex::new(HashMap::new()),
             gate: tokio::sync::RwLock::new(()),
-            changing: tokio::sync::Mutex::new(()),
-            migration_timeout,
-            suspensions: Default::default(),
+            changing: AtomicBool::new(false),
+            deadlines,
+            suspensions: AtomicU64::new(0),
+            supervisor: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Start changing the module's code, or `None` if a change is already running.
+    pub(crate) fn begin_change(self: &Arc<Self>) -> Option<Changing> {
+        self.changing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| Changing(self.clone()))
     }
 
     pub(crate) fn current(&self) -> Arc<Version> {
@@ -109,5 +168,26 @@ impl ModuleSlot {
             .collect();
         procs.sort_by_key(|m| m.pid);
         procs
+    }
+
+    /// The module's dynamic supervisor, started now if there is none running.
+    pub(crate) async fn supervisor(&self) -> Option<DynamicSupervisor> {
+        let mut sup = self.supervisor.lock().await;
+        if let Some(s) = sup
+            .as_ref()
+            .filter(|s| s.pid().is_some_and(process::is_alive))
+        {
+            return Some(s.clone());
+        }
+        match DynamicSupervisor::start(DynamicSupervisorFlags::new()).await {
+            Ok(s) => {
+                *sup = Some(s.clone());
+                Some(s)
+            }
+            Err(e) => {
+                tracing::error!(module = %self.name, error = %e, "could not start the module's supervisor");
+                None
+            }
+        }
     }
 }

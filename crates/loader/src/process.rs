@@ -4,6 +4,7 @@
 //! number of code changes; only the module state it points at is replaced. The callbacks run the
 //! module's synchronous entry points and then carry out the effects the module asked for.
 
+use std::borrow::Cow;
 use std::ffi::c_void;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +14,12 @@ use ferrotp_runtime::gen_server::{
     self, CallResult, GenServer, HandleResult, Info, Init, ReplyTo, Server, ServerContext,
     StartOptions,
 };
+use ferrotp_runtime::supervisor::Restart;
 use ferrotp_runtime::{ExitReason, Pid};
-use parking_lot::Mutex;
 
 use crate::error::ModuleFault;
-use crate::module::{ModuleSlot, SharedState};
-use crate::version::Version;
+use crate::module::{ModuleSlot, SharedState, StateSlot};
+use crate::version::StateHandle;
 
 /// What a module asked for during one callback.
 enum Effect {
@@ -29,9 +30,9 @@ enum Effect {
 }
 
 /// The host context of one callback: the process it runs in and the effects it requested.
-struct Sink {
+struct Sink<'a> {
     pid: Pid,
-    module: *const str,
+    module: &'a str,
     effects: Vec<Effect>,
 }
 
@@ -43,11 +44,10 @@ static HOST_API: HostApi = HostApi {
 unsafe extern "C" fn host_log(cx: *mut c_void, lvl: u32, msg: RStr) {
     // Nothing may unwind back into the module.
     let _ = std::panic::catch_unwind(|| {
-        // SAFETY: `cx` is the `Sink` of the running callback; `msg` is borrowed for this call.
-        let (sink, msg) = unsafe { (&*cx.cast::<Sink>(), msg.as_str()) };
-        // SAFETY: the module name outlives the callback (it is the version's).
-        let module = unsafe { &*sink.module };
-        let pid = sink.pid;
+        // SAFETY: `cx` is the `Sink` of the running callback (`with_host`); `msg` is borrowed
+        // for this call.
+        let (sink, msg) = unsafe { (&*cx.cast::<Sink<'_>>(), msg.as_str()) };
+        let (pid, module) = (sink.pid, sink.module);
         match lvl {
             level::ERROR => tracing::error!(target: "ferrotp::hot", %pid, module, "{msg}"),
             level::WARN => tracing::warn!(target: "ferrotp::hot", %pid, module, "{msg}"),
@@ -68,7 +68,7 @@ unsafe extern "C" fn host_effect(
         // SAFETY: as in `host_log`; the payload and target are borrowed for this call.
         let (sink, target, payload) = unsafe {
             (
-                &mut *cx.cast::<Sink>(),
+                &mut *cx.cast::<Sink<'_>>(),
                 target.as_str(),
                 payload.as_slice().to_vec(),
             )
@@ -89,18 +89,55 @@ unsafe extern "C" fn host_effect(
 }
 
 /// Run `f` with a host context for `pid`, returning its result and the effects requested.
-fn with_host<R>(pid: Pid, version: &Version, f: impl FnOnce(&HostCtx) -> R) -> (R, Vec<Effect>) {
+fn with_host<R>(pid: Pid, module: &str, f: impl FnOnce(&HostCtx) -> R) -> (R, Vec<Effect>) {
     let mut sink = Sink {
         pid,
-        module: version.name.as_str() as *const str,
+        module,
         effects: Vec::new(),
     };
     let ctx = HostCtx {
         api: &HOST_API,
-        cx: (&mut sink as *mut Sink).cast(),
+        cx: (&mut sink as *mut Sink<'_>).cast(),
     };
     let r = f(&ctx);
     (r, sink.effects)
+}
+
+/// Which interface a request was written for: the length and last hash of the client's
+/// interface fingerprint (see `ferrotp_abi::Interface::FINGERPRINT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Speaking {
+    len: usize,
+    last: u64,
+}
+
+impl Speaking {
+    pub(crate) fn of(fingerprint: &[u64]) -> Speaking {
+        Speaking {
+            len: fingerprint.len(),
+            last: fingerprint.last().copied().unwrap_or_default(),
+        }
+    }
+
+    /// Whether a module declaring `module` understands this client.
+    pub(crate) fn understood_by(self, module: &[u64]) -> bool {
+        self.len > 0 && module.get(self.len - 1) == Some(&self.last)
+    }
+}
+
+/// A call or cast for a hot process: encoded, and marked with the interface it speaks.
+pub(crate) struct HotRequest {
+    pub(crate) speaking: Speaking,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// Why a hot process did not hand a call to its module.
+#[derive(Debug, Clone)]
+pub(crate) enum Refusal {
+    /// The module could not decode the request.
+    Decode(String),
+    /// The process runs another interface.
+    Interface { module: String, vsn: String },
 }
 
 /// What a hot process starts from.
@@ -129,61 +166,113 @@ pub(crate) fn exit_reason(fault: ModuleFault) -> ExitReason {
     }
 }
 
+/// The reason a process stops when an upgrade had to abandon its state.
+fn state_lost(module: &str) -> ExitReason {
+    ExitReason::error(format_args!(
+        "the state of this `{module}` process was lost: a code change abandoned it"
+    ))
+}
+
 impl HotProcess {
-    async fn apply(&mut self, effects: Vec<Effect>, ctx: &mut ServerContext<Self>) {
+    /// Run `f` on the module state, with a host context; the process stops if the state is
+    /// gone.
+    fn with_state<R>(
+        &self,
+        f: impl FnOnce(&mut StateHandle, &HostCtx) -> R,
+    ) -> Result<(R, Vec<Effect>), ExitReason> {
+        let mut slot = self.state.lock();
+        let Some(handle) = slot.handle.as_mut() else {
+            return Err(state_lost(&self.slot.name));
+        };
+        let version = handle.version().clone();
+        Ok(with_host(self.pid, &version.name, |host| f(handle, host)))
+    }
+
+    /// The module's refusal if it does not speak the client's interface.
+    fn check(&self, speaking: Speaking) -> Result<(), Refusal> {
+        let slot = self.state.lock();
+        match slot.handle.as_ref() {
+            Some(h) if !speaking.understood_by(&h.version().interface) => Err(Refusal::Interface {
+                module: h.version().name.clone(),
+                vsn: h.version().vsn.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// What the running version declares as its own interface (for casts it sends itself).
+    fn own_speaking(&self) -> Speaking {
+        let slot = self.state.lock();
+        slot.handle
+            .as_ref()
+            .map(|h| Speaking::of(&h.version().interface))
+            .unwrap_or(Speaking { len: 0, last: 0 })
+    }
+
+    fn apply(&mut self, effects: Vec<Effect>, ctx: &mut ServerContext<Self>) {
         for e in effects {
             match e {
-                Effect::CastSelf(bytes) => ctx.server().cast(bytes),
+                Effect::CastSelf(bytes) => ctx.server().cast(HotRequest {
+                    speaking: self.own_speaking(),
+                    bytes,
+                }),
                 Effect::CastSelfAfter(delay, bytes) => {
                     ctx.send_after(bytes, delay);
                 }
-                Effect::CastNamed(name, bytes) => Server::<HotProcess>::named(name).cast(bytes),
+                Effect::CastNamed(name, bytes) => {
+                    Server::<HotProcess>::named(name).cast(HotRequest {
+                        speaking: self.own_speaking(),
+                        bytes,
+                    })
+                }
+                // Started by the module's own dynamic supervisor, from a task of its own: this
+                // process does not wait for the start (a start waits while an upgrade runs, and
+                // the upgrade waits for this process), and a sibling's crash is not its own.
                 Effect::Spawn(args) => {
-                    let started = start(
-                        HotArgs {
-                            slot: self.slot.clone(),
-                            args,
-                        },
-                        StartOptions::new().link(),
-                    )
-                    .await;
-                    if let Err(e) = started {
-                        tracing::warn!(module = %self.slot.name, pid = %self.pid, error = %e, "a module's spawn failed");
-                    }
+                    let slot = self.slot.clone();
+                    let pid = self.pid;
+                    tokio::spawn(async move {
+                        let Some(sup) = slot.supervisor().await else {
+                            return;
+                        };
+                        let spec = child_spec(
+                            HotArgs {
+                                slot: slot.clone(),
+                                args,
+                            },
+                            StartOptions::new(),
+                        )
+                        .restart(Restart::Transient);
+                        if let Err(e) = sup.start_child(spec).await {
+                            tracing::warn!(module = %slot.name, %pid, error = %e, "a module's spawn failed");
+                        }
+                    });
                 }
             }
         }
     }
 
-    async fn cast(&mut self, bytes: Vec<u8>, ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
+    fn cast(&mut self, bytes: Vec<u8>, ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
         let pid = self.pid;
-        let (result, effects) = {
-            let state = self.state.lock();
-            let handle = state.as_ref().expect(HOLDS_STATE);
-            let version = &handle.version;
-            let (result, effects) = with_host(pid, version, |host| {
-                version.handle_cast(host, handle, &bytes)
-            });
-            if let Err(ModuleFault::Decode(e)) = &result {
-                // A message the running version cannot read is dropped with a log line, as a
-                // GenServer logs an unexpected message; it is not a crash of the process.
-                tracing::error!(module = %version.name, vsn = %version.vsn, %pid, error = %e, "a cast did not decode; dropped");
-            }
-            (result, effects)
+        let (result, effects) = match self.with_state(|handle, host| handle.cast(host, &bytes)) {
+            Ok(done) => done,
+            Err(lost) => return HandleResult::Stop(lost),
         };
         match result {
-            Ok(()) | Err(ModuleFault::Decode(_)) => {
-                if !effects.is_empty() {
-                    self.apply(effects, ctx).await;
-                }
-                HandleResult::noreply()
+            Ok(()) => {}
+            // A message the running version cannot read is dropped with a log line, as a
+            // GenServer logs an unexpected message; it is not a crash of the process.
+            Err(ModuleFault::Decode(e)) => {
+                tracing::error!(module = %self.slot.name, %pid, error = %e, "a cast did not decode; dropped");
             }
-            Err(fault) => HandleResult::Stop(exit_reason(fault)),
+            Err(fault) => return HandleResult::Stop(exit_reason(fault)),
         }
+        if !effects.is_empty() {
+            self.apply(effects, ctx);
+        }
+        HandleResult::noreply()
     }
 }
-
-const HOLDS_STATE: &str = "a hot process holds a state from init until it exits";
 
 impl Drop for HotProcess {
     fn drop(&mut self) {
@@ -198,15 +287,28 @@ pub(crate) async fn start(
     gen_server::start_with::<HotProcess>(args, opts).await
 }
 
+/// A child spec for a hot process.
+pub(crate) fn child_spec(
+    args: HotArgs,
+    opts: StartOptions,
+) -> ferrotp_runtime::supervisor::ChildSpec {
+    let id = args.slot.name.clone();
+    gen_server::child_spec_with::<HotProcess>(id, args, opts)
+}
+
 impl GenServer for HotProcess {
     type Args = HotArgs;
-    type Call = Vec<u8>;
-    /// The encoded reply, or why the module rejected the request.
-    type Reply = Result<Vec<u8>, String>;
-    type Cast = Vec<u8>;
+    type Call = HotRequest;
+    /// The encoded reply, or why the process did not hand the request to its module.
+    type Reply = Result<Vec<u8>, Refusal>;
+    type Cast = HotRequest;
     /// Casts delivered by a timer (`cast_self_after`).
     type Info = Vec<u8>;
     type Continue = ();
+
+    fn vsn(&self) -> Cow<'static, str> {
+        Cow::Owned(self.state.lock().vsn.to_string())
+    }
 
     async fn init(args: HotArgs, ctx: &mut ServerContext<Self>) -> Init<Self> {
         // Starts wait while an upgrade migrates the module's processes, then use the code the
@@ -214,20 +316,20 @@ impl GenServer for HotProcess {
         let gate = args.slot.gate.read().await;
         let version = args.slot.current();
         let pid = ctx.pid();
-        let (result, effects) = with_host(pid, &version, |host| version.init(host, &args.args));
+        let (result, effects) =
+            with_host(pid, &version.name, |host| version.init(host, &args.args));
         match result {
             Ok(handle) => {
-                let state: SharedState = Arc::new(Mutex::new(Some(handle)));
+                let state = StateSlot::new(handle);
                 args.slot.enter(pid, version.id, state.clone());
-                // Entered: an upgrade that now takes the gate sees this process. Released
-                // before the effects, one of which may start another process of the module.
+                // Entered: an upgrade that now takes the gate sees this process.
                 drop(gate);
                 let mut me = HotProcess {
                     slot: args.slot,
                     pid,
                     state,
                 };
-                me.apply(effects, ctx).await;
+                me.apply(effects, ctx);
                 Init::ok(me)
             }
             Err(fault) => Init::Stop(exit_reason(fault)),
@@ -236,37 +338,40 @@ impl GenServer for HotProcess {
 
     async fn handle_call(
         &mut self,
-        request: Vec<u8>,
+        request: HotRequest,
         from: ReplyTo<Self::Reply>,
         ctx: &mut ServerContext<Self>,
     ) -> CallResult<Self> {
-        let pid = self.pid;
-        let (result, effects) = {
-            let state = self.state.lock();
-            let handle = state.as_ref().expect(HOLDS_STATE);
-            let version = &handle.version;
-            with_host(pid, version, |host| {
-                version.handle_call(host, handle, &request)
-            })
-        };
+        if let Err(refusal) = self.check(request.speaking) {
+            return CallResult::reply(from, Err(refusal));
+        }
+        let (result, effects) =
+            match self.with_state(|handle, host| handle.call(host, &request.bytes)) {
+                Ok(done) => done,
+                Err(lost) => return CallResult::Stop(lost),
+            };
         match result {
             Ok(reply) => {
                 if !effects.is_empty() {
-                    self.apply(effects, ctx).await;
+                    self.apply(effects, ctx);
                 }
                 CallResult::reply(from, Ok(reply))
             }
-            Err(ModuleFault::Decode(e)) => CallResult::reply(from, Err(e)),
+            Err(ModuleFault::Decode(e)) => CallResult::reply(from, Err(Refusal::Decode(e))),
             Err(fault) => CallResult::Stop(exit_reason(fault)),
         }
     }
 
     async fn handle_cast(
         &mut self,
-        bytes: Vec<u8>,
+        request: HotRequest,
         ctx: &mut ServerContext<Self>,
     ) -> HandleResult<Self> {
-        self.cast(bytes, ctx).await
+        if let Err(Refusal::Interface { module, vsn }) = self.check(request.speaking) {
+            tracing::error!(pid = %self.pid, %module, %vsn, "a cast for another interface was refused; dropped");
+            return HandleResult::noreply();
+        }
+        self.cast(request.bytes, ctx)
     }
 
     async fn handle_info(
@@ -275,7 +380,7 @@ impl GenServer for HotProcess {
         ctx: &mut ServerContext<Self>,
     ) -> HandleResult<Self> {
         match info {
-            Info::Message(bytes) => self.cast(bytes, ctx).await,
+            Info::Message(bytes) => self.cast(bytes, ctx),
             _ => HandleResult::noreply(),
         }
     }
@@ -283,14 +388,14 @@ impl GenServer for HotProcess {
     async fn terminate(&mut self, reason: &ExitReason, _ctx: &mut ServerContext<Self>) {
         let pid = self.pid;
         let reason = reason.to_string();
-        let state = self.state.lock();
-        let handle = state.as_ref().expect(HOLDS_STATE);
-        let version = &handle.version;
-        let (result, _) = with_host(pid, version, |host| {
-            version.terminate(host, handle, &reason)
-        });
-        if let Err(fault) = result {
-            tracing::error!(module = %version.name, %pid, %fault, "a module's terminate failed");
+        match self.with_state(|handle, host| handle.terminate(host, &reason)) {
+            Ok((Ok(()), _)) => {}
+            Ok((Err(fault), _)) => {
+                tracing::error!(module = %self.slot.name, %pid, %fault, "a module's terminate failed")
+            }
+            Err(_) => {
+                tracing::warn!(module = %self.slot.name, %pid, "terminate skipped: the state was abandoned by a code change")
+            }
         }
     }
 }

@@ -1,19 +1,37 @@
 //! The swap protocol, after Erlang's release handler: block new starts of the module, suspend
-//! its processes at a message boundary (their mailboxes keep filling), export every state with
-//! the code that made it, migrate each with the target version, and only if every migration
-//! succeeded, install the target as current, swap every state and resume. On any failure the
-//! migrated states are dropped by the target's code and every process resumes on its old code
-//! with its old state. Pids, mailboxes and waiting callers belong to the host throughout:
-//! nothing is lost, and each process handles its queue in order.
+//! its processes at a message boundary (their mailboxes keep filling), take every state, export
+//! each with the code that made it and migrate it with the target version, and only if every
+//! migration succeeded, install the target as current, give every process its new state and
+//! resume it. On any failure every process gets its own state back and resumes on its old
+//! code. Pids, mailboxes and waiting callers belong to the host throughout: nothing is lost,
+//! and each process handles its queue in order.
+//!
+//! # It never wedges
+//!
+//! * Every wait has a deadline: each suspend (`suspend_timeout`), and each state's export plus
+//!   migration (`migration_timeout`), which run on a thread of their own, one state at a time.
+//! * A suspend that times out does not take effect later: a process suspends only if the
+//!   upgrade still waits for its answer (see `sys::suspend`).
+//! * A state whose export or migration did not return is the only thing lost: the thread
+//!   still holds it, so its process cannot be given it back. That process is stopped, and its
+//!   supervisor restarts it on the current code. Every other process resumes with its state.
+//! * The states let go of (the old ones after a commit, the new ones after a rollback) are
+//!   dropped on a detached thread after the processes resumed: a destructor that hangs holds
+//!   up nothing.
+//! * The protocol runs in a task of its own: a caller that stops waiting for it (a dropped
+//!   future) does not leave it half done.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use ferrotp_runtime::gen_server::Server;
 use ferrotp_runtime::sys::{self, SysError};
-use ferrotp_runtime::Pid;
+use ferrotp_runtime::{process, ExitReason, Pid};
+use parking_lot::Mutex;
 use tokio::task::JoinSet;
 
+use crate::deadline;
 use crate::error::{ModuleFault, UpgradeError};
 use crate::module::{ModuleSlot, SharedState};
 use crate::process::HotProcess;
@@ -60,20 +78,203 @@ enum Suspension {
     Failed(Pid, SysError),
 }
 
-async fn resume_all(servers: impl IntoIterator<Item = Server<HotProcess>>) {
+/// Resume every process; each either answers or is gone. A process whose state was lost
+/// is not resumed: it is being stopped.
+async fn resume_all(servers: impl IntoIterator<Item = Server<HotProcess>>, timeout: Duration) {
     let mut set = JoinSet::new();
     for server in servers {
         set.spawn(async move {
-            // A process that died meanwhile has nothing to resume.
-            let _ = sys::resume(&server).await;
+            let _ = sys::resume(&server, Some(timeout)).await;
         });
     }
     while set.join_next().await.is_some() {}
 }
 
-/// Move every process of `slot` to `to`. The caller holds the slot's `changing` lock.
+/// One state to move, taken from its (suspended) process.
+struct Job {
+    pid: Pid,
+    old: StateHandle,
+}
+
+/// A state migrated, or not.
+struct Moved {
+    pid: Pid,
+    new: Result<StateHandle, ModuleFault>,
+}
+
+/// The states still to move, shared by the upgrade and the thread that runs module code.
+///
+/// The thread takes one job at a time under this lock, marks whose state it reads
+/// (`exporting`), and hands the old state back (`returned`) as soon as it has been written out,
+/// before the target version's code runs; results are sent under the lock too. So when the
+/// upgrade gives up (sets `abandoned` under the lock), every old state is either still queued,
+/// handed back, or the one being exported: only that one can still be in use by module code.
+struct Queue {
+    jobs: VecDeque<Job>,
+    returned: Vec<Job>,
+    abandoned: bool,
+    exporting: Option<Pid>,
+}
+
+/// Write `old` out with its own code: its export, or (downgrading) its downgrade to `to_vsn`.
+fn write_out(
+    old: &mut StateHandle,
+    to_vsn: &str,
+    direction: Direction,
+    extra: &[u8],
+) -> Result<Vec<u8>, ModuleFault> {
+    match direction {
+        Direction::Up => old.export(),
+        Direction::Down => old.downgrade(to_vsn, extra),
+    }
+}
+
+/// Build the target's state from what the old version wrote out.
+fn read_in(
+    to: &Arc<Version>,
+    from_vsn: &str,
+    bytes: &[u8],
+    direction: Direction,
+    extra: &[u8],
+) -> Result<StateHandle, ModuleFault> {
+    match direction {
+        Direction::Up => to.code_change(from_vsn, bytes, extra),
+        Direction::Down => to.import_state(bytes),
+    }
+}
+
+fn worker(
+    queue: Arc<Mutex<Queue>>,
+    to: Arc<Version>,
+    direction: Direction,
+    extra: Vec<u8>,
+    results: mpsc::Sender<Moved>,
+) {
+    loop {
+        let mut job = {
+            let mut q = queue.lock();
+            if q.abandoned {
+                return;
+            }
+            let Some(job) = q.jobs.pop_front() else {
+                return;
+            };
+            q.exporting = Some(job.pid);
+            job
+        };
+        let from_vsn = job.old.version().vsn.clone();
+        let written = write_out(&mut job.old, &to.vsn, direction, &extra);
+        let pid = job.pid;
+        {
+            let mut q = queue.lock();
+            q.exporting = None;
+            q.returned.push(job);
+        }
+        let new = written.and_then(|bytes| read_in(&to, &from_vsn, &bytes, direction, &extra));
+        let failed = new.is_err();
+        {
+            let q = queue.lock();
+            if q.abandoned {
+                // Nobody waits for it: the new state goes with this thread.
+                return;
+            }
+            let _ = results.send(Moved { pid, new });
+        }
+        if failed {
+            return;
+        }
+    }
+}
+
+/// How the migrations went.
+struct Migrations {
+    moved: Vec<Moved>,
+    /// Every old state the thread no longer needs, and those it never took.
+    old: Vec<Job>,
+    /// The process whose state the thread was exporting when it was abandoned.
+    lost: Option<Pid>,
+    timed_out: Option<Pid>,
+}
+
+/// Move every state on one thread, waiting at most `timeout` for each.
+async fn run_migrations(
+    jobs: Vec<Job>,
+    to: Arc<Version>,
+    direction: Direction,
+    extra: Vec<u8>,
+    timeout: Duration,
+) -> Migrations {
+    let n = jobs.len();
+    let order: Vec<Pid> = jobs.iter().map(|j| j.pid).collect();
+    let queue = Arc::new(Mutex::new(Queue {
+        jobs: jobs.into(),
+        returned: Vec::with_capacity(n),
+        abandoned: false,
+        exporting: None,
+    }));
+    let (tx, rx) = mpsc::channel();
+    {
+        let for_worker = queue.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ferrotp-code-change".into())
+            .spawn(move || worker(for_worker, to, direction, extra, tx));
+        if spawned.is_err() {
+            let old = std::mem::take(&mut queue.lock().jobs).into();
+            return Migrations {
+                moved: Vec::new(),
+                old,
+                lost: None,
+                timed_out: order.first().copied(),
+            };
+        }
+    }
+    // One blocking task waits for all results, each with its own deadline (see `deadline`).
+    let waited = tokio::task::spawn_blocking(move || {
+        let mut moved: Vec<Moved> = Vec::with_capacity(n);
+        let mut timed_out = None;
+        while moved.len() < n {
+            match rx.recv_timeout(timeout) {
+                Ok(m) => {
+                    let failed = m.new.is_err();
+                    moved.push(m);
+                    if failed {
+                        break;
+                    }
+                }
+                Err(_) => {
+                    timed_out = Some(order[moved.len()]);
+                    break;
+                }
+            }
+        }
+        let (old, lost) = {
+            let mut q = queue.lock();
+            q.abandoned = true;
+            // Results sent before the queue was abandoned are in the channel.
+            moved.extend(rx.try_iter());
+            let mut old = std::mem::take(&mut q.returned);
+            old.extend(std::mem::take(&mut q.jobs));
+            (old, q.exporting)
+        };
+        Migrations {
+            moved,
+            old,
+            lost,
+            timed_out,
+        }
+    })
+    .await;
+    waited.unwrap_or_else(|_| Migrations {
+        moved: Vec::new(),
+        old: Vec::new(),
+        lost: None,
+        timed_out: None,
+    })
+}
+
+/// Move every process of `slot` to `to`. The caller holds the slot's change lock.
 pub(crate) async fn migrate(
-    slot: &Arc<ModuleSlot>,
+    slot: Arc<ModuleSlot>,
     to: Arc<Version>,
     direction: Direction,
     extra: Vec<u8>,
@@ -83,6 +284,7 @@ pub(crate) async fn migrate(
     let began = Instant::now();
     let from_current = slot.current();
     let targets = slot.processes();
+    let deadlines = slot.deadlines;
     slot.suspensions
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 
@@ -93,7 +295,7 @@ pub(crate) async fn migrate(
             let Ok(server) = Server::<HotProcess>::from_pid(member.pid) else {
                 return Suspension::Gone;
             };
-            match sys::suspend(&server).await {
+            match sys::suspend(&server, Some(deadlines.suspend)).await {
                 Ok(()) => Suspension::Done(Suspended {
                     pid: member.pid,
                     server,
@@ -107,149 +309,135 @@ pub(crate) async fn migrate(
     let mut ready = Vec::new();
     let mut failure = None;
     while let Some(joined) = set.join_next().await {
-        match joined.expect("an upgrade step never panics") {
-            Suspension::Done(s) => ready.push(s),
-            Suspension::Gone => {}
-            Suspension::Failed(pid, error) => {
+        match joined {
+            Ok(Suspension::Done(s)) => ready.push(s),
+            Ok(Suspension::Gone) => {}
+            Ok(Suspension::Failed(pid, error)) => {
                 failure.get_or_insert(UpgradeError::Suspend { pid, error });
+            }
+            // A suspending task cannot panic; were it cancelled (the runtime shutting down),
+            // its process is in no state the upgrade knows of.
+            Err(e) => {
+                tracing::error!(module = %slot.name, error = %e, "a suspend task ended early")
             }
         }
     }
     ready.sort_by_key(|s| s.pid);
     if let Some(e) = failure {
-        resume_all(ready.into_iter().map(|s| s.server)).await;
+        resume_all(ready.into_iter().map(|s| s.server), deadlines.suspend).await;
         return Err(e);
     }
 
-    // Export each state with the code that made it. The processes are suspended, so nothing
-    // else touches their states: the lock is free.
-    let exported: Result<Vec<(Pid, String, Vec<u8>)>, UpgradeError> = ready
+    // 2. Take the states (the processes are suspended: nothing else touches them) and move
+    //    them with module code, off the runtime's threads, each with its deadline.
+    let jobs: Vec<Job> = ready
         .iter()
         .filter_map(|s| {
-            let state = s.state.lock();
-            let handle = state.as_ref()?;
-            let from = &handle.version;
-            let bytes = match direction {
-                Direction::Up => from.export_state(handle),
-                Direction::Down => from.downgrade(handle, &to.vsn, &extra),
-            };
-            Some(
-                bytes
-                    .map(|b| (s.pid, from.vsn.clone(), b))
-                    .map_err(|fault| UpgradeError::Migration {
-                        pid: s.pid,
-                        from: from.vsn.clone(),
-                        to: to.vsn.clone(),
-                        fault,
-                    }),
-            )
+            s.state
+                .lock()
+                .handle
+                .take()
+                .map(|old| Job { pid: s.pid, old })
         })
         .collect();
-    let jobs = match exported {
-        Ok(jobs) => jobs,
-        Err(e) => {
-            resume_all(ready.into_iter().map(|s| s.server)).await;
-            return Err(e);
-        }
-    };
-    let extra = Arc::new(extra);
+    let expected = jobs.len();
+    let first = ready.first().map(|s| s.pid);
+    let migrations = run_migrations(jobs, to.clone(), direction, extra, deadlines.migration).await;
+    let state_of = |pid: Pid| ready.iter().find(|s| s.pid == pid).map(|s| &s.state);
+    let all_moved = migrations.moved.len() == expected
+        && migrations.moved.iter().all(|m| m.new.is_ok())
+        && migrations.lost.is_none();
 
-    // 2. Migrate with the target's code, off the runtime's threads: a migration is the
-    //    module's code and may take long, or hang; the timeout covers each one.
-    let migrated = run_migrations(&to, direction, jobs, extra, slot.migration_timeout).await;
-    let new_states = match migrated {
-        Ok(states) => states,
-        Err((pid, fault)) => {
-            let from = ready
-                .iter()
-                .find(|s| s.pid == pid)
-                .and_then(|s| s.state.lock().as_ref().map(|h| h.version.vsn.clone()))
-                .unwrap_or_default();
-            resume_all(ready.into_iter().map(|s| s.server)).await;
-            return Err(UpgradeError::Migration {
+    if !all_moved {
+        // 3a. Roll back: every process gets its own state back.
+        for job in migrations.old {
+            if let Some(state) = state_of(job.pid) {
+                state.lock().handle = Some(job.old);
+            }
+        }
+        let mut fault = None;
+        let mut new_states = Vec::new();
+        for m in migrations.moved {
+            match m.new {
+                Ok(new) => new_states.push(new),
+                Err(f) => {
+                    fault.get_or_insert((Some(m.pid), f));
+                }
+            }
+        }
+        if let Some(pid) = migrations.timed_out {
+            fault.get_or_insert((Some(pid), ModuleFault::Timeout(deadlines.migration)));
+        }
+        if let Some(pid) = migrations.lost {
+            // Its state is still in the hands of the abandoned thread: let it crash, and
+            // its supervisor start it afresh.
+            tracing::error!(module = %slot.name, %pid, timeout = ?deadlines.migration, "exporting a state did not return; its process is stopped and the thread abandoned");
+            let _ = process::exit(
                 pid,
-                from,
-                to: to.vsn.clone(),
-                fault,
-            });
+                ExitReason::error(format_args!(
+                    "exporting its `{}` state for version {} did not return within {:?}",
+                    slot.name, to.vsn, deadlines.migration
+                )),
+            );
         }
-    };
+        let lost = migrations.lost;
+        resume_all(
+            ready
+                .iter()
+                .filter(|s| Some(s.pid) != lost)
+                .map(|s| s.server.clone()),
+            deadlines.suspend,
+        )
+        .await;
+        drop(gate);
+        deadline::drop_detached(new_states);
+        let (pid, fault) = fault.unwrap_or_else(|| {
+            (
+                first,
+                ModuleFault::Error(
+                    "the code change could not run (the runtime is shutting down?)".into(),
+                ),
+            )
+        });
+        let pid = pid.expect("a migration that failed had a process to migrate");
+        let from = state_of(pid)
+            .map(|s| s.lock().vsn.to_string())
+            .unwrap_or_else(|| from_current.vsn.clone());
+        return Err(UpgradeError::Migration {
+            pid,
+            from,
+            to: to.vsn.clone(),
+            fault,
+        });
+    }
 
-    // 3. Commit: the target is current from now on (starts waiting at the gate get it), every
-    //    process swaps to its migrated state and resumes.
+    // 3b. Commit: the target is current from now on (starts waiting at the gate get it), every
+    //     process gets its new state and resumes.
     {
         let mut versions = slot.versions.lock();
         let previous = std::mem::replace(&mut versions.current, to.clone());
         versions.old = Some(previous);
+        versions.old_is_newer = direction == Direction::Down;
     }
-    let processes = new_states.len();
-    let mut migrated: std::collections::HashMap<Pid, StateHandle> =
-        new_states.into_iter().collect();
-    let mut old_states = Vec::with_capacity(processes);
-    for s in &ready {
-        if let Some(new) = migrated.remove(&s.pid) {
-            slot.moved(s.pid, new.version.id);
-            old_states.push(s.state.lock().replace(new));
+    let processes = migrations.moved.len();
+    for m in migrations.moved {
+        let new = m.new.expect("all moved");
+        if let Some(state) = state_of(m.pid) {
+            slot.moved(m.pid, to.id);
+            state.lock().install(new);
         }
     }
-    // The old states are dropped by their own code, outside the locks.
-    drop(old_states);
-    resume_all(ready.into_iter().map(|s| s.server)).await;
+    resume_all(ready.iter().map(|s| s.server.clone()), deadlines.suspend).await;
     drop(gate);
+    let suspended_for = began.elapsed();
+    // The old states are dropped by their own code, off every process's path.
+    deadline::drop_detached(migrations.old);
     Ok(UpgradeReport {
         module: slot.name.clone(),
         from: from_current.vsn.clone(),
         to: to.vsn.clone(),
         sha256: to.sha256.clone(),
         processes,
-        suspended_for: began.elapsed(),
+        suspended_for,
     })
-}
-
-/// Run every migration on one blocking thread, in order; stop at the first failure. A
-/// migration that outlives `timeout` fails the upgrade; its thread is abandoned (Rust cannot
-/// stop a running function), with the states it made so far dropped.
-async fn run_migrations(
-    to: &Arc<Version>,
-    direction: Direction,
-    jobs: Vec<(Pid, String, Vec<u8>)>,
-    extra: Arc<Vec<u8>>,
-    timeout: Duration,
-) -> Result<Vec<(Pid, StateHandle)>, (Pid, ModuleFault)> {
-    let pids: Vec<Pid> = jobs.iter().map(|j| j.0).collect();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let target = to.clone();
-    // A blocking-pool thread, not a plain one: on tokio's paused clock (tests), a running
-    // blocking task keeps virtual time from jumping past the timeout.
-    tokio::task::spawn_blocking(move || {
-        for (pid, from_vsn, bytes) in jobs {
-            let state = match direction {
-                Direction::Up => target.code_change(&from_vsn, &bytes, &extra),
-                Direction::Down => target.import_state(&bytes),
-            };
-            let failed = state.is_err();
-            if tx.send((pid, state)).is_err() || failed {
-                break;
-            }
-        }
-    });
-    let mut states = Vec::with_capacity(pids.len());
-    while states.len() < pids.len() {
-        let waiting_for = pids[states.len()];
-        match tokio::time::timeout(timeout, rx.recv()).await {
-            Ok(Some((pid, Ok(state)))) => states.push((pid, state)),
-            Ok(Some((pid, Err(fault)))) => return Err((pid, fault)),
-            Ok(None) => {
-                return Err((
-                    waiting_for,
-                    ModuleFault::Error("the migration thread stopped".into()),
-                ))
-            }
-            Err(_) => {
-                tracing::error!(pid = %waiting_for, ?timeout, "a code_change did not return; its thread is abandoned");
-                return Err((waiting_for, ModuleFault::Timeout(timeout)));
-            }
-        }
-    }
-    Ok(states)
 }

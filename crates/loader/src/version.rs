@@ -1,14 +1,18 @@
 //! One loaded version of a module, and the safe face of its entry points.
+//!
+//! Entry points are only ever called with what the contract promises them: buffers that live
+//! across the call, and a state made by the same version. The latter is kept by construction:
+//! every callback on a state is a method of its [`StateHandle`], which knows its version.
 
 use std::ffi::c_void;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ferrotp_abi::{Bytes, EntryPoints, HostCtx, ModuleDecl, Out, RStr, StatePtr, Status};
+use ferrotp_abi::{Bytes, EntryPoints, HostCtx, Out, RStr, StatePtr, Status};
 
+use crate::decl::Declaration;
 use crate::error::{LoadError, ModuleFault};
-use crate::library::OpenedLibrary;
 
 /// A loaded version of a module. Its library stays mapped for ever (see
 /// [`Loader::leaked_libraries`](crate::Loader::leaked_libraries)).
@@ -19,6 +23,8 @@ pub(crate) struct Version {
     pub(crate) vsn: String,
     pub(crate) path: PathBuf,
     pub(crate) sha256: String,
+    /// The interface fingerprint it declares (see `ferrotp_abi::Interface::FINGERPRINT`).
+    pub(crate) interface: Vec<u64>,
     entry: EntryPoints,
 }
 
@@ -47,36 +53,33 @@ fn outcome(status: Status, out: Vec<u8>) -> Result<Vec<u8>, ModuleFault> {
 }
 
 /// Call an entry point with an output buffer and read what it reports.
-fn run(entry: impl FnOnce(&mut Out) -> Status) -> Result<Vec<u8>, ModuleFault> {
+fn run(entry: impl FnOnce(*mut Out<'_>) -> Status) -> Result<Vec<u8>, ModuleFault> {
     let mut buf = Vec::new();
-    let status = entry(&mut Out::to_vec(&mut buf));
+    let status = {
+        let mut out = Out::to_vec(&mut buf);
+        entry(&mut out)
+    };
     outcome(status, buf)
 }
 
 impl Version {
+    /// A version from a checked declaration; runs the module's self-check.
     pub(crate) fn new(
         id: u64,
-        lib: OpenedLibrary,
+        decl: Declaration,
         path: PathBuf,
         sha256: String,
     ) -> Result<Version, LoadError> {
-        let decl: &'static ModuleDecl = lib.decl;
-        // SAFETY: validated declaration of a library that stays mapped.
-        let (name, vsn) = unsafe {
-            (
-                decl.name.as_str().to_string(),
-                decl.vsn.as_str().to_string(),
-            )
-        };
         let version = Version {
             id,
-            name,
-            vsn,
+            name: decl.name,
+            vsn: decl.vsn,
             path: path.clone(),
             sha256,
+            interface: decl.interface,
             entry: decl.entry,
         };
-        // SAFETY: a validated entry point; `out` lives across the call.
+        // SAFETY: a checked entry point; `out` lives across the call.
         run(|out| unsafe { (version.entry.self_check)(out) }).map_err(|fault| {
             LoadError::SelfCheck {
                 path,
@@ -86,67 +89,19 @@ impl Version {
         Ok(version)
     }
 
+    /// Start a state from encoded arguments.
     pub(crate) fn init(
         self: &Arc<Self>,
         host: &HostCtx,
         args: &[u8],
     ) -> Result<StateHandle, ModuleFault> {
         let mut state: StatePtr = std::ptr::null_mut();
-        // SAFETY: validated entry point; every pointer is valid for the call.
+        // SAFETY: a checked entry point; every pointer is valid for the call.
         run(|out| unsafe { (self.entry.init)(host, Bytes::new(args), &mut state, out) })?;
         Ok(StateHandle::new(state, self.clone()))
     }
 
-    pub(crate) fn handle_call(
-        &self,
-        host: &HostCtx,
-        state: &StateHandle,
-        request: &[u8],
-    ) -> Result<Vec<u8>, ModuleFault> {
-        debug_assert_eq!(state.version.id, self.id);
-        // SAFETY: the state belongs to this version and to the calling process alone.
-        run(|out| unsafe { (self.entry.handle_call)(host, state.ptr, Bytes::new(request), out) })
-    }
-
-    pub(crate) fn handle_cast(
-        &self,
-        host: &HostCtx,
-        state: &StateHandle,
-        message: &[u8],
-    ) -> Result<(), ModuleFault> {
-        // SAFETY: as in `handle_call`.
-        run(|out| unsafe { (self.entry.handle_cast)(host, state.ptr, Bytes::new(message), out) })
-            .map(drop)
-    }
-
-    pub(crate) fn terminate(
-        &self,
-        host: &HostCtx,
-        state: &StateHandle,
-        reason: &str,
-    ) -> Result<(), ModuleFault> {
-        // SAFETY: as in `handle_call`.
-        run(|out| unsafe { (self.entry.terminate)(host, state.ptr, RStr::new(reason), out) })
-            .map(drop)
-    }
-
-    pub(crate) fn export_state(&self, state: &StateHandle) -> Result<Vec<u8>, ModuleFault> {
-        // SAFETY: as in `handle_call`.
-        run(|out| unsafe { (self.entry.export_state)(state.ptr, out) })
-    }
-
-    pub(crate) fn downgrade(
-        &self,
-        state: &StateHandle,
-        to_vsn: &str,
-        extra: &[u8],
-    ) -> Result<Vec<u8>, ModuleFault> {
-        // SAFETY: as in `handle_call`.
-        run(|out| unsafe {
-            (self.entry.downgrade)(state.ptr, RStr::new(to_vsn), Bytes::new(extra), out)
-        })
-    }
-
+    /// Migrate a state exported by version `from_vsn` into a state of this version.
     pub(crate) fn code_change(
         self: &Arc<Self>,
         from_vsn: &str,
@@ -154,7 +109,7 @@ impl Version {
         extra: &[u8],
     ) -> Result<StateHandle, ModuleFault> {
         let mut state: StatePtr = std::ptr::null_mut();
-        // SAFETY: validated entry point; every pointer is valid for the call.
+        // SAFETY: a checked entry point; every pointer is valid for the call.
         run(|out| unsafe {
             (self.entry.code_change)(
                 RStr::new(from_vsn),
@@ -167,6 +122,7 @@ impl Version {
         Ok(StateHandle::new(state, self.clone()))
     }
 
+    /// Read a state written in this version's format.
     pub(crate) fn import_state(self: &Arc<Self>, bytes: &[u8]) -> Result<StateHandle, ModuleFault> {
         let mut state: StatePtr = std::ptr::null_mut();
         // SAFETY: as in `code_change`.
@@ -175,19 +131,60 @@ impl Version {
     }
 }
 
-/// A module state, owned by the module that made it; dropped by that module's `drop_state`.
+/// A module state, owned by the version of the module that made it, which every callback on
+/// it runs and which drops it (`drop_state`).
 pub(crate) struct StateHandle {
     ptr: StatePtr,
-    pub(crate) version: Arc<Version>,
+    version: Arc<Version>,
 }
 
-// SAFETY: `HotModule` requires `Send` of every state, and a handle is used by one process (or,
-// while that process is suspended, by the upgrade) at a time.
+// SAFETY: `HotModule` requires `Send` of every state, and a handle is used by one thread at a
+// time: its process, or, while that process is suspended, the upgrade that took it.
 unsafe impl Send for StateHandle {}
 
 impl StateHandle {
     fn new(ptr: *mut c_void, version: Arc<Version>) -> Self {
         StateHandle { ptr, version }
+    }
+
+    /// The version whose state this is.
+    pub(crate) fn version(&self) -> &Arc<Version> {
+        &self.version
+    }
+
+    /// `handle_call(request)` → the encoded reply.
+    pub(crate) fn call(&mut self, host: &HostCtx, request: &[u8]) -> Result<Vec<u8>, ModuleFault> {
+        let (entry, ptr) = (self.version.entry.handle_call, self.ptr);
+        // SAFETY: the state is this version's, borrowed mutably for the call.
+        run(|out| unsafe { entry(host, ptr, Bytes::new(request), out) })
+    }
+
+    /// `handle_cast(message)`.
+    pub(crate) fn cast(&mut self, host: &HostCtx, message: &[u8]) -> Result<(), ModuleFault> {
+        let (entry, ptr) = (self.version.entry.handle_cast, self.ptr);
+        // SAFETY: as in `call`.
+        run(|out| unsafe { entry(host, ptr, Bytes::new(message), out) }).map(drop)
+    }
+
+    /// `terminate(reason)`.
+    pub(crate) fn terminate(&mut self, host: &HostCtx, reason: &str) -> Result<(), ModuleFault> {
+        let (entry, ptr) = (self.version.entry.terminate, self.ptr);
+        // SAFETY: as in `call`.
+        run(|out| unsafe { entry(host, ptr, RStr::new(reason), out) }).map(drop)
+    }
+
+    /// The state in its own version's format.
+    pub(crate) fn export(&mut self) -> Result<Vec<u8>, ModuleFault> {
+        let (entry, ptr) = (self.version.entry.export_state, self.ptr);
+        // SAFETY: as in `call`.
+        run(|out| unsafe { entry(ptr, out) })
+    }
+
+    /// The state in the older version `to_vsn`'s format (a downgrade, run by the newer code).
+    pub(crate) fn downgrade(&mut self, to_vsn: &str, extra: &[u8]) -> Result<Vec<u8>, ModuleFault> {
+        let (entry, ptr) = (self.version.entry.downgrade, self.ptr);
+        // SAFETY: as in `call`.
+        run(|out| unsafe { entry(ptr, RStr::new(to_vsn), Bytes::new(extra), out) })
     }
 }
 

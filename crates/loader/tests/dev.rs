@@ -1,74 +1,76 @@
-//! Dev mode: a library rebuilt into a watched directory replaces the running code.
+//! Dev mode: a finished library published into a watched directory, or built by cargo,
+//! replaces the running code; a library still being written is never loaded.
 //!
-//! File-system notifications arrive in real time, so this test runs on a real clock; every wait
-//! is bounded and ends as soon as the awaited event arrives.
+//! File-system notifications arrive in real time, so these tests run on a real clock; every
+//! wait is bounded and ends as soon as the awaited event arrives.
 
 mod common;
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{fixtures, private_dir};
 use ferrotp_loader::{
-    DevEvent, DevWatcher, LoadError, Loader, LoaderConfig, TrustPolicy, UpgradeError,
+    CargoProject, DevEvent, DevWatcher, LoadError, Loader, LoaderConfig, TrustPolicy, UpgradeError,
 };
 use ferrotp_runtime::gen_server::StartOptions;
 use hot_counter_api::{CounterClient, CounterInterface};
 
 async fn next(w: &mut DevWatcher) -> DevEvent {
-    tokio::time::timeout(Duration::from_secs(30), w.next_event())
+    tokio::time::timeout(Duration::from_secs(60), w.next_event())
         .await
-        .expect("the watcher reacted within 30 s")
+        .expect("the watcher reacted within 60 s")
         .expect("the watcher is running")
 }
 
-/// The next event that is not a retry of a half-written file.
-async fn settled(w: &mut DevWatcher) -> DevEvent {
-    loop {
-        match next(w).await {
-            DevEvent::Retrying { .. } => continue,
-            e => return e,
-        }
+/// Publish `bytes` at `path` the way a build script should: write a temporary file in the
+/// same directory, then rename it into place.
+fn publish(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn path_of(event: &DevEvent) -> Option<&PathBuf> {
+    match event {
+        DevEvent::Loaded { path, .. }
+        | DevEvent::Upgraded { path, .. }
+        | DevEvent::Unchanged { path }
+        | DevEvent::Failed { path, .. } => Some(path),
+        _ => None,
     }
 }
 
-/// The next event that changed something (or failed to): one write can be reported in several
-/// batches, and the later ones find the content already loaded.
-async fn acted(w: &mut DevWatcher) -> DevEvent {
-    loop {
-        match settled(w).await {
-            DevEvent::Unchanged { .. } => continue,
-            e => return e,
-        }
-    }
+fn watched() -> (PathBuf, Loader) {
+    let dir = private_dir(&format!("watched-{}", rand_suffix()));
+    let loader = Loader::new(LoaderConfig::new(TrustPolicy::default().allow_dir(&dir))).unwrap();
+    (dir, loader)
 }
 
-fn write(path: &std::path::Path, bytes: &[u8]) {
-    // Written in place, as a linker does, not renamed into place.
-    std::fs::write(path, bytes).unwrap();
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::AtomicU64;
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rebuilt_library_is_loaded_then_hot_swapped_and_unchanged_or_broken_ones_change_nothing()
-{
+async fn a_published_library_is_loaded_then_hot_swapped_and_unchanged_or_broken_ones_change_nothing(
+) {
     let f = fixtures();
-    let dir = private_dir("watched");
-    let loader = Loader::new(LoaderConfig::new(TrustPolicy::default().allow_dir(&dir))).unwrap();
-    let mut watcher = DevWatcher::watch(loader.clone(), &dir, Duration::from_millis(50)).unwrap();
+    let (dir, loader) = watched();
+    let mut watcher = DevWatcher::watch(loader.clone(), &dir).unwrap();
     let lib = dir.join("libcounter.so");
     let v1 = std::fs::read(&f.v1).unwrap();
     let v2 = std::fs::read(&f.v2).unwrap();
 
-    // Half-written first: the watcher waits for the rest.
-    write(&lib, &v1[..v1.len() / 2]);
-    match next(&mut watcher).await {
-        DevEvent::Retrying {
-            error: LoadError::Truncated { .. } | LoadError::NotALibrary { .. },
-            ..
-        } => {}
-        other => panic!("{other:?}"),
-    }
-    write(&lib, &v1);
-    let loaded = acted(&mut watcher).await;
+    // Written in place, as a linker does: half, then whole. Neither is a finished build, so
+    // neither is touched; the first event is about the published copy.
+    std::fs::write(&lib, &v1[..v1.len() / 2]).unwrap();
+    std::fs::write(&lib, &v1).unwrap();
+    publish(&lib, &v1);
+    let loaded = next(&mut watcher).await;
     assert!(
         matches!(&loaded, DevEvent::Loaded { module, vsn, .. } if module == "counter" && vsn == "1"),
         "{loaded:?}"
@@ -78,22 +80,22 @@ async fn a_rebuilt_library_is_loaded_then_hot_swapped_and_unchanged_or_broken_on
         .await
         .unwrap();
 
-    write(&lib, &v2);
-    match acted(&mut watcher).await {
+    publish(&lib, &v2);
+    match next(&mut watcher).await {
         DevEvent::Upgraded { report, .. } => assert_eq!(report.to, "2"),
         other => panic!("{other:?}"),
     }
     assert_eq!(c.version().await.unwrap(), "2");
 
-    // The same bytes again (cargo touching the artifact): skipped, not upgraded again.
-    write(&lib, &v2);
-    match settled(&mut watcher).await {
+    // The same bytes published again (cargo re-linking an unchanged artifact): skipped.
+    publish(&lib, &v2);
+    match next(&mut watcher).await {
         DevEvent::Unchanged { path } => assert_eq!(path, lib),
         other => panic!("{other:?}"),
     }
     // A broken version next: refused, and the running code stays.
-    write(&lib, &std::fs::read(&f.v3_broken).unwrap());
-    match acted(&mut watcher).await {
+    publish(&lib, &std::fs::read(&f.v3_broken).unwrap());
+    match next(&mut watcher).await {
         DevEvent::Failed {
             error: UpgradeError::Migration { to, .. },
             ..
@@ -101,4 +103,86 @@ async fn a_rebuilt_library_is_loaded_then_hot_swapped_and_unchanged_or_broken_on
         other => panic!("{other:?}"),
     }
     assert_eq!(c.get().await.unwrap(), 3);
+
+    // The watcher's own reads never wake it: the next event is the next publication.
+    publish(
+        &dir.join("libnomodule.so"),
+        &std::fs::read(&f.no_module).unwrap(),
+    );
+    match next(&mut watcher).await {
+        DevEvent::Failed {
+            path,
+            error: UpgradeError::Load(LoadError::MissingSymbol { .. }),
+        } => assert_eq!(path, dir.join("libnomodule.so")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_library_that_never_stops_changing_does_not_starve_the_others() {
+    let f = fixtures();
+    let (dir, loader) = watched();
+    let mut watcher = DevWatcher::watch(loader, &dir).unwrap();
+    let busy = dir.join("libbusy.so");
+    let (v1, v2) = (std::fs::read(&f.v1).unwrap(), std::fs::read(&f.v2).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let (stop, busy) = (stop.clone(), busy.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                publish(&busy, if i % 2 == 0 { &v1 } else { &v2 });
+                i += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    let other = dir.join("libother.so");
+    publish(&other, &std::fs::read(&f.no_module).unwrap());
+    let reached = loop {
+        let event = next(&mut watcher).await;
+        if path_of(&event) == Some(&other) {
+            break event;
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    flipper.join().unwrap();
+    assert!(matches!(reached, DevEvent::Failed { .. }), "{reached:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_the_watched_directory_is_reported_and_stops_the_watcher() {
+    let (dir, loader) = watched();
+    let mut watcher = DevWatcher::watch(loader, &dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    match next(&mut watcher).await {
+        DevEvent::Stopped { reason } => assert!(reason.contains("removed"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(watcher.next_event().await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cargo_watcher_takes_the_library_cargo_reports_built() {
+    fixtures(); // built once already: the watcher's build is quick
+    let sources = private_dir(&format!("sources-{}", rand_suffix()));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap();
+    let target = root.join("target");
+    let loader = Loader::new(LoaderConfig::new(TrustPolicy::default().allow_dir(&target))).unwrap();
+    let project = CargoProject::new(&root)
+        .package("hot-counter-v2")
+        .watch(&sources)
+        .debounce(Duration::from_millis(50));
+    let mut watcher = DevWatcher::cargo(loader.clone(), project).unwrap();
+    std::fs::write(sources.join("lib.rs"), "// saved\n").unwrap();
+    match next(&mut watcher).await {
+        DevEvent::Loaded { module, vsn, path } => {
+            assert_eq!((module.as_str(), vsn.as_str()), ("counter", "2"));
+            assert!(path.starts_with(&target), "{path:?}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

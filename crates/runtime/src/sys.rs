@@ -1,13 +1,13 @@
 //! Live introspection and control of GenServers (Erlang's `sys` module).
 //!
 //! These requests travel as *system messages*: a server serves them between callbacks, also
-//! while suspended, and they do not reset its idle timeout. Each waits up to
-//! [`SYS_TIMEOUT`] (5 s) for the answer.
+//! while suspended, and they do not reset its idle timeout. Each takes an optional timeout, as
+//! OTP's do; `None` waits [`SYS_TIMEOUT`] (5 s, OTP's default).
 //!
 //! | Erlang                        | ferrotp                                  |
 //! |-------------------------------|------------------------------------------|
-//! | `sys:get_state/1`             | [`get_state`], [`with_state`]            |
-//! | `sys:replace_state/2`         | [`replace_state`]                        |
+//! | `sys:get_state/1,2`           | [`get_state`], [`with_state`] (no `Clone` needed) |
+//! | `sys:replace_state/2,3`       | [`replace_state`], [`with_state_mut`]    |
 //! | `sys:suspend/1`, `resume/1`   | [`suspend`], [`resume`]                  |
 //! | `sys:change_code/4`           | [`change_code`] (only while suspended)   |
 //! | `sys:statistics/2`            | [`statistics`]                           |
@@ -44,8 +44,8 @@ pub enum OldVsn {
 pub struct Statistics {
     /// The server's pid.
     pub pid: Pid,
-    /// The version of the code it runs ([`GenServer::VSN`]).
-    pub vsn: &'static str,
+    /// The version of the code it runs ([`GenServer::vsn`]).
+    pub vsn: std::borrow::Cow<'static, str>,
     /// Whether it is suspended.
     pub suspended: bool,
     /// Calls, casts and infos handled so far (system requests not counted).
@@ -70,7 +70,8 @@ pub enum SysError {
     /// The server exited before answering.
     #[error("the server exited before answering: {0}")]
     Exit(ExitReason),
-    /// The closure given to `with_state` or `replace_state` panicked; the state is unchanged.
+    /// The closure given to `with_state`, `replace_state` or `with_state_mut` panicked; the
+    /// server is unaffected (a `with_state_mut` closure's changes before the panic remain).
     #[error("the state function failed, the state is unchanged: {0}")]
     CallbackFailed(ExitReason),
     /// `change_code` is only served while the server is suspended.
@@ -113,16 +114,47 @@ impl<S> fmt::Debug for SystemRequest<S> {
     }
 }
 
-/// A copy of the server's state.
+fn or_default(timeout: Option<Duration>) -> Duration {
+    timeout.unwrap_or(SYS_TIMEOUT)
+}
+
+/// A copy of the server's state (`sys:get_state/2`). Use [`with_state`] for a state that is
+/// not `Clone`, or to read only part of it.
 ///
 /// # Errors
 ///
-/// [`SysError`] if the server is not alive or does not answer in time.
-pub async fn get_state<S: GenServer + Clone>(server: &Server<S>) -> Result<S, SysError> {
-    with_state(server, S::clone).await
+/// [`SysError`] if the server is not alive or does not answer within `timeout` (`None`: 5 s).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use ferrotp_runtime::gen_server::{GenServer, Init, ServerContext};
+/// use ferrotp_runtime::sys;
+///
+/// #[derive(Clone)]
+/// struct Counter(u64);
+/// impl GenServer for Counter {
+///     type Args = u64; type Call = (); type Reply = (); type Cast = (); type Info = (); type Continue = ();
+///     async fn init(n: u64, _: &mut ServerContext<Self>) -> Init<Self> { Init::ok(Counter(n)) }
+/// }
+///
+/// let counter = Counter::start(7).await.unwrap();
+/// assert_eq!(sys::get_state(&counter, None).await.unwrap().0, 7);
+/// assert_eq!(sys::with_state(&counter, |c| c.0 * 2, None).await, Ok(14));
+/// let new = sys::replace_state(&counter, |c| Counter(c.0 + 1), None).await.unwrap();
+/// assert_eq!(new.0, 8);
+/// # }
+/// ```
+pub async fn get_state<S: GenServer + Clone>(
+    server: &Server<S>,
+    timeout: Option<Duration>,
+) -> Result<S, SysError> {
+    with_state(server, S::clone, timeout).await
 }
 
-/// Run `f` on the server's state, between two callbacks, and return its result.
+/// Run `f` on the server's state, between two callbacks, and return its result: a `get_state`
+/// that borrows, for states that are not `Clone`.
 ///
 /// # Errors
 ///
@@ -131,6 +163,7 @@ pub async fn get_state<S: GenServer + Clone>(server: &Server<S>) -> Result<S, Sy
 pub async fn with_state<S, R>(
     server: &Server<S>,
     f: impl FnOnce(&S) -> R + Send + 'static,
+    timeout: Option<Duration>,
 ) -> Result<R, SysError>
 where
     S: GenServer,
@@ -143,36 +176,58 @@ where
                     let _ = tx.send(call_guarded(|| f(state)).map_err(SysError::CallbackFailed));
                 }))
             },
-            SYS_TIMEOUT,
+            or_default(timeout),
         )
         .await?
 }
 
-/// Replace the server's state with `f(&state)` (Erlang's `replace_state`). `f` computes the new
-/// state from the current one; if it panics, the state is unchanged.
+/// Replace the server's state with `f(&state)` and return the new state, as OTP's
+/// `replace_state` does. If `f` panics, the state is unchanged. Use [`with_state_mut`] for a
+/// state that is not `Clone`.
 ///
 /// # Errors
 ///
 /// [`SysError::CallbackFailed`] if `f` panics, or as [`get_state`].
-pub async fn replace_state<S: GenServer>(
+pub async fn replace_state<S: GenServer + Clone>(
     server: &Server<S>,
     f: impl FnOnce(&S) -> S + Send + 'static,
-) -> Result<(), SysError> {
+    timeout: Option<Duration>,
+) -> Result<S, SysError> {
+    with_state_mut(
+        server,
+        move |state: &mut S| {
+            *state = f(state);
+            state.clone()
+        },
+        timeout,
+    )
+    .await
+}
+
+/// Run `f` on the server's state with the right to change it, between two callbacks, and
+/// return its result. If `f` panics, the state is left as `f` left it when it panicked —
+/// unchanged unless `f` changed it before panicking.
+///
+/// # Errors
+///
+/// [`SysError::CallbackFailed`] if `f` panics, or as [`get_state`].
+pub async fn with_state_mut<S, R>(
+    server: &Server<S>,
+    f: impl FnOnce(&mut S) -> R + Send + 'static,
+    timeout: Option<Duration>,
+) -> Result<R, SysError>
+where
+    S: GenServer,
+    R: Send + 'static,
+{
     server
         .system(
             |tx| {
                 SystemRequest::Replace(Box::new(move |state: &mut S| {
-                    let outcome = match call_guarded(|| f(state)) {
-                        Ok(new) => {
-                            *state = new;
-                            Ok(())
-                        }
-                        Err(reason) => Err(SysError::CallbackFailed(reason)),
-                    };
-                    let _ = tx.send(outcome);
+                    let _ = tx.send(call_guarded(|| f(state)).map_err(SysError::CallbackFailed));
                 }))
             },
-            SYS_TIMEOUT,
+            or_default(timeout),
         )
         .await?
 }
@@ -180,11 +235,20 @@ pub async fn replace_state<S: GenServer>(
 /// Suspend the server: until [`resume`], it serves only system requests (and its parent's
 /// exit); calls, casts and infos stay queued in order.
 ///
+/// A suspend takes effect only if its answer can still be delivered: a request that timed out
+/// here, and reaches a busy server later, is ignored there. A server is never left suspended
+/// by a caller that gave up.
+///
 /// # Errors
 ///
 /// As [`get_state`].
-pub async fn suspend<S: GenServer>(server: &Server<S>) -> Result<(), SysError> {
-    server.system(SystemRequest::Suspend, SYS_TIMEOUT).await
+pub async fn suspend<S: GenServer>(
+    server: &Server<S>,
+    timeout: Option<Duration>,
+) -> Result<(), SysError> {
+    server
+        .system(SystemRequest::Suspend, or_default(timeout))
+        .await
 }
 
 /// Resume a suspended server; what queued up meanwhile is served in arrival order.
@@ -192,8 +256,13 @@ pub async fn suspend<S: GenServer>(server: &Server<S>) -> Result<(), SysError> {
 /// # Errors
 ///
 /// As [`get_state`].
-pub async fn resume<S: GenServer>(server: &Server<S>) -> Result<(), SysError> {
-    server.system(SystemRequest::Resume, SYS_TIMEOUT).await
+pub async fn resume<S: GenServer>(
+    server: &Server<S>,
+    timeout: Option<Duration>,
+) -> Result<(), SysError> {
+    server
+        .system(SystemRequest::Resume, or_default(timeout))
+        .await
 }
 
 /// Migrate a suspended server's state with [`GenServer::code_change`].
@@ -207,6 +276,7 @@ pub async fn change_code<S: GenServer>(
     server: &Server<S>,
     old_vsn: OldVsn,
     extra: impl Into<String>,
+    timeout: Option<Duration>,
 ) -> Result<(), SysError> {
     let extra = extra.into();
     server
@@ -216,7 +286,7 @@ pub async fn change_code<S: GenServer>(
                 extra,
                 reply,
             },
-            SYS_TIMEOUT,
+            or_default(timeout),
         )
         .await?
 }
@@ -226,8 +296,13 @@ pub async fn change_code<S: GenServer>(
 /// # Errors
 ///
 /// As [`get_state`].
-pub async fn statistics<S: GenServer>(server: &Server<S>) -> Result<Statistics, SysError> {
-    server.system(SystemRequest::Statistics, SYS_TIMEOUT).await
+pub async fn statistics<S: GenServer>(
+    server: &Server<S>,
+    timeout: Option<Duration>,
+) -> Result<Statistics, SysError> {
+    server
+        .system(SystemRequest::Statistics, or_default(timeout))
+        .await
 }
 
 /// Run `code_change`, keeping the old state on error or panic.

@@ -14,6 +14,7 @@ pub struct Fixtures {
     pub faulty: PathBuf,
     pub wrong_contract: PathBuf,
     pub no_module: PathBuf,
+    pub other_interface: PathBuf,
     pub truncated: PathBuf,
     pub not_a_library: PathBuf,
 }
@@ -39,7 +40,8 @@ pub fn private_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     set_mode(dir.parent().unwrap(), 0o755);
     set_mode(&dir, 0o755);
-    dir
+    // The loader reports paths made absolute without `..`: so do the tests.
+    dir.canonicalize().unwrap()
 }
 
 pub fn install(from: &Path, dir: &Path, name: &str) -> PathBuf {
@@ -61,6 +63,7 @@ pub fn fixtures() -> &'static Fixtures {
                 "fixture-counter-faulty",
                 "fixture-wrong-contract",
                 "fixture-no-module",
+                "fixture-other-interface",
             ],
             &[],
         )
@@ -92,6 +95,7 @@ pub fn fixtures() -> &'static Fixtures {
             ),
             wrong_contract: install(&find("fixture_wrong_contract"), &dir, "libwrong.so"),
             no_module: install(&find("fixture_no_module"), &dir, "libnomodule.so"),
+            other_interface: install(&find("fixture_other_interface"), &dir, "libledger.so"),
             truncated,
             not_a_library,
             v1,

@@ -52,6 +52,43 @@ fn variant_pattern(enum_name: &syn::Ident, m: &Method) -> TokenStream {
     }
 }
 
+/// FNV-1a, 64 bits: a stable hash, the same on every build of the macro.
+fn fnv1a(seed: u64, text: &str) -> u64 {
+    text.bytes().fold(seed, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The interface's fingerprint: a chain of hashes, the first over the module's name and
+/// arguments, then one more per method in declaration order, each over the previous hash and the
+/// method's kind, name, fields and reply. A client whose chain is a prefix of a module's speaks
+/// a subset of it (methods added at the end); anything else is another interface.
+fn fingerprint(module: &str, args: &syn::Type, model: &InterfaceModel) -> Vec<u64> {
+    let mut h = fnv1a(
+        0xcbf2_9ce4_8422_2325,
+        &format!("module {module} args {}", quote!(#args)),
+    );
+    let mut chain = vec![h];
+    for m in &model.methods {
+        let fields: Vec<String> = m
+            .fields
+            .iter()
+            .map(|(n, t)| format!("{n}: {}", quote!(#t)))
+            .collect();
+        let reply = &m.reply;
+        let kind = if m.cast { "cast" } else { "call" };
+        let sig = format!(
+            "{h:016x} {kind} {}({}) -> {}",
+            m.name,
+            fields.join(", "),
+            quote!(#reply)
+        );
+        h = fnv1a(h, &sig);
+        chain.push(h);
+    }
+    chain
+}
+
 fn expand(item: &ItemTrait, options: &model::Options, model: &InterfaceModel) -> TokenStream {
     let abi = quote!(::ferrotp_abi);
     let vis = &item.vis;
@@ -77,6 +114,7 @@ fn expand(item: &ItemTrait, options: &model::Options, model: &InterfaceModel) ->
         quote!(#[doc = #doc] #v(#r))
     });
     let cast_variants = casts.iter().map(|m| variant_def(m));
+    let fingerprint = fingerprint(&module.value(), &args, model);
     let derive = quote! {
         #[derive(::core::fmt::Debug, ::core::clone::Clone, #abi::serde::Serialize, #abi::serde::Deserialize)]
         #[serde(crate = "::ferrotp_abi::serde")]
@@ -169,6 +207,7 @@ fn expand(item: &ItemTrait, options: &model::Options, model: &InterfaceModel) ->
         #[automatically_derived]
         impl #abi::Interface for #iface {
             const MODULE: &'static str = #module;
+            const FINGERPRINT: &'static [u64] = &[#(#fingerprint),*];
             type Args = #args;
             type Call = #call_enum;
             type Reply = #reply_enum;

@@ -300,9 +300,14 @@ impl<S: GenServer> Loop<S> {
         match req {
             SystemRequest::Inspect(f) => f(&self.state),
             SystemRequest::Replace(f) => f(&mut self.state),
+            // Only a requester still waiting for the answer suspends the server: a request
+            // that timed out while the server was busy is ignored, so nothing is left
+            // suspended by a caller that gave up. The caller's timeout closes the channel
+            // before it gives up (`settle_timeout`), so the two sides always agree.
             SystemRequest::Suspend(ack) => {
-                self.suspended = true;
-                let _ = ack.send(());
+                if ack.send(()).is_ok() {
+                    self.suspended = true;
+                }
             }
             SystemRequest::Resume(ack) => {
                 self.suspended = false;
@@ -323,7 +328,7 @@ impl<S: GenServer> Loop<S> {
             SystemRequest::Statistics(reply) => {
                 let _ = reply.send(Statistics {
                     pid: self.ctx.pid(),
-                    vsn: S::VSN,
+                    vsn: self.state.vsn(),
                     suspended: self.suspended,
                     messages_handled: self.handled,
                     mailbox_len: self.ctx.mailbox_len(),

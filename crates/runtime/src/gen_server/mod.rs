@@ -145,6 +145,13 @@ pub trait GenServer: Sized + Send + 'static {
     /// used by hot upgrades.
     const VSN: &'static str = "1";
 
+    /// The version this server runs now, as [`sys::statistics`](crate::sys::statistics)
+    /// reports it: [`VSN`](Self::VSN) unless the server's code can change while it runs (a hot
+    /// module's process reports its module's version).
+    fn vsn(&self) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed(Self::VSN)
+    }
+
     /// Build the initial state. The starter waits until this returns. See [`Init`] for what
     /// each outcome gives the starter.
     fn init(
