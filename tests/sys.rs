@@ -159,7 +159,13 @@ async fn a_suspend_that_timed_out_does_not_suspend_the_server_later() {
     let srv = started(&log).await;
     let busy = {
         let srv = srv.clone();
-        tokio::spawn(async move { srv.call(Call::Slow(Duration::from_secs(10), 1)).await })
+        tokio::spawn(async move {
+            srv.call_timeout(
+                Call::Slow(Duration::from_secs(10), 1),
+                Duration::from_secs(60),
+            )
+            .await
+        })
     };
     tokio::task::yield_now().await;
     // The server is in a 10 s callback: the suspend gives up after 1 s...

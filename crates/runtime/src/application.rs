@@ -31,9 +31,10 @@ pub enum Stopped {
 }
 
 impl Stopped {
-    /// `SUCCESS` for a requested stop or a root that ended with `Normal`/`Shutdown`; `FAILURE`
-    /// otherwise. (A root that gave up after too many restarts exits `Shutdown` in OTP; an
-    /// application treats that as a failure, as Erlang's application controller does.)
+    /// `SUCCESS` for a requested stop or a root that ended `Normal`; `FAILURE` for any other
+    /// root exit, `Shutdown` included: a root that gave up after too many restarts exits
+    /// `Shutdown` in OTP, and a program whose tree gave up has failed, as Erlang's application
+    /// controller treats a permanent application that stops.
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Stopped::Requested => ExitCode::SUCCESS,

@@ -52,7 +52,13 @@ pub struct SendError<M> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SendErrorKind {
     NoProc,
-    Full { capacity: usize },
+    Full {
+        capacity: usize,
+    },
+    WrongType {
+        expected: &'static str,
+        actual: &'static str,
+    },
 }
 
 impl<M> SendError<M> {
@@ -80,6 +86,28 @@ impl<M> SendError<M> {
     /// The receiver's bounded mailbox is full.
     pub fn is_full(&self) -> bool {
         matches!(self.kind, SendErrorKind::Full { .. })
+    }
+
+    /// The name was held by a process that takes another type of message.
+    pub fn is_wrong_type(&self) -> bool {
+        matches!(self.kind, SendErrorKind::WrongType { .. })
+    }
+
+    /// A name that did not resolve to a process of this message type.
+    pub(crate) fn from_lookup(message: M, e: LookupError) -> Self {
+        match e {
+            LookupError::NotRegistered(_) => SendError::noproc(message, Pid::RUNTIME),
+            LookupError::WrongMessageType {
+                pid,
+                expected,
+                actual,
+                ..
+            } => SendError {
+                message,
+                pid,
+                kind: SendErrorKind::WrongType { expected, actual },
+            },
+        }
     }
 
     /// The same error carrying `f(message)`: for wrappers that queue a message inside an
@@ -124,6 +152,12 @@ impl<M> fmt::Display for SendError<M> {
                 f,
                 "the mailbox of {} is full ({capacity} messages); the message was handed back: \
                  retry later, slow the sender down, or raise the capacity",
+                self.pid
+            ),
+            SendErrorKind::WrongType { expected, actual } => write!(
+                f,
+                "process {} takes messages of type {actual}, not {expected}; the message was \
+                 handed back",
                 self.pid
             ),
         }
@@ -190,4 +224,8 @@ pub enum SpawnError {
     /// The process to link to or be monitored by is not alive.
     #[error("cannot link to or be monitored by {0}: {0} is not alive (noproc)")]
     NoProc(Pid),
+    /// There is no tokio runtime to run the process on: spawn from inside one (a
+    /// `#[tokio::main]`, a task, a process).
+    #[error("no tokio runtime to spawn the process on; spawn from inside a tokio runtime")]
+    NoRuntime,
 }

@@ -61,6 +61,9 @@ pub enum SysError {
     /// The server is not alive.
     #[error("the server is not alive (noproc)")]
     NoProc,
+    /// The name is held by a process of another type; nothing was sent.
+    #[error("{0}")]
+    WrongType(crate::LookupError),
     /// A server sent a `sys` request to itself.
     #[error("a server cannot send sys requests to itself (calling_self)")]
     CallingSelf,

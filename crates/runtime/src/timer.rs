@@ -53,7 +53,8 @@ pub struct TimerRef {
 struct Shared {
     reference: Reference,
     state: AtomicU8,
-    next: Mutex<Instant>,
+    /// When it fires next; `None` if never (a delay past the clock's range).
+    next: Mutex<Option<Instant>>,
     abort: Mutex<Option<AbortHandle>>,
 }
 
@@ -80,7 +81,8 @@ pub enum CancelTimerError {
 
 impl TimerRef {
     /// Stop the timer. Returns the time that was left until it would have fired (for an
-    /// interval timer, until its next tick), like Erlang's `cancel_timer/1`.
+    /// interval timer, until its next tick), like Erlang's `cancel_timer/1`; `Duration::MAX`
+    /// for a timer that would never have fired.
     ///
     /// # Errors
     ///
@@ -98,7 +100,9 @@ impl TimerRef {
                 }
                 ACTIVE.fetch_sub(1, Ordering::Relaxed);
                 let next = *self.shared.next.lock();
-                Ok(next.saturating_duration_since(Instant::now()))
+                Ok(next.map_or(Duration::MAX, |n| {
+                    n.saturating_duration_since(Instant::now())
+                }))
             }
             Err(FIRED) => Err(CancelTimerError::AlreadyFired),
             Err(_) => Err(CancelTimerError::AlreadyCancelled),
@@ -116,19 +120,29 @@ impl TimerRef {
     }
 }
 
+/// `Instant::now() + d`, or `None` when that lies past the clock's range: a wait that never
+/// ends. Every deadline of the runtime is made here, so `Duration::MAX` means "infinity"
+/// everywhere instead of an overflow panic.
+pub(crate) fn deadline_after(d: Duration) -> Option<Instant> {
+    Instant::now().checked_add(d)
+}
+
 /// How many timers are pending in this program.
 pub fn active_timers() -> usize {
     ACTIVE.load(Ordering::Relaxed)
 }
 
-/// Send `msg` to `dest` once, after `delay` (Erlang's `send_after/3`).
+/// Send `msg` to `dest` once, after `delay` (Erlang's `send_after/3`). A delay past the
+/// clock's range (`Duration::MAX`) is a timer that never fires, until cancelled.
 ///
 /// # Panics
 ///
 /// Outside a tokio runtime.
 pub fn send_after<M: Send + 'static>(dest: &Addr<M>, msg: M, delay: Duration) -> TimerRef {
-    let deadline = Instant::now() + delay;
-    let timer = new_timer(deadline);
+    let Some(deadline) = deadline_after(delay) else {
+        return new_timer(None);
+    };
+    let timer = new_timer(Some(deadline));
     let shared = timer.shared.clone();
     let dest = dest.clone();
     let handle = tokio::spawn(async move {
@@ -147,7 +161,8 @@ pub fn send_after<M: Send + 'static>(dest: &Addr<M>, msg: M, delay: Duration) ->
 }
 
 /// Send a clone of `msg` to `dest` every `period`, starting one period from now, until
-/// cancelled or until `dest` exits (Erlang's `send_interval/3`).
+/// cancelled or until `dest` exits (Erlang's `send_interval/3`). A period past the clock's
+/// range (`Duration::MAX`) never ticks.
 ///
 /// # Panics
 ///
@@ -167,8 +182,10 @@ pub(crate) fn interval_with<M: Send + 'static>(
     period: Duration,
 ) -> TimerRef {
     assert!(!period.is_zero(), "send_interval needs a non-zero period");
-    let first = Instant::now() + period;
-    let timer = new_timer(first);
+    let Some(first) = deadline_after(period) else {
+        return new_timer(None);
+    };
+    let timer = new_timer(Some(first));
     let shared = timer.shared.clone();
     let dest = dest.clone();
     let handle = tokio::spawn(async move {
@@ -178,8 +195,14 @@ pub(crate) fn interval_with<M: Send + 'static>(
             if shared.state.load(Ordering::Acquire) != PENDING {
                 return;
             }
-            next += period;
-            *shared.next.lock() = next;
+            let Some(after) = next.checked_add(period) else {
+                // The next tick lies past the clock's range: this one was the last.
+                *shared.next.lock() = None;
+                deliver(&dest, make());
+                return;
+            };
+            next = after;
+            *shared.next.lock() = Some(next);
             if !deliver(&dest, make()) {
                 if shared
                     .state
@@ -196,7 +219,7 @@ pub(crate) fn interval_with<M: Send + 'static>(
     timer
 }
 
-fn new_timer(first: Instant) -> TimerRef {
+fn new_timer(first: Option<Instant>) -> TimerRef {
     ACTIVE.fetch_add(1, Ordering::Relaxed);
     TimerRef {
         shared: Arc::new(Shared {

@@ -27,9 +27,27 @@ pub enum CallError {
     /// The server's bounded mailbox is full; the request was not queued.
     #[error("the server's mailbox is full; the request was not queued: retry later")]
     MailboxFull,
+    /// The name is held by a process of another type than this client's server: the
+    /// detail says which process and which types. Nothing was sent.
+    #[error("{0}")]
+    WrongType(crate::LookupError),
+    /// The call has a timeout and is awaited outside any tokio runtime (another executor,
+    /// or none): there is no clock to time it out by. The request was sent; await calls in a
+    /// tokio runtime, or use `call_infinity`.
+    #[error("a call with a timeout needs a tokio runtime to wait in; the request was sent but its reply cannot be awaited here")]
+    NoRuntime,
 }
 
 impl CallError {
+    /// A name that did not resolve: `NoProc` if nobody holds it, `WrongType` if a process
+    /// of another type does.
+    pub(crate) fn from_lookup(e: crate::LookupError) -> CallError {
+        match e {
+            crate::LookupError::NotRegistered(_) => CallError::NoProc,
+            e => CallError::WrongType(e),
+        }
+    }
+
     /// Whether the call timed out.
     pub fn is_timeout(&self) -> bool {
         matches!(self, CallError::Timeout(_))
@@ -66,6 +84,9 @@ pub enum StartError {
     /// `init` did not finish within the start timeout; the process was killed.
     #[error("init did not finish within {0:?}; the process was killed")]
     Timeout(Duration),
+    /// There is no tokio runtime to run the server on.
+    #[error("no tokio runtime to start the server on; start it from inside a tokio runtime")]
+    NoRuntime,
     /// The process could not be spawned (the name was not valid for it).
     #[error("cannot register the server: {0}")]
     Register(crate::RegisterError),
@@ -97,4 +118,7 @@ pub enum StopError {
     /// The server exited with another reason (for example, `terminate` panicked).
     #[error("the server exited with another reason: {0}")]
     Exit(ExitReason),
+    /// The name is held by a process of another type; nothing was sent.
+    #[error("{0}")]
+    WrongType(crate::LookupError),
 }

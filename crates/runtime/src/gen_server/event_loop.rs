@@ -120,9 +120,10 @@ impl<S: GenServer> Loop<S> {
         };
         match next {
             Next::Wait => {}
+            // A timeout past the clock's range never expires: OTP's `infinity`.
             Next::Timeout(t) => {
                 self.timeout = Some(t);
-                self.deadline = Some(Instant::now() + t);
+                self.deadline = crate::timer::deadline_after(t);
             }
             Next::Continue(c) => self.continue_with = Some(c),
             Next::Hibernate => self.ctx.ctx.shrink_mailbox(),
@@ -339,7 +340,7 @@ impl<S: GenServer> Loop<S> {
         }
         // A plain timeout restarts in full after a system request (OTP's `system_continue`).
         if let (Some(t), Some(_)) = (self.timeout, self.deadline) {
-            self.deadline = Some(Instant::now() + t);
+            self.deadline = crate::timer::deadline_after(t);
         }
         Flow::Continue
     }

@@ -14,7 +14,7 @@ use super::{CallError, GenServer, ReplyTo, Request, StopError};
 use crate::process::{self, AwaitExit};
 use crate::registry;
 use crate::sys::SystemRequest;
-use crate::{Addr, ExitReason, Pid, SendError};
+use crate::{Addr, ExitReason, LookupError, Pid, SendError};
 
 /// The default call timeout, as OTP's: 5 seconds.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -100,10 +100,12 @@ impl<S: GenServer> Server<S> {
         self.pid().is_some_and(process::is_alive)
     }
 
-    pub(crate) fn resolve(&self) -> Option<Addr<Request<S>>> {
+    /// The address this handle reaches now. A name held by a process of another type is
+    /// `WrongMessageType`, not a missing process: the detail says which process and type.
+    pub(crate) fn resolve(&self) -> Result<Addr<Request<S>>, LookupError> {
         match &self.target {
-            Target::Addr(a) => Some(a.clone()),
-            Target::Name(n) => registry::lookup::<Request<S>>(n).ok(),
+            Target::Addr(a) => Ok(a.clone()),
+            Target::Name(n) => registry::lookup::<Request<S>>(n),
         }
     }
 
@@ -117,7 +119,7 @@ impl<S: GenServer> Server<S> {
         &self,
         request: S::Call,
     ) -> impl Future<Output = Result<S::Reply, CallError>> + Send + '_ {
-        self.call_with(request, Some(DEFAULT_CALL_TIMEOUT))
+        cooperative(self.call_with(request, Some(DEFAULT_CALL_TIMEOUT)))
     }
 
     /// Call the server and wait up to `timeout` for the reply.
@@ -130,7 +132,7 @@ impl<S: GenServer> Server<S> {
         request: S::Call,
         timeout: Duration,
     ) -> impl Future<Output = Result<S::Reply, CallError>> + Send + '_ {
-        self.call_with(request, Some(timeout))
+        cooperative(self.call_with(request, Some(timeout)))
     }
 
     /// Call the server and wait for the reply as long as it takes (OTP's `infinity`), or until
@@ -143,7 +145,7 @@ impl<S: GenServer> Server<S> {
         &self,
         request: S::Call,
     ) -> impl Future<Output = Result<S::Reply, CallError>> + Send + '_ {
-        self.call_with(request, None)
+        cooperative(self.call_with(request, None))
     }
 
     async fn call_with(
@@ -155,7 +157,7 @@ impl<S: GenServer> Server<S> {
         let addr = match &self.target {
             Target::Addr(a) => a,
             Target::Name(_) => {
-                resolved = self.resolve().ok_or(CallError::NoProc)?;
+                resolved = self.resolve().map_err(CallError::from_lookup)?;
                 &resolved
             }
         };
@@ -182,10 +184,11 @@ impl<S: GenServer> Server<S> {
             Waited::Reply(value) => Ok(value),
             // Dropping the receiver is what keeps a late reply away from the caller.
             Waited::Timeout(t) => Err(CallError::Timeout(t)),
+            Waited::NoRuntime => Err(CallError::NoRuntime),
             // The reply handle was dropped: the server died with it, or let it go without
             // replying. OTP's caller then waits for the server's `DOWN`, or its timeout.
             Waited::Dropped => match (waiting.deadline(), timeout) {
-                (Some(deadline), Some(t)) => {
+                (Some(deadline), Some(t)) if tokio::runtime::Handle::try_current().is_ok() => {
                     match tokio::time::timeout_at(deadline, exit_of(addr)).await {
                         Ok(reason) => Err(CallError::Exit(reason)),
                         Err(_) => Err(CallError::Timeout(t)),
@@ -203,7 +206,7 @@ impl<S: GenServer> Server<S> {
     /// pid, never dropped without a trace.
     pub fn cast(&self, message: S::Cast) {
         if let Err(e) = self.try_cast(message) {
-            if e.is_full() {
+            if e.is_full() || e.is_wrong_type() {
                 tracing::warn!(pid = %e.pid(), "cast not delivered: {e}");
             }
         }
@@ -217,13 +220,13 @@ impl<S: GenServer> Server<S> {
     /// name that is not registered, the error's pid is [`Pid::RUNTIME`].
     pub fn try_cast(&self, message: S::Cast) -> Result<(), SendError<S::Cast>> {
         match self.resolve() {
-            Some(addr) => addr.send(Request::Cast(message)).map_err(|e| {
+            Ok(addr) => addr.send(Request::Cast(message)).map_err(|e| {
                 e.map(|r| match r {
                     Request::Cast(m) => m,
                     _ => unreachable!("a cast comes back as the cast that was sent"),
                 })
             }),
-            None => Err(SendError::noproc(message, Pid::RUNTIME)),
+            Err(e) => Err(SendError::from_lookup(message, e)),
         }
     }
 
@@ -234,13 +237,13 @@ impl<S: GenServer> Server<S> {
     /// As [`try_cast`](Self::try_cast).
     pub fn send(&self, message: S::Info) -> Result<(), SendError<S::Info>> {
         match self.resolve() {
-            Some(addr) => addr.send(Request::Info(message)).map_err(|e| {
+            Ok(addr) => addr.send(Request::Info(message)).map_err(|e| {
                 e.map(|r| match r {
                     Request::Info(m) => m,
                     _ => unreachable!("an info comes back as the info that was sent"),
                 })
             }),
-            None => Err(SendError::noproc(message, Pid::RUNTIME)),
+            Err(e) => Err(SendError::from_lookup(message, e)),
         }
     }
 
@@ -255,7 +258,10 @@ impl<S: GenServer> Server<S> {
         reason: ExitReason,
         timeout: Option<Duration>,
     ) -> Result<(), StopError> {
-        let addr = self.resolve().ok_or(StopError::NoProc)?;
+        let addr = self.resolve().map_err(|e| match e {
+            e @ crate::LookupError::WrongMessageType { .. } => StopError::WrongType(e),
+            _ => StopError::NoProc,
+        })?;
         if process::current() == Some(addr.pid()) {
             return Err(StopError::CallingSelf);
         }
@@ -281,7 +287,10 @@ impl<S: GenServer> Server<S> {
         timeout: Duration,
     ) -> Result<T, crate::sys::SysError> {
         use crate::sys::SysError;
-        let addr = self.resolve().ok_or(SysError::NoProc)?;
+        let addr = self.resolve().map_err(|e| match e {
+            e @ crate::LookupError::WrongMessageType { .. } => SysError::WrongType(e),
+            _ => SysError::NoProc,
+        })?;
         if process::current() == Some(addr.pid()) {
             return Err(SysError::CallingSelf);
         }
@@ -289,7 +298,8 @@ impl<S: GenServer> Server<S> {
         // System requests are the runtime's own: a full mailbox does not refuse them.
         addr.send_unbounded(Request::System(make(tx)))
             .map_err(|_| SysError::NoProc)?;
-        let deadline = tokio::time::Instant::now() + timeout;
+        // A timeout past the clock's range waits for ever.
+        let deadline = crate::timer::deadline_after(timeout).unwrap_or_else(far_future);
         let mut rx = rx;
         match tokio::time::timeout_at(deadline, &mut rx).await {
             Ok(Ok(v)) => Ok(v),
@@ -309,10 +319,25 @@ impl<S: GenServer> Server<S> {
     }
 }
 
+/// About thirty years from now: a deadline that never comes (tokio's own choice for
+/// timeouts past its clock's range).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+/// Every call spends tokio's cooperative budget, as tokio's own channels do, also one that
+/// fails before it awaits anything: a loop of calls to a dead server must yield like any
+/// other loop of awaits, or it starves every other task of its worker.
+fn cooperative<F: Future>(call: F) -> tokio::task::coop::Coop<F> {
+    tokio::task::coop::cooperative(call)
+}
+
 pub(crate) enum Waited<R> {
     Reply(R),
     Dropped,
     Timeout(Duration),
+    /// The call needs a timer and there is no tokio runtime to run one.
+    NoRuntime,
 }
 
 /// Waits for a reply for `timeout`, arming a timer only when the reply did not come within one
@@ -332,11 +357,12 @@ struct AwaitReply<R> {
 }
 
 impl<R> AwaitReply<R> {
-    /// When the wait ends (for the slow path that waits on the server's exit instead).
+    /// When the wait ends (for the slow path that waits on the server's exit instead);
+    /// `None` for no end, also for a timeout past the clock's range.
     fn deadline(&self) -> Option<Instant> {
         match (&self.timer, self.timeout) {
             (Some(t), _) => Some(t.deadline()),
-            (None, Some(t)) => Some(Instant::now() + t),
+            (None, Some(t)) => crate::timer::deadline_after(t),
             (None, None) => None,
         }
     }
@@ -359,6 +385,10 @@ impl<R> Future for &mut AwaitReply<R> {
             this.yielded = true;
             cx.waker().wake_by_ref();
             return Poll::Pending;
+        }
+        if this.timer.is_none() && tokio::runtime::Handle::try_current().is_err() {
+            // Awaited by another executor: there is no tokio clock to time the call out by.
+            return Poll::Ready(Waited::NoRuntime);
         }
         let timer = this
             .timer

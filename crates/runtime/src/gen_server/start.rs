@@ -102,6 +102,7 @@ pub async fn start_with<S: GenServer>(
             SpawnError::Register(other) => StartError::Register(other),
             // The parent is the caller, which is running.
             SpawnError::NoProc(_) => StartError::Exited(ExitReason::NoProc),
+            SpawnError::NoRuntime => StartError::NoRuntime,
         })?;
     let pid = addr.pid();
     let exited = process::await_exit(pid);

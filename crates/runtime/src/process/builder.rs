@@ -86,18 +86,18 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`SpawnError`] if the name is taken or the process to link to is not alive; the body
-    /// never runs then.
-    ///
-    /// # Panics
-    ///
-    /// Outside a tokio runtime, as `tokio::spawn` does.
+    /// [`SpawnError`] if the name is taken or the process to link to is not alive, or
+    /// [`SpawnError::NoRuntime`] outside a tokio runtime; the body never runs then, and
+    /// nobody is linked to, monitored by or told about the process that was not spawned.
     pub fn spawn<M, F, Fut>(self, body: F) -> Result<Addr<M>, SpawnError>
     where
         M: Send + 'static,
         F: FnOnce(Context<M>) -> Fut + Send + 'static,
         Fut: Future<Output = ProcessResult> + Send + 'static,
     {
+        // Before anything is linked: a spawn that cannot happen must not leave a half-made
+        // process whose cleanup would send its partners an exit signal.
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
         panic::install_hook();
         let pid = Pid::new_local();
         let cell = Arc::new(ProcessCell::<M>::new(pid, self.capacity, self.trap_exit));
@@ -112,7 +112,7 @@ impl Builder {
         }
         tracing::trace!(%pid, "process spawned");
         let ctx = Context::new(cell.clone());
-        tokio::spawn(ProcessTask::new(
+        runtime.spawn(ProcessTask::new(
             cell.clone(),
             async move { body(ctx).await },
         ));

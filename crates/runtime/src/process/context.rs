@@ -209,6 +209,8 @@ impl<M: Send + 'static> Context<M> {
             Err(SpawnError::NoProc(_) | SpawnError::Register(_)) => {
                 unreachable!("a running process can always link to its own child")
             }
+            // Only if the context was moved out of its process into another executor.
+            Err(SpawnError::NoRuntime) => panic!("{}", SpawnError::NoRuntime),
         }
     }
 }
@@ -243,9 +245,15 @@ impl<M: Send + 'static> Future for Recv<'_, M> {
         if cell.core().kill_pending() {
             return Poll::Pending;
         }
+        // Spend tokio's cooperative budget, as its channels do: a process draining a long
+        // mailbox yields its worker every so often instead of holding it.
+        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         let mut mailbox = cell.mailbox.lock();
         match mailbox.pop() {
-            Some(m) => Poll::Ready(m),
+            Some(m) => {
+                coop.made_progress();
+                Poll::Ready(m)
+            }
             None => {
                 // Under the lock: a sender either finds us parked or we find its message.
                 mailbox.park(cx.waker());
@@ -277,9 +285,13 @@ impl<M: Send + 'static, P: FnMut(&Message<M>) -> bool + Unpin> Future for RecvWh
         if cell.core().kill_pending() {
             return Poll::Pending;
         }
+        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         let mut mailbox = cell.mailbox.lock();
         match mailbox.pop_where(&mut this.pred) {
-            Some(m) => Poll::Ready(m),
+            Some(m) => {
+                coop.made_progress();
+                Poll::Ready(m)
+            }
             None => {
                 mailbox.park(cx.waker());
                 Poll::Pending

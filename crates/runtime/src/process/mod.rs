@@ -79,7 +79,8 @@ use crate::{ExitReason, Pid, ProcessResult};
 ///
 /// # Panics
 ///
-/// Outside a tokio runtime, as `tokio::spawn` does.
+/// Outside a tokio runtime, as `tokio::spawn` does; use [`Builder::spawn`] for a typed
+/// [`SpawnError::NoRuntime`](crate::SpawnError::NoRuntime) instead.
 ///
 /// # Examples
 ///
@@ -103,9 +104,11 @@ where
     F: FnOnce(Context<M>) -> Fut + Send + 'static,
     Fut: Future<Output = ProcessResult> + Send + 'static,
 {
-    Builder::new()
-        .spawn(body)
-        .unwrap_or_else(|_| unreachable!("spawning without name or link cannot fail"))
+    match Builder::new().spawn(body) {
+        Ok(addr) => addr,
+        Err(e @ crate::SpawnError::NoRuntime) => panic!("{e}"),
+        Err(_) => unreachable!("spawning without name or link cannot fail"),
+    }
 }
 
 /// Spawn a process linked to the calling process (Erlang's `spawn_link/1`); the link exists
@@ -113,6 +116,11 @@ where
 /// this is [`spawn`].
 ///
 /// This is what a supervisor child's start function uses: it runs in the supervisor's process.
+///
+/// # Panics
+///
+/// Outside a tokio runtime, as `tokio::spawn` does; use [`Builder::spawn`] for a typed
+/// [`SpawnError::NoRuntime`](crate::SpawnError::NoRuntime) instead.
 pub fn spawn_link<M, F, Fut>(body: F) -> Addr<M>
 where
     M: Send + 'static,
@@ -123,9 +131,11 @@ where
         Some(parent) => Builder::new().link(parent),
         None => Builder::new(),
     };
-    builder
-        .spawn(body)
-        .unwrap_or_else(|_| unreachable!("the calling process is running"))
+    match builder.spawn(body) {
+        Ok(addr) => addr,
+        Err(e @ crate::SpawnError::NoRuntime) => panic!("{e}"),
+        Err(_) => unreachable!("the calling process is running"),
+    }
 }
 
 /// A typed address for the live process `pid`, checking that it takes messages of type `M`.

@@ -1,6 +1,6 @@
 //! Elixir's `Registry`: a local, keyed directory of processes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::Hash;
 use std::sync::{Arc, Weak};
@@ -70,10 +70,16 @@ struct Inner<K, V> {
     state: Mutex<State<K, V>>,
 }
 
+/// Entries are numbered in registration order. Each key keeps its entries in a `BTreeMap` by
+/// number — lookups in registration order, removal of one entry in O(log n) — and each process
+/// keeps the numbers of its entries, so a dying process's cleanup touches only its own
+/// entries, however many others share its keys (100,000 subscribers of one topic leave in
+/// O(n log n), not O(n²)).
 struct State<K, V> {
-    by_key: HashMap<K, Vec<(Pid, V)>>,
-    /// Per process: the exit watch that cleans up, and its keys (one entry per registration).
-    by_pid: HashMap<Pid, (Reference, Vec<K>)>,
+    by_key: HashMap<K, BTreeMap<u64, (Pid, V)>>,
+    /// Per process: the exit watch that cleans up, and its entries (key and number).
+    by_pid: HashMap<Pid, (Reference, Vec<(K, u64)>)>,
+    next: u64,
 }
 
 impl<K, V> Clone for Registry<K, V> {
@@ -106,6 +112,7 @@ where
                 state: Mutex::new(State {
                     by_key: HashMap::new(),
                     by_pid: HashMap::new(),
+                    next: 0,
                 }),
             }),
         }
@@ -121,16 +128,21 @@ where
         let pid = process::current().ok_or(RegistryError::NotInProcess)?;
         let mut st = self.inner.state.lock();
         if self.inner.keys == Keys::Unique {
-            if let Some(&(holder, _)) = st.by_key.get(&key).and_then(|e| e.first()) {
+            let first = st
+                .by_key
+                .get(&key)
+                .and_then(|e| e.first_key_value())
+                .map(|(&n, &(holder, _))| (n, holder));
+            if let Some((n, holder)) = first {
                 if process::is_alive(holder) {
                     return Err(RegistryError::AlreadyRegistered(holder));
                 }
                 // The holder is dead but its cleanup has not run yet: take the key over.
-                st.remove_entry(&key, holder);
+                st.remove_entry(&key, n, holder);
             }
         }
-        let entry = match st.by_pid.entry(pid) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        match st.by_pid.entry(pid) {
+            std::collections::hash_map::Entry::Occupied(_) => {}
             std::collections::hash_map::Entry::Vacant(e) => {
                 let weak: Weak<Inner<K, V>> = Arc::downgrade(&self.inner);
                 // The watch runs in the dying process and takes this registry's lock, which
@@ -141,14 +153,20 @@ where
                     }
                 });
                 match ops::watch(pid, cleanup) {
-                    Ok(reference) => e.insert((reference, Vec::new())),
+                    Ok(reference) => {
+                        e.insert((reference, Vec::new()));
+                    }
                     // Only an exiting process (registering from a destructor) gets here.
                     Err(_) => return Err(RegistryError::NotInProcess),
                 }
             }
-        };
-        entry.1.push(key.clone());
-        st.by_key.entry(key).or_default().push((pid, value));
+        }
+        let n = st.next;
+        st.next += 1;
+        if let Some((_, entries)) = st.by_pid.get_mut(&pid) {
+            entries.push((key.clone(), n));
+        }
+        st.by_key.entry(key).or_default().insert(n, (pid, value));
         Ok(())
     }
 
@@ -159,11 +177,25 @@ where
             return;
         };
         let mut st = self.inner.state.lock();
-        st.remove_entry(key, pid);
-        let emptied = st.by_pid.get_mut(&pid).is_some_and(|(_, keys)| {
-            keys.retain(|k| k != key);
-            keys.is_empty()
-        });
+        let mine: Vec<u64> = match st.by_pid.get_mut(&pid) {
+            Some((_, entries)) => {
+                let numbers = entries
+                    .iter()
+                    .filter(|(k, _)| k == key)
+                    .map(|&(_, n)| n)
+                    .collect();
+                entries.retain(|(k, _)| k != key);
+                numbers
+            }
+            None => return,
+        };
+        for n in mine {
+            st.remove_entry(key, n, pid);
+        }
+        let emptied = st
+            .by_pid
+            .get(&pid)
+            .is_some_and(|(_, entries)| entries.is_empty());
         if emptied {
             if let Some((reference, _)) = st.by_pid.remove(&pid) {
                 ops::unwatch(pid, reference);
@@ -179,7 +211,7 @@ where
             .lock()
             .by_key
             .get(key)
-            .cloned()
+            .map(|entries| entries.values().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -190,7 +222,7 @@ where
             .lock()
             .by_pid
             .get(&pid)
-            .map(|(_, keys)| keys.clone())
+            .map(|(_, entries)| entries.iter().map(|(k, _)| k.clone()).collect())
             .unwrap_or_default()
     }
 
@@ -206,14 +238,23 @@ where
 
     /// How many entries the registry holds.
     pub fn count(&self) -> usize {
-        self.inner.state.lock().by_key.values().map(Vec::len).sum()
+        self.inner
+            .state
+            .lock()
+            .by_key
+            .values()
+            .map(BTreeMap::len)
+            .sum()
     }
 }
 
 impl<K: Eq + Hash, V> State<K, V> {
-    fn remove_entry(&mut self, key: &K, pid: Pid) {
+    /// Remove entry `n` of `key` if `pid` holds it: O(log n).
+    fn remove_entry(&mut self, key: &K, n: u64, pid: Pid) {
         if let Some(entries) = self.by_key.get_mut(key) {
-            entries.retain(|(p, _)| *p != pid);
+            if entries.get(&n).is_some_and(|(p, _)| *p == pid) {
+                entries.remove(&n);
+            }
             if entries.is_empty() {
                 self.by_key.remove(key);
             }
@@ -221,9 +262,9 @@ impl<K: Eq + Hash, V> State<K, V> {
     }
 
     fn remove_pid(&mut self, pid: Pid) {
-        if let Some((_, keys)) = self.by_pid.remove(&pid) {
-            for key in keys {
-                self.remove_entry(&key, pid);
+        if let Some((_, entries)) = self.by_pid.remove(&pid) {
+            for (key, n) in entries {
+                self.remove_entry(&key, n, pid);
             }
         }
     }

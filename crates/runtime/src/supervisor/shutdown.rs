@@ -32,7 +32,8 @@ pub(crate) fn begin(
     };
     let _ = process::exit(pid, signal);
     let deadline = match shutdown {
-        Shutdown::Timeout(d) => Some(Instant::now() + d),
+        // A timeout past the clock's range is `Infinity`.
+        Shutdown::Timeout(d) => crate::timer::deadline_after(d),
         _ => None,
     };
     Stopping {
