@@ -95,7 +95,9 @@ impl TimerRef {
             Ordering::Acquire,
         ) {
             Ok(_) => {
-                if let Some(h) = self.shared.abort.lock().take() {
+                // Taken out first: aborting wakes the timer's task, never under the lock.
+                let abort = self.shared.abort.lock().take();
+                if let Some(h) = abort {
                     h.abort();
                 }
                 ACTIVE.fetch_sub(1, Ordering::Relaxed);
@@ -236,7 +238,8 @@ impl TimerRef {
         *self.shared.abort.lock() = Some(handle);
         // Cancelled between spawn and here: the task must not outlive the cancel.
         if self.shared.state.load(Ordering::Acquire) == CANCELLED {
-            if let Some(h) = self.shared.abort.lock().take() {
+            let abort = self.shared.abort.lock().take();
+            if let Some(h) = abort {
                 h.abort();
             }
         }

@@ -3,8 +3,10 @@
 use std::any::Any;
 use std::sync::Arc;
 
+use std::task::Waker;
+
 use crate::message::{Down, Message, SystemMessage};
-use crate::sync::Mutex;
+use crate::sync::{self, Mutex};
 use crate::{ExitReason, Pid, Reference};
 
 use super::core::Core;
@@ -26,17 +28,20 @@ impl<M: Send + 'static> ProcessCell<M> {
     /// Queue a user message; `bounded: false` is for the runtime's own requests (`sys`,
     /// `stop`), which a full mailbox must not refuse.
     pub(crate) fn send(&self, msg: M, bounded: bool) -> Result<(), (M, Refusal)> {
-        // Woken after the lock is released: waking may unpark a worker thread.
-        if let Some(w) = self.mailbox.lock().push_user(msg, bounded)? {
-            w.wake();
+        // The guard is a temporary of this statement: the receiver is woken after the lock is
+        // released, never under it (it would wake only to spin on the lock).
+        let parked = self.mailbox.lock().push_user(msg, bounded)?;
+        if let Some(w) = parked {
+            sync::wake(w);
         }
         Ok(())
     }
 
-    fn push_system(&self, msg: SystemMessage) {
-        if let Some(w) = self.mailbox.lock().push_system(msg) {
-            w.wake();
-        }
+    /// Queue a converted signal; the waker of a parked receiver is returned, to be woken once
+    /// every lock is released.
+    #[must_use = "wake the returned waker once no lock is held"]
+    fn push_system(&self, msg: SystemMessage) -> Option<Waker> {
+        self.mailbox.lock().push_system(msg)
     }
 }
 
@@ -72,14 +77,23 @@ impl<M: Send + 'static> AnyProcess for ProcessCell<M> {
             .relations
             .as_mut()
             .is_some_and(|rel| rel.monitoring.remove(&down.reference).is_some());
-        // Under the watcher's lock: once `demonitor` returned, no `Down` can be queued.
-        if active {
-            self.push_system(SystemMessage::Down(down));
+        // Queued under the watcher's lock: once `demonitor` returned, no `Down` can be queued.
+        // Woken after it.
+        let parked = if active {
+            self.push_system(SystemMessage::Down(down))
+        } else {
+            None
+        };
+        drop(st);
+        if let Some(w) = parked {
+            sync::wake(w);
         }
     }
 
     fn deliver_exit_message(&self, from: Pid, reason: ExitReason) {
-        self.push_system(SystemMessage::Exit(crate::Exit { from, reason }));
+        if let Some(w) = self.push_system(SystemMessage::Exit(crate::Exit { from, reason })) {
+            sync::wake(w);
+        }
     }
 
     fn flush_down(&self, reference: Reference) -> bool {
@@ -108,5 +122,44 @@ impl<M: Send + 'static> AnyProcess for ProcessCell<M> {
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
+    }
+}
+
+#[cfg(all(test, debug_assertions, not(loom)))]
+mod tests {
+    use crate::{process, Message};
+
+    /// Debug builds assert, in every wake-up, that no core lock is held (`sync::wake`): this
+    /// exercises each way a parked process is woken — a user message, an `Exit` and a `Down`
+    /// converted from signals — so a wake under the mailbox or core lock fails here.
+    #[tokio::test(flavor = "current_thread")]
+    async fn parked_processes_are_woken_after_every_lock_is_released() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let receiver = process::spawn::<u32, _, _>(|mut ctx| async move {
+            ctx.trap_exit(true);
+            let mut seen = Vec::new();
+            for _ in 0..3 {
+                seen.push(match ctx.recv().await {
+                    Message::User(_) => "user",
+                    Message::Exit(_) => "exit",
+                    Message::Down(_) => "down",
+                });
+                if seen.len() == 2 {
+                    let doomed = process::spawn::<(), _, _>(|mut c| async move {
+                        c.recv().await;
+                        Ok(())
+                    });
+                    ctx.monitor(doomed.pid());
+                    process::exit(doomed.pid(), crate::ExitReason::Kill).unwrap();
+                }
+            }
+            tx.send(seen).unwrap();
+            Ok(())
+        });
+        tokio::task::yield_now().await;
+        receiver.send(1).unwrap();
+        tokio::task::yield_now().await;
+        process::exit(receiver.pid(), crate::ExitReason::error("trapped")).unwrap();
+        assert_eq!(rx.await.unwrap(), ["user", "exit", "down"]);
     }
 }

@@ -147,13 +147,14 @@ impl Core {
     /// Apply OTP's receive rule to an exit signal arriving at this process.
     ///
     /// `deliver` pushes a converted signal into the mailbox; it runs under this process's lock
-    /// so that `unlink` returning guarantees no later message from the link.
+    /// so that `unlink` returning guarantees no later message from the link. The waker it
+    /// returns is woken once the lock is released.
     pub(crate) fn receive_exit(
         &self,
         from: Pid,
         reason: &ExitReason,
         via_link: bool,
-        deliver: &dyn Fn(SystemMessage),
+        deliver: &dyn Fn(SystemMessage) -> Option<Waker>,
     ) {
         let mut st = self.lock();
         if st.status != Status::Running {
@@ -172,10 +173,16 @@ impl Core {
         };
         match decide(reason, origin, st.trap_exit) {
             Effect::Drop => {}
-            Effect::Message => deliver(SystemMessage::Exit(Exit {
-                from,
-                reason: reason.clone(),
-            })),
+            Effect::Message => {
+                let parked = deliver(SystemMessage::Exit(Exit {
+                    from,
+                    reason: reason.clone(),
+                }));
+                drop(st);
+                if let Some(w) = parked {
+                    crate::sync::wake(w);
+                }
+            }
             Effect::Terminate(r) => {
                 if st.pending_exit.is_none() {
                     st.pending_exit = Some(r);
@@ -183,7 +190,7 @@ impl Core {
                 }
                 drop(st);
                 if let Some(w) = self.task_waker.get() {
-                    w.wake_by_ref();
+                    crate::sync::wake_by_ref(w);
                 }
             }
         }

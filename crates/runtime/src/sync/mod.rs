@@ -7,12 +7,16 @@
 //! demonitor racing a `Down`, and a reply racing its call's timeout. In a normal build they are
 //! `parking_lot`'s mutex, std's atomics and tokio's `oneshot`.
 
-#[cfg(not(loom))]
+#[cfg(all(not(loom), not(debug_assertions)))]
 pub(crate) use parking_lot::{Mutex, MutexGuard};
+#[cfg(all(not(loom), debug_assertions))]
+mod tracked;
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::AtomicBool;
 #[cfg(not(loom))]
 pub(crate) use tokio::sync::oneshot;
+#[cfg(all(not(loom), debug_assertions))]
+pub(crate) use tracked::{Mutex, MutexGuard};
 
 #[cfg(loom)]
 mod loom_mutex;
@@ -22,3 +26,28 @@ pub(crate) use loom::sync::atomic::AtomicBool;
 pub(crate) use loom_mutex::{Mutex, MutexGuard};
 #[cfg(loom)]
 pub(crate) mod oneshot;
+
+/// Wake `waker`, which must not happen while this thread holds one of the core's locks (the
+/// woken task would spin on it); debug builds assert it.
+#[inline]
+pub(crate) fn wake(waker: std::task::Waker) {
+    #[cfg(all(not(loom), debug_assertions))]
+    assert_eq!(
+        tracked::held(),
+        0,
+        "a waker was woken while a core lock was held"
+    );
+    waker.wake();
+}
+
+/// [`wake`] by reference.
+#[inline]
+pub(crate) fn wake_by_ref(waker: &std::task::Waker) {
+    #[cfg(all(not(loom), debug_assertions))]
+    assert_eq!(
+        tracked::held(),
+        0,
+        "a waker was woken while a core lock was held"
+    );
+    waker.wake_by_ref();
+}
