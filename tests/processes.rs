@@ -277,3 +277,49 @@ fn dropping_the_runtime_ends_its_processes_and_tells_their_watchers() {
         .block_on(exited);
     assert_eq!(reason, ExitReason::Killed);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_join_handle_yields_the_exit_reason_however_the_process_ended() {
+    let (_, normal) = process::spawn_joinable::<(), _, _>(|_| async { Ok(()) });
+    let (_, failed) =
+        process::spawn_joinable::<(), _, _>(|_| async { Err(ExitReason::error("bad input")) });
+    let (_, panicked) = process::spawn_joinable::<(), _, _>(|_| async { panic!("boom") });
+    let (sleeper, killed) = process::spawn_joinable::<(), _, _>(|_| std::future::pending());
+    process::exit(sleeper.pid(), ExitReason::Kill).unwrap();
+    assert_eq!(normal.await, ExitReason::Normal);
+    assert_eq!(failed.await, ExitReason::error("bad input"));
+    assert!(matches!(panicked.await, ExitReason::Panic { message, .. } if &*message == "boom"));
+    assert_eq!(killed.await, ExitReason::Killed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_join_handle_leaves_the_process_running() {
+    let (addr, handle) = process::spawn_joinable::<u8, _, _>(|mut ctx| async move {
+        ctx.recv().await;
+        Ok(())
+    });
+    assert_eq!(handle.pid(), addr.pid());
+    drop(handle);
+    tokio::task::yield_now().await;
+    assert!(addr.is_alive());
+    let exited = process::await_exit(addr.pid());
+    addr.send(1).unwrap();
+    assert_eq!(exited.await, ExitReason::Normal);
+}
+
+#[tokio::test(start_paused = true)]
+async fn await_exit_on_a_process_that_already_exited_gives_its_reason() {
+    let (addr, done) =
+        process::spawn_joinable::<(), _, _>(|_| async { Err(ExitReason::error("gone")) });
+    done.await;
+    assert!(!process::is_alive(addr.pid()));
+    assert_eq!(
+        process::await_exit(addr.pid()).await,
+        ExitReason::error("gone")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn await_exit_on_a_pid_that_never_named_a_process_is_noproc() {
+    assert_eq!(process::await_exit(Pid::RUNTIME).await, ExitReason::NoProc);
+}

@@ -80,7 +80,7 @@ impl Pid {
 
 /// Every run of a program is a new incarnation of the local node; pids from an earlier run
 /// (printed, persisted, received over a wire later) must not alias live processes.
-fn local_creation() -> u32 {
+pub(crate) fn local_creation() -> u32 {
     static CREATION: OnceLock<u32> = OnceLock::new();
     *CREATION.get_or_init(|| {
         let nanos = std::time::SystemTime::now()

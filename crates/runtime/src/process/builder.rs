@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::cell::{AnyProcess, ProcessCell};
 use super::core::{Status, Watcher};
-use super::{panic, table, task::ProcessTask, Context};
+use super::{panic, table, task::ProcessTask, Context, JoinHandle};
 use crate::error::SpawnError;
 use crate::registry::name;
 use crate::{Addr, Pid, ProcessResult, Reference};
@@ -95,6 +95,21 @@ impl Builder {
         F: FnOnce(Context<M>) -> Fut + Send + 'static,
         Fut: Future<Output = ProcessResult> + Send + 'static,
     {
+        self.spawn_joinable(body).map(|(addr, _)| addr)
+    }
+
+    /// [`spawn`](Self::spawn), also returning a [`JoinHandle`] that yields the process's exit
+    /// reason.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    pub fn spawn_joinable<M, F, Fut>(self, body: F) -> Result<(Addr<M>, JoinHandle), SpawnError>
+    where
+        M: Send + 'static,
+        F: FnOnce(Context<M>) -> Fut + Send + 'static,
+        Fut: Future<Output = ProcessResult> + Send + 'static,
+    {
         // Before anything is linked: a spawn that cannot happen must not leave a half-made
         // process whose cleanup would send its partners an exit signal.
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
@@ -112,11 +127,11 @@ impl Builder {
         }
         tracing::trace!(%pid, "process spawned");
         let ctx = Context::new(cell.clone());
-        runtime.spawn(ProcessTask::new(
+        let task = runtime.spawn(ProcessTask::new(
             cell.clone(),
             async move { body(ctx).await },
         ));
-        Ok(Addr::from_cell(cell))
+        Ok((Addr::from_cell(cell), JoinHandle::new(pid, task)))
     }
 
     /// Name, link and monitor the new process; every step that can fail comes before the first

@@ -55,8 +55,10 @@ mod context;
 pub(crate) mod core;
 mod current;
 mod info;
+mod join;
 pub(crate) mod mailbox;
 pub(crate) mod panic;
+mod recent;
 pub(crate) mod table;
 pub(crate) mod task;
 
@@ -67,6 +69,7 @@ pub use builder::Builder;
 pub use context::{Context, Recv, RecvWhere};
 pub use current::current;
 pub use info::{count, process_info, processes, ProcessInfo, ProcessStatus};
+pub use join::JoinHandle;
 
 use crate::error::NoProcError;
 use crate::signal::ops;
@@ -138,6 +141,43 @@ where
     }
 }
 
+/// Spawn a process, as [`spawn`], and also get a [`JoinHandle`] that yields its exit reason:
+/// the cheap way to wait for a process you started (as cheap as awaiting a tokio task; no
+/// watch is registered).
+///
+/// # Panics
+///
+/// Outside a tokio runtime, as `tokio::spawn` does.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use ferrotp_runtime::{process, ExitReason, Message};
+///
+/// let (worker, done) = process::spawn_joinable(|mut ctx| async move {
+///     if let Message::User(n) = ctx.recv().await {
+///         let _: u32 = n;
+///     }
+///     Err(ExitReason::error("finished"))
+/// });
+/// worker.send(7).unwrap();
+/// assert_eq!(done.await, ExitReason::error("finished"));
+/// # }
+/// ```
+pub fn spawn_joinable<M, F, Fut>(body: F) -> (Addr<M>, JoinHandle)
+where
+    M: Send + 'static,
+    F: FnOnce(Context<M>) -> Fut + Send + 'static,
+    Fut: Future<Output = ProcessResult> + Send + 'static,
+{
+    match Builder::new().spawn_joinable(body) {
+        Ok(spawned) => spawned,
+        Err(e @ crate::SpawnError::NoRuntime) => panic!("{e}"),
+        Err(_) => unreachable!("spawning without name or link cannot fail"),
+    }
+}
+
 /// A typed address for the live process `pid`, checking that it takes messages of type `M`.
 ///
 /// # Errors
@@ -192,11 +232,17 @@ pub fn exit(target: Pid, reason: ExitReason) -> Result<(), NoProcError> {
     ops::exit(current().unwrap_or(Pid::RUNTIME), target, &reason)
 }
 
-/// Wait until `pid` terminates and return its exit reason (`NoProc` if it is not alive).
+/// Wait until `pid` terminates and return its exit reason.
 ///
-/// For code outside processes (a `main`, a test) that needs what a monitor gives a process.
+/// For code outside processes (a `main`, a test) that needs what a monitor gives a process; to
+/// wait for a process you spawned, [`spawn_joinable`] is cheaper (no watch is registered).
 /// The watch is set up when `await_exit` is *called*, not when the future is first polled: an
 /// exit that happens in between is not missed.
+///
+/// A process that has already exited gives its reason if it exited recently (the runtime keeps
+/// the reasons of about the last 1,024 exits); `NoProc` means no reason is known: the pid never
+/// named a process of this runtime, or it exited longer ago than that. (A monitor in Erlang
+/// gives `noproc` for any process that is gone.)
 pub fn await_exit(pid: Pid) -> AwaitExit {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let notify = Box::new(move |down: crate::Down| {
@@ -204,10 +250,12 @@ pub fn await_exit(pid: Pid) -> AwaitExit {
     });
     let state = match ops::watch(pid, notify) {
         Ok(_) => AwaitState::Waiting(rx),
-        // Already exiting or gone: an exiting process still knows its reason.
+        // Already exiting or gone: an exiting process still knows its reason, a gone one may
+        // be remembered.
         Err(_) => AwaitState::Done(Some(
             table::get(pid)
                 .and_then(|p| p.core().exit_reason())
+                .or_else(|| recent::lookup(pid))
                 .unwrap_or(ExitReason::NoProc),
         )),
     };

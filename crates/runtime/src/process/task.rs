@@ -35,7 +35,7 @@ pin_project! {
             // was aborted): the process still has to leave the table and tell its links.
             let this = this.project();
             if !*this.exited {
-                exit_process(this.cell, this.body, ExitReason::Killed, Cause::Dropped);
+                let _ = exit_process(this.cell, this.body, ExitReason::Killed, Cause::Dropped);
             }
         }
     }
@@ -56,12 +56,16 @@ where
     M: Send + 'static,
     Fut: Future<Output = ProcessResult>,
 {
-    type Output = ();
+    /// The exit reason: what the task's `JoinHandle` (a [`process::JoinHandle`]) yields.
+    ///
+    /// [`process::JoinHandle`]: crate::process::JoinHandle
+    type Output = ExitReason;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ExitReason> {
         let mut this = self.project();
         if *this.exited {
-            return Poll::Ready(());
+            // Never polled again once it returned its reason; this is only a guard.
+            return Poll::Ready(ExitReason::NoProc);
         }
         let core = &this.cell.core;
         core.set_task_waker(cx.waker());
@@ -69,7 +73,7 @@ where
             Some(reason) => (reason, Cause::Signal),
             None => {
                 let Some(body) = this.body.as_mut().as_pin_mut() else {
-                    return Poll::Ready(());
+                    return Poll::Ready(ExitReason::NoProc);
                 };
                 let _enter = current::Enter::new(core.pid);
                 match panic::poll_guarded(body, cx) {
@@ -87,8 +91,7 @@ where
             }
         };
         *this.exited = true;
-        exit_process(this.cell, this.body, reason, cause);
-        Poll::Ready(())
+        Poll::Ready(exit_process(this.cell, this.body, reason, cause))
     }
 }
 
@@ -102,13 +105,13 @@ pub(crate) enum Cause {
 }
 
 /// OTP's order: record the reason, drop the process's code and mailbox, release the name, then
-/// send exit signals and `Down`s.
+/// send exit signals and `Down`s. Returns the reason, for the process's join handle.
 pub(crate) fn exit_process<M: Send + 'static, Fut>(
     cell: &Arc<ProcessCell<M>>,
     mut body: Pin<&mut Option<Fut>>,
     reason: ExitReason,
     cause: Cause,
-) {
+) -> ExitReason {
     let pid = cell.core.pid;
     let departure = cell.core.begin_exit(&reason);
     // Dropping the body drops every reply handle it held; callers find the reason recorded
@@ -121,12 +124,14 @@ pub(crate) fn exit_process<M: Send + 'static, Fut>(
         tracing::error!(%pid, "a queued message's destructor panicked; ignored");
     }
     table::remove(pid);
+    super::recent::record(pid, &reason);
     if let Some(n) = &departure.name {
         name::release(n, pid);
     }
     log_exit(pid, &reason, cause);
     departure.notify(pid, &reason);
     cell.core.mark_dead();
+    reason
 }
 
 fn log_exit(pid: crate::Pid, reason: &ExitReason, cause: Cause) {
