@@ -116,8 +116,9 @@ async fn soak() {
     let topics: Registry<u64, ()> = Registry::new(Keys::Duplicate);
     let mut watcher = common::Probe::spawn(true);
 
-    // Warm up every path once so lazily created structures exist before the baseline.
-    for i in 0..200 {
+    // Warm up every path so lazily created structures exist before the baseline, and the
+    // runtime's table of recent exit reasons (1,024 slots) is full.
+    for i in 0..2_000 {
         one_life(&watcher, &topics, i).await;
     }
     while watcher.try_next().is_some() {}

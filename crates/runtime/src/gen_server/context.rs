@@ -120,7 +120,12 @@ impl<S: GenServer> ServerContext<S> {
         self.stop.get_or_insert(reason);
     }
 
+    #[inline]
     pub(crate) fn take_stop(&mut self) -> Option<ExitReason> {
+        // Checked first: taking moves the whole (large) option even when it is empty.
+        if self.stop.is_none() {
+            return None;
+        }
         self.stop.take()
     }
 
@@ -133,6 +138,11 @@ impl<S: GenServer> ServerContext<S> {
 
     pub(crate) fn take_continuation(&mut self) -> Option<S::Continue> {
         self.continuation.take()
+    }
+
+    #[inline]
+    pub(crate) fn has_continuation(&self) -> bool {
+        self.continuation.is_some()
     }
 
     /// How many messages wait in the server's mailbox.

@@ -111,6 +111,10 @@ enum Flow<S: GenServer> {
 impl<S: GenServer> Loop<S> {
     #[inline]
     fn apply(&mut self, next: Next<S::Continue>) {
+        // The common case: nothing to do after the callback.
+        if matches!(next, Next::Wait) && !self.ctx.has_continuation() && self.timeout.is_none() {
+            return;
+        }
         self.timeout = None;
         self.deadline = None;
         // A continuation asked for through the context replaces the returned `Next`.
@@ -233,7 +237,7 @@ impl<S: GenServer> Loop<S> {
 
     async fn handle(&mut self, m: Message<Request<S>>) -> Flow<S> {
         let req = match m {
-            Message::User(Request::System(req)) => return self.system(req),
+            Message::User(Request::System(req)) => return self.system(*req),
             // Only reached while trapping: the parent's exit stops the server (OTP rule 3).
             Message::Exit(e) if Some(e.from) == self.ctx.parent() => return Flow::Stop(e.reason),
             other => other,

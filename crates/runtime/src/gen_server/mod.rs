@@ -113,7 +113,9 @@ pub(crate) enum Request<S: GenServer> {
     Call(S::Call, ReplyTo<S::Reply>),
     Cast(S::Cast),
     Info(S::Info),
-    System(SystemRequest<S>),
+    /// Boxed: rare, and much larger than a call or a cast, which every message would
+    /// otherwise be as large as.
+    System(Box<SystemRequest<S>>),
 }
 
 /// A generic server: implement the callbacks, start it, and talk to it through a

@@ -119,7 +119,7 @@ impl<S: GenServer> Server<S> {
         &self,
         request: S::Call,
     ) -> impl Future<Output = Result<S::Reply, CallError>> + Send + '_ {
-        cooperative(self.call_with(request, Some(DEFAULT_CALL_TIMEOUT)))
+        self.call_with(request, Some(DEFAULT_CALL_TIMEOUT))
     }
 
     /// Call the server and wait up to `timeout` for the reply.
@@ -132,7 +132,7 @@ impl<S: GenServer> Server<S> {
         request: S::Call,
         timeout: Duration,
     ) -> impl Future<Output = Result<S::Reply, CallError>> + Send + '_ {
-        cooperative(self.call_with(request, Some(timeout)))
+        self.call_with(request, Some(timeout))
     }
 
     /// Call the server and wait for the reply as long as it takes (OTP's `infinity`), or until
@@ -145,57 +145,14 @@ impl<S: GenServer> Server<S> {
         &self,
         request: S::Call,
     ) -> impl Future<Output = Result<S::Reply, CallError>> + Send + '_ {
-        cooperative(self.call_with(request, None))
+        self.call_with(request, None)
     }
 
-    async fn call_with(
-        &self,
-        request: S::Call,
-        timeout: Option<Duration>,
-    ) -> Result<S::Reply, CallError> {
-        let resolved;
-        let addr = match &self.target {
-            Target::Addr(a) => a,
-            Target::Name(_) => {
-                resolved = self.resolve().map_err(CallError::from_lookup)?;
-                &resolved
-            }
-        };
-        let caller = process::current();
-        if caller == Some(addr.pid()) {
-            return Err(CallError::CallingSelf);
-        }
-        let (tx, rx) = oneshot::channel();
-        addr.send(Request::Call(request, ReplyTo::new(tx, caller)))
-            .map_err(|e| {
-                if e.is_full() {
-                    CallError::MailboxFull
-                } else {
-                    CallError::NoProc
-                }
-            })?;
-        let mut waiting = AwaitReply {
-            rx,
+    fn call_with(&self, request: S::Call, timeout: Option<Duration>) -> Call<'_, S> {
+        Call {
+            server: self,
             timeout,
-            timer: None,
-            yielded: false,
-        };
-        match (&mut waiting).await {
-            Waited::Reply(value) => Ok(value),
-            // Dropping the receiver is what keeps a late reply away from the caller.
-            Waited::Timeout(t) => Err(CallError::Timeout(t)),
-            Waited::NoRuntime => Err(CallError::NoRuntime),
-            // The reply handle was dropped: the server died with it, or let it go without
-            // replying. OTP's caller then waits for the server's `DOWN`, or its timeout.
-            Waited::Dropped => match (waiting.deadline(), timeout) {
-                (Some(deadline), Some(t)) if tokio::runtime::Handle::try_current().is_ok() => {
-                    match tokio::time::timeout_at(deadline, exit_of(addr)).await {
-                        Ok(reason) => Err(CallError::Exit(reason)),
-                        Err(_) => Err(CallError::Timeout(t)),
-                    }
-                }
-                _ => Err(CallError::Exit(exit_of(addr).await)),
-            },
+            state: CallState::Start(Some(request)),
         }
     }
 
@@ -219,14 +176,23 @@ impl<S: GenServer> Server<S> {
     /// The message is handed back if the server is not alive or its mailbox is full. For a
     /// name that is not registered, the error's pid is [`Pid::RUNTIME`].
     pub fn try_cast(&self, message: S::Cast) -> Result<(), SendError<S::Cast>> {
-        match self.resolve() {
-            Ok(addr) => addr.send(Request::Cast(message)).map_err(|e| {
+        self.deliver(Request::Cast(message))
+            .map_err(|e| {
                 e.map(|r| match r {
                     Request::Cast(m) => m,
                     _ => unreachable!("a cast comes back as the cast that was sent"),
                 })
-            }),
-            Err(e) => Err(SendError::from_lookup(message, e)),
+            })
+    }
+
+    /// Queue `request` at the server this handle reaches now (no clone of an address held).
+    fn deliver(&self, request: Request<S>) -> Result<(), SendError<Request<S>>> {
+        match &self.target {
+            Target::Addr(a) => a.send(request),
+            Target::Name(_) => match self.resolve() {
+                Ok(addr) => addr.send(request),
+                Err(e) => Err(SendError::from_lookup(request, e)),
+            },
         }
     }
 
@@ -236,15 +202,12 @@ impl<S: GenServer> Server<S> {
     ///
     /// As [`try_cast`](Self::try_cast).
     pub fn send(&self, message: S::Info) -> Result<(), SendError<S::Info>> {
-        match self.resolve() {
-            Ok(addr) => addr.send(Request::Info(message)).map_err(|e| {
-                e.map(|r| match r {
-                    Request::Info(m) => m,
-                    _ => unreachable!("an info comes back as the info that was sent"),
-                })
-            }),
-            Err(e) => Err(SendError::from_lookup(message, e)),
-        }
+        self.deliver(Request::Info(message)).map_err(|e| {
+            e.map(|r| match r {
+                Request::Info(m) => m,
+                _ => unreachable!("an info comes back as the info that was sent"),
+            })
+        })
     }
 
     /// Stop the server with `reason` and wait for it to exit (OTP's `gen_server:stop/3`).
@@ -266,7 +229,9 @@ impl<S: GenServer> Server<S> {
             return Err(StopError::CallingSelf);
         }
         let exited = process::await_exit(addr.pid());
-        addr.send_unbounded(Request::System(SystemRequest::Terminate(reason.clone())))
+        addr.send_unbounded(Request::System(Box::new(SystemRequest::Terminate(
+            reason.clone(),
+        ))))
             .map_err(|_| StopError::NoProc)?;
         let outcome = match timeout {
             Some(t) => tokio::time::timeout(t, exited)
@@ -296,7 +261,7 @@ impl<S: GenServer> Server<S> {
         }
         let (tx, rx) = oneshot::channel();
         // System requests are the runtime's own: a full mailbox does not refuse them.
-        addr.send_unbounded(Request::System(make(tx)))
+        addr.send_unbounded(Request::System(Box::new(make(tx))))
             .map_err(|_| SysError::NoProc)?;
         // A timeout past the clock's range waits for ever.
         let deadline = crate::timer::deadline_after(timeout).unwrap_or_else(far_future);
@@ -325,11 +290,152 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
-/// Every call spends tokio's cooperative budget, as tokio's own channels do, also one that
-/// fails before it awaits anything: a loop of calls to a dead server must yield like any
-/// other loop of awaits, or it starves every other task of its worker.
-fn cooperative<F: Future>(call: F) -> tokio::task::coop::Coop<F> {
-    tokio::task::coop::cooperative(call)
+/// A call in flight: the whole of OTP's `gen:call` as one hand-written future — send the
+/// request, wait for the reply (arming a timer only if needed, see [`AwaitReply`]), and only if
+/// the reply handle is dropped, wait for the server's exit to report its reason. One future,
+/// polled directly, costs less per call than an `async fn` wrapping another future.
+struct Call<'a, S: GenServer> {
+    server: &'a Server<S>,
+    timeout: Option<Duration>,
+    state: CallState<S>,
+}
+
+enum CallState<S: GenServer> {
+    /// Not sent yet (a future does nothing until polled).
+    Start(Option<S::Call>),
+    /// Sent; `resolved` is the address a name resolved to, for the slow path.
+    Waiting {
+        reply: AwaitReply<S::Reply>,
+        resolved: Option<Addr<Request<S>>>,
+    },
+    /// Failed before anything was awaited: the error is returned once a unit of tokio's
+    /// cooperative budget has been spent (yielding if it is spent), so that a loop of calls to
+    /// a dead server yields like any loop of awaits instead of starving other tasks.
+    Failed(Option<CallError>),
+    /// The reply handle was dropped: waiting for the server's exit (OTP's caller waits for
+    /// its `DOWN`, or its timeout).
+    Exiting(Pin<Box<dyn Future<Output = CallError> + Send>>),
+    Done,
+}
+
+// Nothing in a call is pinned structurally: the reply channel and the boxed slow path are
+// `Unpin`, and the request is moved out on the first poll.
+impl<S: GenServer> Unpin for Call<'_, S> {}
+
+impl<S: GenServer> Call<'_, S> {
+    /// Send the request; the next state.
+    fn start(&mut self, request: S::Call) -> CallState<S> {
+        let resolved = match &self.server.target {
+            Target::Addr(_) => None,
+            Target::Name(_) => match self.server.resolve() {
+                Ok(a) => Some(a),
+                Err(e) => return CallState::Failed(Some(CallError::from_lookup(e))),
+            },
+        };
+        let addr = match (&self.server.target, &resolved) {
+            (Target::Addr(a), _) => a,
+            (_, Some(a)) => a,
+            (Target::Name(_), None) => unreachable!("resolved above"),
+        };
+        let caller = process::current();
+        if caller == Some(addr.pid()) {
+            return CallState::Failed(Some(CallError::CallingSelf));
+        }
+        let (tx, rx) = oneshot::channel();
+        if let Err(e) = addr.send(Request::Call(request, ReplyTo::new(tx, caller))) {
+            return CallState::Failed(Some(if e.is_full() {
+                CallError::MailboxFull
+            } else {
+                CallError::NoProc
+            }));
+        }
+        CallState::Waiting {
+            reply: AwaitReply {
+                rx,
+                timeout: self.timeout,
+                timer: None,
+                yielded: false,
+            },
+            resolved,
+        }
+    }
+}
+
+impl<S: GenServer> Future for Call<'_, S> {
+    type Output = Result<S::Reply, CallError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        loop {
+            match &mut this.state {
+                CallState::Start(request) => {
+                    let request = request.take().expect("a call starts once");
+                    this.state = this.start(request);
+                }
+                CallState::Waiting { reply, resolved } => {
+                    let waited = match Pin::new(reply).poll(cx) {
+                        Poll::Ready(w) => w,
+                        Poll::Pending => return Poll::Pending,
+                    };
+                    let outcome = match waited {
+                        Waited::Reply(value) => Ok(value),
+                        // Dropping the receiver is what keeps a late reply away from the
+                        // caller.
+                        Waited::Timeout(t) => Err(CallError::Timeout(t)),
+                        Waited::NoRuntime => Err(CallError::NoRuntime),
+                        Waited::Dropped => {
+                            let CallState::Waiting { reply, resolved } =
+                                std::mem::replace(&mut this.state, CallState::Done)
+                            else {
+                                unreachable!("in the waiting state")
+                            };
+                            let addr = match (&this.server.target, resolved) {
+                                (_, Some(a)) => a,
+                                (Target::Addr(a), None) => a.clone(),
+                                (Target::Name(_), None) => unreachable!("resolved when sent"),
+                            };
+                            this.state =
+                                CallState::Exiting(Box::pin(exit_error(addr, reply, this.timeout)));
+                            continue;
+                        }
+                    };
+                    let _ = resolved;
+                    this.state = CallState::Done;
+                    return Poll::Ready(outcome);
+                }
+                CallState::Failed(error) => {
+                    std::task::ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
+                    let error = error.take().expect("a failed call reports once");
+                    this.state = CallState::Done;
+                    return Poll::Ready(Err(error));
+                }
+                CallState::Exiting(exit) => {
+                    let error = std::task::ready!(exit.as_mut().poll(cx));
+                    this.state = CallState::Done;
+                    return Poll::Ready(Err(error));
+                }
+                CallState::Done => panic!("a call polled after it completed"),
+            }
+        }
+    }
+}
+
+/// Why a call whose reply handle was dropped failed: the server's exit reason, or a timeout
+/// if the server lives on without replying.
+async fn exit_error<M: Send + 'static, R>(
+    addr: Addr<M>,
+    reply: AwaitReply<R>,
+    timeout: Option<Duration>,
+) -> CallError {
+    match (reply.deadline(), timeout) {
+        (Some(deadline), Some(t)) if tokio::runtime::Handle::try_current().is_ok() => {
+            match tokio::time::timeout_at(deadline, exit_of(&addr)).await {
+                Ok(reason) => CallError::Exit(reason),
+                Err(_) => CallError::Timeout(t),
+            }
+        }
+        _ => CallError::Exit(exit_of(&addr).await),
+    }
 }
 
 pub(crate) enum Waited<R> {
@@ -368,11 +474,11 @@ impl<R> AwaitReply<R> {
     }
 }
 
-impl<R> Future for &mut AwaitReply<R> {
+impl<R> Future for AwaitReply<R> {
     type Output = Waited<R>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Waited<R>> {
-        let this = &mut **self;
+        let this = &mut *self;
         match Pin::new(&mut this.rx).poll(cx) {
             Poll::Ready(Ok(v)) => return Poll::Ready(Waited::Reply(v)),
             Poll::Ready(Err(_)) => return Poll::Ready(Waited::Dropped),

@@ -3,14 +3,12 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use std::task::Waker;
-
 use crate::message::{Down, Message, SystemMessage};
 use crate::sync::{self, Mutex};
 use crate::{ExitReason, Pid, Reference};
 
 use super::core::Core;
-use super::mailbox::{Mailbox, Refusal};
+use super::mailbox::{Mailbox, Refusal, Wake};
 
 pub(crate) struct ProcessCell<M> {
     pub(crate) core: Core,
@@ -31,17 +29,28 @@ impl<M: Send + 'static> ProcessCell<M> {
         // The guard is a temporary of this statement: the receiver is woken after the lock is
         // released, never under it (it would wake only to spin on the lock).
         let parked = self.mailbox.lock().push_user(msg, bounded)?;
-        if let Some(w) = parked {
-            sync::wake(w);
-        }
+        self.wake(parked);
         Ok(())
     }
 
-    /// Queue a converted signal; the waker of a parked receiver is returned, to be woken once
-    /// every lock is released.
-    #[must_use = "wake the returned waker once no lock is held"]
-    fn push_system(&self, msg: SystemMessage) -> Option<Waker> {
+    /// Queue a converted signal; who to wake is returned, to be woken once every lock is
+    /// released.
+    fn push_system(&self, msg: SystemMessage) -> Wake {
         self.mailbox.lock().push_system(msg)
+    }
+
+    /// Wake a parked receiver. Must be called with no lock held.
+    #[inline]
+    pub(crate) fn wake(&self, parked: Wake) {
+        match parked {
+            Wake::Nobody => {}
+            Wake::Task => {
+                if let Some(w) = self.core.task_waker() {
+                    sync::wake_by_ref(w);
+                }
+            }
+            Wake::Waker(w) => sync::wake(w),
+        }
     }
 }
 
@@ -67,8 +76,10 @@ impl<M: Send + 'static> AnyProcess for ProcessCell<M> {
     }
 
     fn receive_exit(&self, from: Pid, reason: &ExitReason, via_link: bool) {
-        self.core
+        let parked = self
+            .core
             .receive_exit(from, reason, via_link, &|m| self.push_system(m));
+        self.wake(parked);
     }
 
     fn deliver_down(&self, down: Down) {
@@ -82,18 +93,15 @@ impl<M: Send + 'static> AnyProcess for ProcessCell<M> {
         let parked = if active {
             self.push_system(SystemMessage::Down(down))
         } else {
-            None
+            Wake::Nobody
         };
         drop(st);
-        if let Some(w) = parked {
-            sync::wake(w);
-        }
+        self.wake(parked);
     }
 
     fn deliver_exit_message(&self, from: Pid, reason: ExitReason) {
-        if let Some(w) = self.push_system(SystemMessage::Exit(crate::Exit { from, reason })) {
-            sync::wake(w);
-        }
+        let parked = self.push_system(SystemMessage::Exit(crate::Exit { from, reason }));
+        self.wake(parked);
     }
 
     fn flush_down(&self, reference: Reference) -> bool {

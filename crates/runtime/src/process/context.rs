@@ -256,7 +256,7 @@ impl<M: Send + 'static> Future for Recv<'_, M> {
             }
             None => {
                 // Under the lock: a sender either finds us parked or we find its message.
-                mailbox.park(cx.waker());
+                mailbox.park(cx.waker(), cell.core.task_waker());
                 Poll::Pending
             }
         }
@@ -293,7 +293,7 @@ impl<M: Send + 'static, P: FnMut(&Message<M>) -> bool + Unpin> Future for RecvWh
                 Poll::Ready(m)
             }
             None => {
-                mailbox.park(cx.waker());
+                mailbox.park(cx.waker(), cell.core.task_waker());
                 Poll::Pending
             }
         }

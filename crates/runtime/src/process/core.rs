@@ -10,6 +10,7 @@ use crate::signal::{decide, Effect, Origin};
 use crate::sync::{AtomicBool, Mutex, MutexGuard};
 use crate::{ExitReason, Pid, Reference};
 
+use super::mailbox::Wake;
 use super::table;
 
 /// Where a process is in its life.
@@ -99,6 +100,12 @@ impl Core {
         !self.kill_pending() && self.lock().status == Status::Running
     }
 
+    /// The task's waker, once the task has been polled.
+    #[inline]
+    pub(crate) fn task_waker(&self) -> Option<&Waker> {
+        self.task_waker.get()
+    }
+
     /// Remember the task's waker (first poll only: a tokio task's waker never changes).
     #[inline]
     pub(crate) fn set_task_waker(&self, waker: &Waker) {
@@ -147,18 +154,18 @@ impl Core {
     /// Apply OTP's receive rule to an exit signal arriving at this process.
     ///
     /// `deliver` pushes a converted signal into the mailbox; it runs under this process's lock
-    /// so that `unlink` returning guarantees no later message from the link. The waker it
-    /// returns is woken once the lock is released.
+    /// so that `unlink` returning guarantees no later message from the link. Who it says to
+    /// wake is returned, for the caller to wake once the lock is released.
     pub(crate) fn receive_exit(
         &self,
         from: Pid,
         reason: &ExitReason,
         via_link: bool,
-        deliver: &dyn Fn(SystemMessage) -> Option<Waker>,
-    ) {
+        deliver: &dyn Fn(SystemMessage) -> Wake,
+    ) -> Wake {
         let mut st = self.lock();
         if st.status != Status::Running {
-            return;
+            return Wake::Nobody;
         }
         let origin = if via_link {
             let active = st
@@ -172,26 +179,19 @@ impl Core {
             }
         };
         match decide(reason, origin, st.trap_exit) {
-            Effect::Drop => {}
-            Effect::Message => {
-                let parked = deliver(SystemMessage::Exit(Exit {
-                    from,
-                    reason: reason.clone(),
-                }));
-                drop(st);
-                if let Some(w) = parked {
-                    crate::sync::wake(w);
-                }
-            }
+            Effect::Drop => Wake::Nobody,
+            Effect::Message => deliver(SystemMessage::Exit(Exit {
+                from,
+                reason: reason.clone(),
+            })),
             Effect::Terminate(r) => {
                 if st.pending_exit.is_none() {
                     st.pending_exit = Some(r);
                     self.kill_flag.store(true, Ordering::Release);
                 }
-                drop(st);
-                if let Some(w) = self.task_waker.get() {
-                    crate::sync::wake_by_ref(w);
-                }
+                // The task itself, not whatever the body awaits: the signal takes effect
+                // even while the body waits on something other than its mailbox.
+                Wake::Task
             }
         }
     }

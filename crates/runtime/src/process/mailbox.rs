@@ -12,17 +12,33 @@ pub(crate) enum Refusal {
     Full { capacity: usize },
 }
 
+/// Whether `recv` waits for a message, and how to wake it.
+enum Parked {
+    No,
+    /// Parked in the process's own task: woken through the task's waker, kept in its core.
+    Task,
+    /// Parked inside another future (`select!`, `FuturesUnordered`, another task): `recv` works
+    /// wherever it is polled.
+    Elsewhere(Waker),
+}
+
+/// Who a push must wake, once every lock is released.
+#[must_use = "wake the parked receiver once no lock is held"]
+pub(crate) enum Wake {
+    Nobody,
+    /// The process's task, through its core's waker.
+    Task,
+    Waker(Waker),
+}
+
 /// The queue and its flags, behind the cell's mailbox lock.
 ///
 /// A `VecDeque` that starts empty costs nothing until the first message: an idle process pays
 /// for no buffer, unlike a channel that preallocates a block.
 pub(crate) struct Mailbox<M> {
     queue: VecDeque<Message<M>>,
-    /// The process is parked in `recv` and needs a wake-up for the next message.
-    waiting: bool,
-    /// The waker of the parked `recv`: whatever polled it, so `recv` works inside any
-    /// combinator (`select!`, `FuturesUnordered`), not only directly in the process task.
-    waker: Option<Waker>,
+    /// Whether `recv` is parked waiting for the next message, and who to wake.
+    parked: Parked,
     closed: bool,
     /// Bound on queued messages; `usize::MAX` is unbounded.
     capacity: usize,
@@ -33,8 +49,7 @@ impl<M> Mailbox<M> {
     pub(crate) fn new(capacity: Option<usize>) -> Self {
         Mailbox {
             queue: VecDeque::new(),
-            waiting: false,
-            waker: None,
+            parked: Parked::No,
             closed: false,
             capacity: capacity.unwrap_or(usize::MAX),
             received: 0,
@@ -42,12 +57,8 @@ impl<M> Mailbox<M> {
     }
 
     /// Queue a user message; on refusal the message is handed back with the reason. On success,
-    /// the waker to wake once the lock is released, if the process is parked.
-    pub(crate) fn push_user(
-        &mut self,
-        msg: M,
-        bounded: bool,
-    ) -> Result<Option<Waker>, (M, Refusal)> {
+    /// who to wake once the lock is released, if the process is parked.
+    pub(crate) fn push_user(&mut self, msg: M, bounded: bool) -> Result<Wake, (M, Refusal)> {
         if self.closed {
             return Err((msg, Refusal::Closed));
         }
@@ -65,33 +76,38 @@ impl<M> Mailbox<M> {
 
     /// Queue a converted signal. Signals ignore the capacity bound: an `Exit` or `Down` is the
     /// runtime's own notice and must never be lost.
-    pub(crate) fn push_system(&mut self, msg: SystemMessage) -> Option<Waker> {
+    pub(crate) fn push_system(&mut self, msg: SystemMessage) -> Wake {
         if self.closed {
-            return None;
+            return Wake::Nobody;
         }
         self.queue.push_back(msg.into());
         self.wake_parked()
     }
 
-    fn wake_parked(&mut self) -> Option<Waker> {
-        if std::mem::take(&mut self.waiting) {
-            self.waker.clone()
-        } else {
-            None
+    fn wake_parked(&mut self) -> Wake {
+        match std::mem::replace(&mut self.parked, Parked::No) {
+            Parked::No => Wake::Nobody,
+            Parked::Task => Wake::Task,
+            Parked::Elsewhere(w) => Wake::Waker(w),
         }
     }
 
-    /// Park `recv`: remember who to wake for the next message.
-    pub(crate) fn park(&mut self, waker: &Waker) {
-        self.waiting = true;
-        match &self.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => self.waker = Some(waker.clone()),
+    /// Park `recv`: remember who to wake for the next message. `task` is the process task's
+    /// own waker, which lives as long as the process: a `recv` polled directly by the process
+    /// (the common case) is woken through it, with no waker cloned per message.
+    pub(crate) fn park(&mut self, waker: &Waker, task: Option<&Waker>) {
+        if task.is_some_and(|t| t.will_wake(waker)) {
+            self.parked = Parked::Task;
+        } else {
+            match &self.parked {
+                Parked::Elsewhere(w) if w.will_wake(waker) => {}
+                _ => self.parked = Parked::Elsewhere(waker.clone()),
+            }
         }
     }
 
     pub(crate) fn is_waiting(&self) -> bool {
-        self.waiting
+        !matches!(self.parked, Parked::No)
     }
 
     pub(crate) fn pop(&mut self) -> Option<Message<M>> {
