@@ -19,7 +19,7 @@
 //! others; it reports what it did as [`DevEvent`]s (and in the log), and reports
 //! [`DevEvent::Stopped`] if the watched directory goes away.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -28,10 +28,9 @@ use std::time::Duration;
 use notify::event::{CreateKind, ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 use parking_lot::Mutex;
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, Notify};
 
-use crate::error::UpgradeError;
+use crate::error::{LoadError, UpgradeError};
 use crate::loader::Loader;
 use crate::upgrade::UpgradeReport;
 
@@ -103,14 +102,33 @@ fn is_library(path: &Path) -> bool {
     )
 }
 
-/// The file's SHA-256 in hex, as the loader reports the digests of what it loaded.
-fn digest(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|b| {
-        Sha256::digest(&b)
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect()
-    })
+/// What a published file was when it was published: a file changed in place afterwards is
+/// not the file that was published, and is not loaded until published again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Identity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Identity {
+    fn of(path: &Path) -> Option<Identity> {
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        #[cfg(unix)]
+        let (dev, ino) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let (dev, ino) = (0, 0);
+        Some(Identity {
+            dev,
+            ino,
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
 }
 
 /// What one file-system notification means to a directory watcher.
@@ -118,6 +136,9 @@ fn digest(path: &Path) -> Option<String> {
 pub(crate) enum Verdict {
     /// These libraries were published (renamed or hard-linked into place).
     Published(Vec<PathBuf>),
+    /// These libraries are being written in place: whatever was published there before is
+    /// no longer what the file holds.
+    Overwritten(Vec<PathBuf>),
     /// The watched directory is gone.
     Lost(String),
     /// Nothing to do: reads, in-place writes, anything else.
@@ -149,6 +170,19 @@ pub(crate) fn classify(event: &Event, dir: &Path, links: impl Fn(&Path) -> u64) 
                 .iter()
                 .filter(|p| p.parent() == Some(dir) && is_library(p) && links(p) > 1),
         ),
+        EventKind::Modify(ModifyKind::Data(_)) => {
+            let written: Vec<PathBuf> = event
+                .paths
+                .iter()
+                .filter(|p| p.parent() == Some(dir) && is_library(p))
+                .cloned()
+                .collect();
+            if written.is_empty() {
+                Verdict::Ignore
+            } else {
+                Verdict::Overwritten(written)
+            }
+        }
         _ => Verdict::Ignore,
     }
 }
@@ -177,13 +211,14 @@ fn link_count(_: &Path) -> u64 {
 /// changes a thousand times before the task looks is handled once.
 #[derive(Default)]
 struct Pending {
-    paths: Mutex<BTreeSet<PathBuf>>,
+    /// Each published path, with what it was when it was (last) published.
+    paths: Mutex<BTreeMap<PathBuf, Option<Identity>>>,
     lost: Mutex<Option<String>>,
     wake: Notify,
 }
 
 impl Pending {
-    fn take(&self) -> (Option<String>, BTreeSet<PathBuf>) {
+    fn take(&self) -> (Option<String>, BTreeMap<PathBuf, Option<Identity>>) {
         (
             self.lost.lock().take(),
             std::mem::take(&mut *self.paths.lock()),
@@ -209,16 +244,30 @@ struct Swapper {
 }
 
 impl Swapper {
-    /// Upgrade to (or load) the finished library at `path`.
-    async fn swap(&mut self, path: &Path) {
-        let owned = path.to_path_buf();
-        let current = tokio::task::spawn_blocking(move || digest(&owned))
-            .await
-            .ok()
-            .flatten();
-        let Some(current) = current else {
-            // Gone again (renamed away before we looked): nothing to do.
-            return;
+    /// Upgrade to (or load) the finished library at `path`, if it is still what was published
+    /// (`published`; `None` for a library cargo reported built).
+    async fn swap(&mut self, path: &Path, published: Option<Identity>) {
+        if let Some(then) = published {
+            if Identity::of(path) != Some(then) {
+                tracing::debug!(path = %path.display(), "changed or gone since it was published; waiting for the next publication");
+                return;
+            }
+        }
+        // Read with the trust policy's checks: a link, a FIFO or an endless device published
+        // into the directory is refused here as the loader would refuse it.
+        let current = match self.loader.admitted_digest(path).await {
+            Ok(digest) => digest,
+            Err(LoadError::Io { .. }) if !path.exists() => return,
+            Err(error) => {
+                tracing::error!(path = %path.display(), %error, "refused; the running code is unchanged");
+                return emit(
+                    &self.tx,
+                    DevEvent::Failed {
+                        path: path.to_path_buf(),
+                        error: UpgradeError::Load(error),
+                    },
+                );
+            }
         };
         if self.seen.get(path) == Some(&current) {
             tracing::debug!(path = %path.display(), "unchanged; skipped");
@@ -285,7 +334,21 @@ impl DevWatcher {
                     Err(e) => Verdict::Lost(format!("file-system notifications failed: {e}")),
                 };
                 match verdict {
-                    Verdict::Published(paths) => pending.paths.lock().extend(paths),
+                    Verdict::Published(paths) => {
+                        pending.paths.lock().extend(paths.into_iter().map(|p| {
+                            let identity = Identity::of(&p);
+                            (p, identity)
+                        }))
+                    }
+                    Verdict::Overwritten(paths) => {
+                        // Written in place after it was published: not a finished build any
+                        // more; wait for the next publication.
+                        let mut pending = pending.paths.lock();
+                        for p in paths {
+                            pending.remove(&p);
+                        }
+                        return;
+                    }
                     Verdict::Lost(reason) => *pending.lost.lock() = Some(reason),
                     Verdict::Ignore => return,
                 }
@@ -293,26 +356,32 @@ impl DevWatcher {
             })?
         };
         watcher.watch(&dir, RecursiveMode::NonRecursive)?;
-        let seen: HashMap<PathBuf, String> = std::fs::read_dir(&dir)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|e| e.path())
-                    .filter(|p| is_library(p))
-                    .filter_map(|p| digest(&p).map(|d| (p, d)))
-                    .collect()
-            })
-            .unwrap_or_default();
         let (tx, events) = mpsc::channel(EVENT_BUFFER);
-        let mut swapper = Swapper { loader, seen, tx };
         let task = tokio::spawn(async move {
             // Owned by the task: watching stops when the task is aborted.
             let _watcher = watcher;
+            // Libraries already there are taken as seen, read with the loader's checks.
+            let mut seen = HashMap::new();
+            let present: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| e.path())
+                        .filter(|p| is_library(p))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for path in present {
+                if let Ok(digest) = loader.admitted_digest(&path).await {
+                    seen.insert(path, digest);
+                }
+            }
+            let mut swapper = Swapper { loader, seen, tx };
             loop {
                 pending.wake.notified().await;
                 let (lost, paths) = pending.take();
-                for path in paths {
-                    swapper.swap(&path).await;
+                for (path, identity) in paths {
+                    swapper.swap(&path, identity).await;
                 }
                 if let Some(reason) = lost {
                     tracing::error!(%reason, "dev watcher stopped");
@@ -363,23 +432,28 @@ impl DevWatcher {
             let _watcher = watcher;
             loop {
                 pending.wake.notified().await;
-                // A save touches files in bursts: build once they are quiet.
-                while tokio::time::timeout(project.debounce, pending.wake.notified())
-                    .await
-                    .is_ok()
+                // A save touches files in bursts: build once they are quiet, or after ten
+                // debounces at most, so a file that never stops changing cannot hold builds off.
+                let most = tokio::time::Instant::now() + project.debounce * 10;
+                while tokio::time::Instant::now() < most
+                    && tokio::time::timeout(project.debounce, pending.wake.notified())
+                        .await
+                        .is_ok()
                 {}
                 if let Some(reason) = pending.take().0 {
                     emit(&swapper.tx, DevEvent::Stopped { reason });
                     return;
                 }
+                // On a thread of its own: a build can take minutes, and a watcher dropped
+                // meanwhile must not hold up the runtime's exit.
                 let build = {
                     let project = project.clone();
-                    tokio::task::spawn_blocking(move || project.build()).await
+                    crate::deadline::run("cargo", Duration::MAX, move || project.build()).await
                 };
                 match build {
                     Ok(Ok(libraries)) => {
                         for path in libraries {
-                            swapper.swap(&path).await;
+                            swapper.swap(&path, None).await;
                         }
                     }
                     Ok(Err(error)) => {
@@ -584,7 +658,7 @@ mod tests {
                 "/w/libm.so",
                 1
             ),
-            Verdict::Ignore
+            Verdict::Overwritten(vec![PathBuf::from("/w/libm.so")])
         );
     }
 

@@ -259,6 +259,15 @@ pub enum UpgradeError {
         /// The kept, newer one.
         kept: String,
     },
+    /// A process of the module was still starting (its `init` running) when the upgrade had
+    /// waited the suspend timeout for it; nothing was suspended.
+    #[error("a process of `{module}` was still starting after {timeout:?}; no process was suspended: try again")]
+    StartInProgress {
+        /// The module.
+        module: String,
+        /// How long the upgrade waited.
+        timeout: Duration,
+    },
     /// A process could not be suspended or inspected.
     #[error("process {pid} could not be suspended: {error}; the upgrade was rolled back")]
     Suspend {

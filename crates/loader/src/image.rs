@@ -148,14 +148,24 @@ pub(crate) fn inspect(path: &Path, image: &[u8]) -> Result<Image, LoadError> {
         .ok_or_else(|| LoadError::MissingSymbol {
             path: path.to_path_buf(),
         })?;
-    if decl.kind() == object::SymbolKind::Text {
+    match decl.kind() {
+        object::SymbolKind::Data => {}
         // Contract 1 exported a function returning the declaration; this contract exports
         // the declaration itself, so the loader never calls into a module to find it.
-        return Err(LoadError::ContractMismatch {
-            path: path.to_path_buf(),
-            found: 1,
-            expected: ferrotp_abi::CONTRACT_VERSION,
-        });
+        object::SymbolKind::Text => {
+            return Err(LoadError::ContractMismatch {
+                path: path.to_path_buf(),
+                found: 1,
+                expected: ferrotp_abi::CONTRACT_VERSION,
+            })
+        }
+        // Thread-local or otherwise indirect: `dlsym` would not return its place in the image.
+        other => {
+            return Err(LoadError::BadDeclaration {
+                path: path.to_path_buf(),
+                detail: format!("`{DECL_SYMBOL}` is a {other:?} symbol, not plain data"),
+            })
+        }
     }
     if decl.size() != 0 && decl.size() < layout::SIZE as u64 {
         return Err(LoadError::BadDeclaration {

@@ -201,6 +201,24 @@ impl Loader {
         }
     }
 
+    /// The SHA-256 of what a load of `path` would read, with every check of the trust policy
+    /// (no links followed, no FIFO waited on, the size cap), without mapping anything.
+    pub(crate) async fn admitted_digest(&self, path: &Path) -> Result<String, LoadError> {
+        let inner = self.inner.clone();
+        let requested = path.to_path_buf();
+        let timeout = inner.config.load_timeout;
+        deadline::run("digest", timeout, move || {
+            inner.config.trust.admit(&requested).map(|a| a.sha256)
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(LoadError::Timeout {
+                path: path.to_path_buf(),
+                timeout,
+            })
+        })
+    }
+
     fn slot(&self, module: &str) -> Option<Arc<ModuleSlot>> {
         self.inner.modules.lock().get(module).cloned()
     }

@@ -165,6 +165,16 @@ impl PrivateDir {
         )
         .map_err(|e| io(parent, e))?;
         let me = rustix::process::geteuid().as_raw();
+        // Whoever may rename entries of the parent could swap our directory for theirs between
+        // its creation and a `dlopen` by path: the parent must be ours or root's, and not
+        // writable by others unless sticky (like /tmp, where only an entry's owner renames it).
+        let st = fstat(&parent_fd).map_err(|e| io(parent, e))?;
+        let others_may_rename = st.st_mode & 0o002 != 0 && st.st_mode & 0o1000 == 0;
+        if (st.st_uid != me && st.st_uid != 0) || others_may_rename {
+            return Err(LoadError::StagingNotPrivate {
+                path: parent.to_path_buf(),
+            });
+        }
         for _ in 0..16 {
             let mut random = [0u8; 16];
             getrandom::getrandom(&mut random).map_err(|e| LoadError::Io {

@@ -113,7 +113,10 @@ struct Queue {
     jobs: VecDeque<Job>,
     returned: Vec<Job>,
     abandoned: bool,
-    exporting: Option<Pid>,
+    /// The job the thread is on, and since when: its deadline runs from its own start.
+    current: Option<(Pid, Instant)>,
+    /// Whether the thread is still reading the current job's old state.
+    exporting: bool,
 }
 
 /// Write `old` out with its own code: its export, or (downgrading) its downgrade to `to_vsn`.
@@ -159,7 +162,8 @@ fn worker(
             let Some(job) = q.jobs.pop_front() else {
                 return;
             };
-            q.exporting = Some(job.pid);
+            q.current = Some((job.pid, Instant::now()));
+            q.exporting = true;
             job
         };
         let from_vsn = job.old.version().vsn.clone();
@@ -167,17 +171,18 @@ fn worker(
         let pid = job.pid;
         {
             let mut q = queue.lock();
-            q.exporting = None;
+            q.exporting = false;
             q.returned.push(job);
         }
         let new = written.and_then(|bytes| read_in(&to, &from_vsn, &bytes, direction, &extra));
         let failed = new.is_err();
         {
-            let q = queue.lock();
+            let mut q = queue.lock();
             if q.abandoned {
                 // Nobody waits for it: the new state goes with this thread.
                 return;
             }
+            q.current = None;
             let _ = results.send(Moved { pid, new });
         }
         if failed {
@@ -196,7 +201,8 @@ struct Migrations {
     timed_out: Option<Pid>,
 }
 
-/// Move every state on one thread, waiting at most `timeout` for each.
+/// Move every state on one thread, waiting at most `timeout` for each, counted from when the
+/// thread took it up.
 async fn run_migrations(
     jobs: Vec<Job>,
     to: Arc<Version>,
@@ -205,12 +211,12 @@ async fn run_migrations(
     timeout: Duration,
 ) -> Migrations {
     let n = jobs.len();
-    let order: Vec<Pid> = jobs.iter().map(|j| j.pid).collect();
     let queue = Arc::new(Mutex::new(Queue {
         jobs: jobs.into(),
         returned: Vec::with_capacity(n),
         abandoned: false,
-        exporting: None,
+        current: None,
+        exporting: false,
     }));
     let (tx, rx) = mpsc::channel();
     {
@@ -219,21 +225,25 @@ async fn run_migrations(
             .name("ferrotp-code-change".into())
             .spawn(move || worker(for_worker, to, direction, extra, tx));
         if spawned.is_err() {
-            let old = std::mem::take(&mut queue.lock().jobs).into();
+            let old: Vec<Job> = std::mem::take(&mut queue.lock().jobs).into();
+            let timed_out = old.first().map(|j| j.pid);
             return Migrations {
                 moved: Vec::new(),
                 old,
                 lost: None,
-                timed_out: order.first().copied(),
+                timed_out,
             };
         }
     }
-    // One blocking task waits for all results, each with its own deadline (see `deadline`).
+    // One blocking task waits for all results (see `deadline`); it watches the job in hand and
+    // gives up only once that very job has run past its deadline.
+    let cancel = deadline::Cancel::default();
+    let cancelled = cancel.flag();
     let waited = tokio::task::spawn_blocking(move || {
         let mut moved: Vec<Moved> = Vec::with_capacity(n);
         let mut timed_out = None;
-        while moved.len() < n {
-            match rx.recv_timeout(timeout) {
+        while moved.len() < n && !cancelled.load(std::sync::atomic::Ordering::Acquire) {
+            match rx.recv_timeout(deadline::SLICE) {
                 Ok(m) => {
                     let failed = m.new.is_err();
                     moved.push(m);
@@ -241,8 +251,20 @@ async fn run_migrations(
                         break;
                     }
                 }
-                Err(_) => {
-                    timed_out = Some(order[moved.len()]);
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let overdue = queue
+                        .lock()
+                        .current
+                        .filter(|(_, started)| started.elapsed() >= timeout)
+                        .map(|(pid, _)| pid);
+                    if overdue.is_some() {
+                        timed_out = overdue;
+                        break;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // The thread ended early: a panic in the host's code around module calls.
+                    timed_out = queue.lock().current.map(|(pid, _)| pid);
                     break;
                 }
             }
@@ -254,17 +276,26 @@ async fn run_migrations(
             moved.extend(rx.try_iter());
             let mut old = std::mem::take(&mut q.returned);
             old.extend(std::mem::take(&mut q.jobs));
-            (old, q.exporting)
+            let lost = q.current.filter(|_| q.exporting).map(|(pid, _)| pid);
+            (old, lost)
         };
-        Migrations {
+        let migrations = Migrations {
             moved,
             old,
             lost,
             timed_out,
+        };
+        if cancelled.load(std::sync::atomic::Ordering::Acquire) {
+            // The runtime is shutting down: nobody takes these states, and their destructors
+            // (module code) must not hold up its exit.
+            deadline::drop_detached(migrations);
+            return None;
         }
+        Some(migrations)
     })
     .await;
-    waited.unwrap_or_else(|_| Migrations {
+    drop(cancel);
+    waited.ok().flatten().unwrap_or(Migrations {
         moved: Vec::new(),
         old: Vec::new(),
         lost: None,
@@ -279,12 +310,18 @@ pub(crate) async fn migrate(
     direction: Direction,
     extra: Vec<u8>,
 ) -> Result<UpgradeReport, UpgradeError> {
-    // New starts wait from here until the new code is installed.
-    let gate = slot.gate.write().await;
+    // New starts wait from here until the new code is installed. A start whose module `init`
+    // is still running holds the gate: it gets the suspend timeout to finish.
+    let deadlines = slot.deadlines;
+    let Ok(gate) = tokio::time::timeout(deadlines.suspend, slot.gate.write()).await else {
+        return Err(UpgradeError::StartInProgress {
+            module: slot.name.clone(),
+            timeout: deadlines.suspend,
+        });
+    };
     let began = Instant::now();
     let from_current = slot.current();
     let targets = slot.processes();
-    let deadlines = slot.deadlines;
     slot.suspensions
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 
@@ -324,7 +361,10 @@ pub(crate) async fn migrate(
     }
     ready.sort_by_key(|s| s.pid);
     if let Some(e) = failure {
-        resume_all(ready.into_iter().map(|s| s.server), deadlines.suspend).await;
+        resume_all(ready.iter().map(|s| s.server.clone()), deadlines.suspend).await;
+        // A process that died meanwhile may leave its state to this last reference: its
+        // destructor (module code) runs off this task.
+        deadline::drop_detached(ready);
         return Err(e);
     }
 
@@ -390,7 +430,6 @@ pub(crate) async fn migrate(
         )
         .await;
         drop(gate);
-        deadline::drop_detached(new_states);
         let (pid, fault) = fault.unwrap_or_else(|| {
             (
                 first,
@@ -403,6 +442,7 @@ pub(crate) async fn migrate(
         let from = state_of(pid)
             .map(|s| s.lock().vsn.to_string())
             .unwrap_or_else(|| from_current.vsn.clone());
+        deadline::drop_detached((new_states, ready));
         return Err(UpgradeError::Migration {
             pid,
             from,
@@ -419,19 +459,21 @@ pub(crate) async fn migrate(
         versions.old = Some(previous);
         versions.old_is_newer = direction == Direction::Down;
     }
-    let processes = migrations.moved.len();
+    let mut processes = 0;
     for m in migrations.moved {
         let new = m.new.expect("all moved");
         if let Some(state) = state_of(m.pid) {
             slot.moved(m.pid, to.id);
             state.lock().install(new);
+            processes += usize::from(process::is_alive(m.pid));
         }
     }
     resume_all(ready.iter().map(|s| s.server.clone()), deadlines.suspend).await;
     drop(gate);
     let suspended_for = began.elapsed();
-    // The old states are dropped by their own code, off every process's path.
-    deadline::drop_detached(migrations.old);
+    // The old states are dropped by their own code, off every process's path; so is the state
+    // of a process that died during the upgrade, whose last reference may be `ready`'s.
+    deadline::drop_detached((migrations.old, ready));
     Ok(UpgradeReport {
         module: slot.name.clone(),
         from: from_current.vsn.clone(),

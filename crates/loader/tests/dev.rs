@@ -186,3 +186,53 @@ async fn a_cargo_watcher_takes_the_library_cargo_reports_built() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_or_a_fifo_published_as_a_library_is_refused_and_the_watcher_goes_on() {
+    let f = fixtures();
+    let (dir, loader) = watched();
+    // Already there before the watcher starts: it must not block on it.
+    let early = dir.join("libearly.so");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&early)
+        .status()
+        .unwrap()
+        .success());
+    let mut watcher = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking({
+            let (loader, dir) = (loader.clone(), dir.clone());
+            move || DevWatcher::watch(loader, &dir).unwrap()
+        }),
+    )
+    .await
+    .expect("watching a directory with a FIFO in it does not block")
+    .unwrap();
+    let elsewhere = private_dir(&format!("elsewhere-{}", rand_suffix()));
+    let link = elsewhere.join("libzero.so");
+    std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+    std::fs::rename(&link, dir.join("libzero.so")).unwrap();
+    match next(&mut watcher).await {
+        DevEvent::Failed {
+            error: UpgradeError::Load(LoadError::Symlink { .. }),
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    let fifo = elsewhere.join("libfifo.so");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::rename(&fifo, dir.join("libfifo.so")).unwrap();
+    match next(&mut watcher).await {
+        DevEvent::Failed {
+            error: UpgradeError::Load(LoadError::NotARegularFile { .. }),
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    publish(&dir.join("libcounter.so"), &std::fs::read(&f.v1).unwrap());
+    assert!(matches!(next(&mut watcher).await, DevEvent::Loaded { .. }));
+}

@@ -597,3 +597,76 @@ fn loading_does_not_block_the_runtime_it_is_awaited_on() {
         other.await.unwrap();
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_that_dies_during_an_upgrade_does_not_hold_it_up() {
+    let f = fixtures();
+    let loader = real_time_loader(Duration::from_secs(5), Duration::from_secs(1));
+    loader.load(&f.faulty).await.unwrap();
+    let a = counter(&loader, 1, None).await; // the lower pid: migrated first, and hangs
+    let b = counter(&loader, 2, None).await;
+    b.add(HANG_DROP); // dropping b's state takes 10 s
+    let began = Instant::now();
+    let upgrade = {
+        let loader = loader.clone();
+        let faulty = f.faulty.clone();
+        tokio::spawn(async move { loader.upgrade(&faulty, b"hang").await })
+    };
+    // Once b is suspended, it dies: its state (whose destructor hangs) is handed back to a
+    // process that is gone.
+    while !b.statistics().await.is_ok_and(|s| s.suspended) {
+        tokio::task::yield_now().await;
+    }
+    process::exit(b.pid().unwrap(), ExitReason::Kill).unwrap();
+    assert!(matches!(
+        upgrade.await.unwrap(),
+        Err(UpgradeError::Migration {
+            fault: ModuleFault::Timeout(_),
+            ..
+        })
+    ));
+    assert!(
+        began.elapsed() < Duration::from_secs(8),
+        "the dead process's state was not dropped on the upgrade's path"
+    );
+    assert_eq!(a.get().await.unwrap(), 1);
+    loader.upgrade(&f.v1, b"").await.unwrap();
+}
+
+#[test]
+fn dropping_the_runtime_during_an_upgrade_does_not_wait_for_it() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let f = fixtures();
+            let loader = real_time_loader(Duration::from_secs(5), Duration::from_secs(5));
+            loader.load(&f.v1).await.unwrap();
+            for i in 0..20 {
+                std::mem::forget(counter(&loader, i, None).await);
+            }
+            // 20 migrations of 300 ms each: 6 s in all.
+            let upgrade = {
+                let loader = loader.clone();
+                let faulty = f.faulty.clone();
+                tokio::spawn(async move { loader.upgrade(&faulty, b"slow").await })
+            };
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert!(!upgrade.is_finished());
+        });
+        let began = Instant::now();
+        drop(rt);
+        done.send(began.elapsed()).unwrap();
+    });
+    let took = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the runtime was dropped");
+    assert!(
+        took < Duration::from_secs(3),
+        "Runtime::drop waited {took:?}"
+    );
+}

@@ -176,13 +176,12 @@ impl<S: GenServer> Server<S> {
     /// The message is handed back if the server is not alive or its mailbox is full. For a
     /// name that is not registered, the error's pid is [`Pid::RUNTIME`].
     pub fn try_cast(&self, message: S::Cast) -> Result<(), SendError<S::Cast>> {
-        self.deliver(Request::Cast(message))
-            .map_err(|e| {
-                e.map(|r| match r {
-                    Request::Cast(m) => m,
-                    _ => unreachable!("a cast comes back as the cast that was sent"),
-                })
+        self.deliver(Request::Cast(message)).map_err(|e| {
+            e.map(|r| match r {
+                Request::Cast(m) => m,
+                _ => unreachable!("a cast comes back as the cast that was sent"),
             })
+        })
     }
 
     /// Queue `request` at the server this handle reaches now (no clone of an address held).
@@ -232,7 +231,7 @@ impl<S: GenServer> Server<S> {
         addr.send_unbounded(Request::System(Box::new(SystemRequest::Terminate(
             reason.clone(),
         ))))
-            .map_err(|_| StopError::NoProc)?;
+        .map_err(|_| StopError::NoProc)?;
         let outcome = match timeout {
             Some(t) => tokio::time::timeout(t, exited)
                 .await
