@@ -123,9 +123,7 @@ impl<S: GenServer> ServerContext<S> {
     #[inline]
     pub(crate) fn take_stop(&mut self) -> Option<ExitReason> {
         // Checked first: taking moves the whole (large) option even when it is empty.
-        if self.stop.is_none() {
-            return None;
-        }
+        self.stop.as_ref()?;
         self.stop.take()
     }
 
