@@ -434,7 +434,9 @@ impl DevWatcher {
                 pending.wake.notified().await;
                 // A save touches files in bursts: build once they are quiet, or after ten
                 // debounces at most, so a file that never stops changing cannot hold builds off.
-                let most = tokio::time::Instant::now() + project.debounce * 10;
+                let most = tokio::time::Instant::now()
+                    .checked_add(project.debounce.saturating_mul(10))
+                    .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
                 while tokio::time::Instant::now() < most
                     && tokio::time::timeout(project.debounce, pending.wake.notified())
                         .await

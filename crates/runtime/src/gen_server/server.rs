@@ -220,10 +220,16 @@ impl<S: GenServer> Server<S> {
         reason: ExitReason,
         timeout: Option<Duration>,
     ) -> Result<(), StopError> {
-        let addr = self.resolve().map_err(|e| match e {
-            e @ crate::LookupError::WrongMessageType { .. } => StopError::WrongType(e),
-            _ => StopError::NoProc,
-        })?;
+        let addr = match self.resolve() {
+            Ok(addr) => addr,
+            Err(e) => {
+                spend_budget().await;
+                return Err(match e {
+                    e @ crate::LookupError::WrongMessageType { .. } => StopError::WrongType(e),
+                    _ => StopError::NoProc,
+                });
+            }
+        };
         if process::current() == Some(addr.pid()) {
             return Err(StopError::CallingSelf);
         }
@@ -251,10 +257,16 @@ impl<S: GenServer> Server<S> {
         timeout: Duration,
     ) -> Result<T, crate::sys::SysError> {
         use crate::sys::SysError;
-        let addr = self.resolve().map_err(|e| match e {
-            e @ crate::LookupError::WrongMessageType { .. } => SysError::WrongType(e),
-            _ => SysError::NoProc,
-        })?;
+        let addr = match self.resolve() {
+            Ok(addr) => addr,
+            Err(e) => {
+                spend_budget().await;
+                return Err(match e {
+                    e @ crate::LookupError::WrongMessageType { .. } => SysError::WrongType(e),
+                    _ => SysError::NoProc,
+                });
+            }
+        };
         if process::current() == Some(addr.pid()) {
             return Err(SysError::CallingSelf);
         }
@@ -287,6 +299,12 @@ impl<S: GenServer> Server<S> {
 /// timeouts past its clock's range).
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+/// Spend a unit of tokio's cooperative budget, yielding if it is spent: for requests that fail
+/// before they await anything, so that a loop of them yields like any loop of awaits.
+fn spend_budget() -> impl Future<Output = ()> {
+    std::future::poll_fn(|cx| tokio::task::coop::poll_proceed(cx).map(|r| r.made_progress()))
 }
 
 /// A call in flight: the whole of OTP's `gen:call` as one hand-written future — send the

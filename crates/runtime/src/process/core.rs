@@ -36,23 +36,30 @@ pub(crate) struct Relations {
     pub(crate) links: HashSet<Pid>,
     pub(crate) monitored_by: HashMap<Reference, Watcher>,
     pub(crate) monitoring: HashMap<Reference, Pid>,
+    /// The registered name: with the relations, as most processes have none either.
+    pub(crate) name: Option<Arc<str>>,
 }
 
+/// A process's state under its core lock: kept small, because every idle process carries it.
 pub(crate) struct CoreState {
     pub(crate) status: Status,
     pub(crate) trap_exit: bool,
-    /// Set by an exit signal whose effect is to terminate; acted on at the next await.
-    pub(crate) pending_exit: Option<ExitReason>,
-    /// The final reason, set before the process's code is dropped so that callers whose reply
-    /// handle is dropped with it can learn why.
-    pub(crate) exit_reason: Option<ExitReason>,
-    pub(crate) name: Option<Arc<str>>,
+    /// While running: the reason of an exit signal whose effect is to terminate, acted on at
+    /// the next await (the first such signal wins). Once exiting: the final reason, set before
+    /// the process's code is dropped so that callers whose reply handle is dropped with it can
+    /// learn why.
+    pub(crate) reason: Option<ExitReason>,
     pub(crate) relations: Option<Box<Relations>>,
 }
 
 impl CoreState {
     pub(crate) fn relations(&mut self) -> &mut Relations {
         self.relations.get_or_insert_with(Default::default)
+    }
+
+    /// The registered name.
+    pub(crate) fn name(&self) -> Option<&Arc<str>> {
+        self.relations.as_ref()?.name.as_ref()
     }
 }
 
@@ -65,7 +72,8 @@ pub(crate) struct Departure {
 pub(crate) struct Core {
     pub(crate) pid: Pid,
     state: Mutex<CoreState>,
-    /// Fast check for `pending_exit` on every poll without taking the lock.
+    /// Fast check for a pending exit (`reason` while running) on every poll without taking the
+    /// lock.
     kill_flag: AtomicBool,
     /// The waker of the process's tokio task, stored at its first poll. A terminating signal
     /// wakes the *task* (not whatever the body awaits), so the signal is acted on even while
@@ -80,9 +88,7 @@ impl Core {
             state: Mutex::new(CoreState {
                 status: Status::Running,
                 trap_exit,
-                pending_exit: None,
-                exit_reason: None,
-                name: None,
+                reason: None,
                 relations: None,
             }),
             kill_flag: AtomicBool::new(false),
@@ -125,11 +131,21 @@ impl Core {
         if !self.kill_pending() {
             return None;
         }
-        self.lock().pending_exit.take()
+        let mut st = self.lock();
+        if st.status == Status::Running {
+            st.reason.take()
+        } else {
+            None
+        }
     }
 
     pub(crate) fn exit_reason(&self) -> Option<ExitReason> {
-        self.lock().exit_reason.clone()
+        let st = self.lock();
+        if st.status == Status::Running {
+            None
+        } else {
+            st.reason.clone()
+        }
     }
 
     pub(crate) fn set_trap_exit(&self, on: bool) -> bool {
@@ -140,11 +156,10 @@ impl Core {
     pub(crate) fn begin_exit(&self, reason: &ExitReason) -> Departure {
         let mut st = self.lock();
         st.status = Status::Exiting;
-        st.exit_reason = Some(reason.clone());
-        Departure {
-            relations: st.relations.take(),
-            name: st.name.take(),
-        }
+        st.reason = Some(reason.clone());
+        let mut relations = st.relations.take();
+        let name = relations.as_mut().and_then(|r| r.name.take());
+        Departure { relations, name }
     }
 
     pub(crate) fn mark_dead(&self) {
@@ -185,8 +200,8 @@ impl Core {
                 reason: reason.clone(),
             })),
             Effect::Terminate(r) => {
-                if st.pending_exit.is_none() {
-                    st.pending_exit = Some(r);
+                if st.reason.is_none() {
+                    st.reason = Some(r);
                     self.kill_flag.store(true, Ordering::Release);
                 }
                 // The task itself, not whatever the body awaits: the signal takes effect
@@ -238,6 +253,7 @@ impl Departure {
             links,
             monitored_by,
             monitoring,
+            name: _,
         } = *rel;
         for linked in links {
             if let Some(p) = table::get(linked) {

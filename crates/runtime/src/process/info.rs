@@ -83,7 +83,7 @@ pub fn process_info(pid: Pid) -> Option<ProcessInfo> {
                     .collect()
             })
             .unwrap_or_default(),
-            st.name.clone(),
+            st.name().cloned(),
             st.trap_exit,
         )
     };

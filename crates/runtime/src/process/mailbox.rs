@@ -13,13 +13,14 @@ pub(crate) enum Refusal {
 }
 
 /// Whether `recv` waits for a message, and how to wake it.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Parked {
     No,
     /// Parked in the process's own task: woken through the task's waker, kept in its core.
     Task,
-    /// Parked inside another future (`select!`, `FuturesUnordered`, another task): `recv` works
-    /// wherever it is polled.
-    Elsewhere(Waker),
+    /// Parked inside another future (`select!`, `FuturesUnordered`, another task), whose waker
+    /// is kept beside: `recv` works wherever it is polled.
+    Elsewhere,
 }
 
 /// Who a push must wake, once every lock is released.
@@ -39,9 +40,12 @@ pub(crate) struct Mailbox<M> {
     queue: VecDeque<Message<M>>,
     /// Whether `recv` is parked waiting for the next message, and who to wake.
     parked: Parked,
+    /// The waker of a `recv` parked elsewhere than in its process's task.
+    waker: Option<Waker>,
     closed: bool,
-    /// Bound on queued messages; `usize::MAX` is unbounded.
-    capacity: usize,
+    /// Bound on queued messages; `u32::MAX` is unbounded (a `u32`: every idle process
+    /// carries it).
+    capacity: u32,
     pub(crate) received: u64,
 }
 
@@ -50,8 +54,9 @@ impl<M> Mailbox<M> {
         Mailbox {
             queue: VecDeque::new(),
             parked: Parked::No,
+            waker: None,
             closed: false,
-            capacity: capacity.unwrap_or(usize::MAX),
+            capacity: capacity.map_or(u32::MAX, |c| u32::try_from(c).unwrap_or(u32::MAX)),
             received: 0,
         }
     }
@@ -62,11 +67,11 @@ impl<M> Mailbox<M> {
         if self.closed {
             return Err((msg, Refusal::Closed));
         }
-        if bounded && self.queue.len() >= self.capacity {
+        if bounded && self.queue.len() >= self.capacity as usize {
             return Err((
                 msg,
                 Refusal::Full {
-                    capacity: self.capacity,
+                    capacity: self.capacity as usize,
                 },
             ));
         }
@@ -88,7 +93,7 @@ impl<M> Mailbox<M> {
         match std::mem::replace(&mut self.parked, Parked::No) {
             Parked::No => Wake::Nobody,
             Parked::Task => Wake::Task,
-            Parked::Elsewhere(w) => Wake::Waker(w),
+            Parked::Elsewhere => self.waker.take().map_or(Wake::Nobody, Wake::Waker),
         }
     }
 
@@ -99,15 +104,16 @@ impl<M> Mailbox<M> {
         if task.is_some_and(|t| t.will_wake(waker)) {
             self.parked = Parked::Task;
         } else {
-            match &self.parked {
-                Parked::Elsewhere(w) if w.will_wake(waker) => {}
-                _ => self.parked = Parked::Elsewhere(waker.clone()),
+            self.parked = Parked::Elsewhere;
+            match &self.waker {
+                Some(w) if w.will_wake(waker) => {}
+                _ => self.waker = Some(waker.clone()),
             }
         }
     }
 
     pub(crate) fn is_waiting(&self) -> bool {
-        !matches!(self.parked, Parked::No)
+        self.parked != Parked::No
     }
 
     pub(crate) fn pop(&mut self) -> Option<Message<M>> {

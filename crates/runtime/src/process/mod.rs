@@ -286,7 +286,10 @@ impl Future for AwaitExit {
             AwaitState::Waiting(rx) => std::pin::Pin::new(rx)
                 .poll(cx)
                 .map(|r| r.unwrap_or(ExitReason::NoProc)),
+            // Ready at once: still a unit of tokio's cooperative budget, so a loop over gone
+            // processes yields like any loop of awaits.
             AwaitState::Done(reason) => {
+                std::task::ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
                 std::task::Poll::Ready(reason.take().unwrap_or(ExitReason::NoProc))
             }
         }

@@ -30,7 +30,7 @@ pub fn register(name: impl Into<Arc<str>>, pid: Pid) -> Result<(), RegisterError
     if st.status != Status::Running {
         return Err(NoProcError::new(pid).into());
     }
-    if let Some(current) = &st.name {
+    if let Some(current) = st.name() {
         return Err(RegisterError::AlreadyNamed {
             pid,
             current: current.clone(),
@@ -43,7 +43,7 @@ pub fn register(name: impl Into<Arc<str>>, pid: Pid) -> Result<(), RegisterError
         }),
         Entry::Vacant(e) => {
             e.insert(pid);
-            st.name = Some(name);
+            st.relations().name = Some(name);
             Ok(())
         }
     }
@@ -54,8 +54,10 @@ pub fn unregister(name: &str) -> Option<Pid> {
     let (_, pid) = NAMES.remove(name)?;
     if let Some(p) = table::get(pid) {
         let mut st = p.core().lock();
-        if st.name.as_deref() == Some(name) {
-            st.name = None;
+        if st.name().map(|n| &**n) == Some(name) {
+            if let Some(rel) = st.relations.as_mut() {
+                rel.name = None;
+            }
         }
     }
     Some(pid)
