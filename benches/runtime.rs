@@ -606,6 +606,18 @@ async fn op_only(spec: &str) {
         "restart" => drop(restart_ferrotp(n, false).await),
         "restart-tokio" => drop(restart_tokio(n, false).await),
         "crash" => drop(restart_ferrotp(n, true).await),
+        "skynet" => {
+            let (tx, rx) = oneshot::channel();
+            process::spawn::<u64, _, _>(move |mut ctx| async move {
+                skynet_process(0, n, ctx.addr());
+                if let Message::User(sum) = ctx.recv().await {
+                    let _ = tx.send(sum);
+                }
+                Ok(())
+            });
+            assert_eq!(rx.await.unwrap(), n * (n - 1) / 2);
+        }
+        "skynet-tokio" => assert_eq!(skynet_tokio(0, n).await, n * (n - 1) / 2),
         "crash-tokio" => drop(restart_tokio(n, true).await),
         other => panic!("unknown op {other}"),
     }
@@ -641,6 +653,14 @@ struct Row {
     ours: Stats,
     unit: &'static str,
     target: &'static str,
+}
+
+/// `FERROTP_BENCH_ONLY=<words>`: run only the rows whose name contains one of the words.
+fn selected(name: &str) -> bool {
+    match std::env::var("FERROTP_BENCH_ONLY") {
+        Ok(words) => words.split(',').any(|w| name.contains(w.trim())),
+        Err(_) => true,
+    }
 }
 
 /// Run both sides `runs` times, alternating which goes first.
@@ -686,7 +706,11 @@ fn main() {
         .unwrap_or(5);
     let rt = runtime();
     let mut rows = Vec::new();
-    let mut row = |name, unit, target, (t, o): (Stats, Stats)| {
+    let mut row = |name: &'static str, unit, target, measure: &dyn Fn() -> (Stats, Stats)| {
+        if !selected(name) {
+            return;
+        }
+        let (t, o) = measure();
         rows.push(Row {
             name,
             tokio: Some(t),
@@ -701,53 +725,61 @@ fn main() {
         "spawn + 1 message + exit, awaiting the exit",
         "ns/process",
         "≤ 1.10×",
-        paired(
-            &rt,
-            runs,
-            |rt| on_worker(rt, spawn_tokio(n)),
-            |rt| on_worker(rt, spawn_ferrotp(n)),
-        ),
+        &|| {
+            paired(
+                &rt,
+                runs,
+                |rt| on_worker(rt, spawn_tokio(n)),
+                |rt| on_worker(rt, spawn_ferrotp(n)),
+            )
+        },
     );
     let hops = size(1_000_000);
     row(
         "message hop, ring of 1,000",
         "ns/hop",
         "≤ 1.0×, max/min ≤ 1.5",
-        paired(
-            &rt,
-            runs,
-            |rt| on_worker(rt, ring_tokio(hops)),
-            |rt| on_worker(rt, ring_ferrotp(hops)),
-        ),
+        &|| {
+            paired(
+                &rt,
+                runs,
+                |rt| on_worker(rt, ring_tokio(hops)),
+                |rt| on_worker(rt, ring_ferrotp(hops)),
+            )
+        },
     );
     let n = size(200_000);
     row(
         "GenServer call round trip, caller is a plain task",
         "ns/call",
         "≤ 1.10×",
-        paired(
-            &rt,
-            runs,
-            |rt| on_worker(rt, call_tokio(n)),
-            |rt| on_worker(rt, call_ferrotp(n)),
-        ),
+        &|| {
+            paired(
+                &rt,
+                runs,
+                |rt| on_worker(rt, call_tokio(n)),
+                |rt| on_worker(rt, call_ferrotp(n)),
+            )
+        },
     );
     row(
         "GenServer call round trip, caller is a process",
         "ns/call",
         "≤ 1.10×",
-        paired(
-            &rt,
-            runs,
-            |rt| on_worker(rt, call_tokio(n)),
-            |rt| on_worker(rt, call_ferrotp_from_process(n)),
-        ),
+        &|| {
+            paired(
+                &rt,
+                runs,
+                |rt| on_worker(rt, call_tokio(n)),
+                |rt| on_worker(rt, call_ferrotp_from_process(n)),
+            )
+        },
     );
     row(
         "call through a #[gen_server] client (vs hand-written)",
         "ns/call",
         "≤ 1.05×",
-        {
+        &|| {
             let (hand, ours) = paired(
                 &rt,
                 runs,
@@ -762,23 +794,27 @@ fn main() {
         "restart: exit(pid, kill) -> restarted child answers",
         "ns/restart",
         "≤ 3,000 ns",
-        paired(
-            &rt,
-            runs,
-            |rt| on_worker(rt, restart_tokio(cycles, false)),
-            |rt| on_worker(rt, restart_ferrotp(cycles, false)),
-        ),
+        &|| {
+            paired(
+                &rt,
+                runs,
+                |rt| on_worker(rt, restart_tokio(cycles, false)),
+                |rt| on_worker(rt, restart_ferrotp(cycles, false)),
+            )
+        },
     );
     row(
         "restart: panic inside a call -> restarted child answers",
         "ns/restart",
         "≤ 1.25×",
-        paired(
-            &rt,
-            runs,
-            |rt| on_worker(rt, restart_tokio(cycles, true)),
-            |rt| on_worker(rt, restart_ferrotp(cycles, true)),
-        ),
+        &|| {
+            paired(
+                &rt,
+                runs,
+                |rt| on_worker(rt, restart_tokio(cycles, true)),
+                |rt| on_worker(rt, restart_ferrotp(cycles, true)),
+            )
+        },
     );
     row(
         if quick() {
@@ -788,16 +824,22 @@ fn main() {
         },
         "ns/actor",
         "≤ 1.10×",
-        paired(
-            &rt,
-            runs,
-            |rt| on_worker(rt, skynet_tokio_run()),
-            |rt| on_worker(rt, skynet_ferrotp_run()),
-        ),
+        &|| {
+            paired(
+                &rt,
+                runs,
+                |rt| on_worker(rt, skynet_tokio_run()),
+                |rt| on_worker(rt, skynet_ferrotp_run()),
+            )
+        },
     );
 
     // Figures with no tokio counterpart, each run `runs` times.
-    let mut once = |name, unit, target, v: Vec<f64>| {
+    let mut once = |name: &'static str, unit, target, measure: &dyn Fn() -> Vec<f64>| {
+        if !selected(name) {
+            return;
+        }
+        let v = measure();
         rows.push(Row {
             name,
             tokio: None,
@@ -807,34 +849,51 @@ fn main() {
         })
     };
     let tree = size(10_000) as usize;
-    let trees: Vec<(Duration, Duration)> = (0..runs)
-        .map(|_| rt.block_on(rt.spawn(supervisor_tree(tree))).unwrap())
-        .collect();
+    let trees = std::cell::OnceCell::new();
+    let tree_runs = || -> &Vec<(Duration, Duration)> {
+        trees.get_or_init(|| {
+            (0..runs)
+                .map(|_| rt.block_on(rt.spawn(supervisor_tree(tree))).unwrap())
+                .collect()
+        })
+    };
     once(
         "supervisor start, 10,000 GenServer children",
         "ms",
         "< 100 ms",
-        trees.iter().map(|t| t.0.as_secs_f64() * 1e3).collect(),
+        &|| {
+            tree_runs()
+                .iter()
+                .map(|t| t.0.as_secs_f64() * 1e3)
+                .collect()
+        },
     );
     once(
         "supervisor shutdown, 10,000 GenServer children",
         "ms",
         "< 100 ms",
-        trees.iter().map(|t| t.1.as_secs_f64() * 1e3).collect(),
+        &|| {
+            tree_runs()
+                .iter()
+                .map(|t| t.1.as_secs_f64() * 1e3)
+                .collect()
+        },
     );
     let subs = size(100_000) as usize;
     once(
         "registry: 100,000 subscribers of one key exit, until all entries are gone",
         "ms",
         "O(n log n)",
-        (0..runs)
-            .map(|_| {
-                rt.block_on(rt.spawn(registry_mass_exit(subs)))
-                    .unwrap()
-                    .as_secs_f64()
-                    * 1e3
-            })
-            .collect(),
+        &|| {
+            (0..runs)
+                .map(|_| {
+                    rt.block_on(rt.spawn(registry_mass_exit(subs)))
+                        .unwrap()
+                        .as_secs_f64()
+                        * 1e3
+                })
+                .collect()
+        },
     );
 
     let exe = std::env::current_exe().unwrap();
@@ -849,20 +908,26 @@ fn main() {
             })
             .collect()
     };
-    rows.push(Row {
-        name: "idle memory, 100,000 processes held as programs hold them (Addr kept, parked in a receive loop)",
-        tokio: Some(stats(idle("tokio-held"))),
-        ours: stats(idle("ferrotp-held")),
-        unit: "bytes/process",
-        target: "≤ 600 B",
-    });
-    rows.push(Row {
-        name: "idle memory, 100,000 processes (minimal body, as measured before)",
-        tokio: Some(stats(idle("tokio"))),
-        ours: stats(idle("ferrotp")),
-        unit: "bytes/process",
-        target: "–",
-    });
+    let held = "idle memory, 100,000 processes held as programs hold them (Addr kept, parked in a receive loop)";
+    if selected(held) {
+        rows.push(Row {
+            name: held,
+            tokio: Some(stats(idle("tokio-held"))),
+            ours: stats(idle("ferrotp-held")),
+            unit: "bytes/process",
+            target: "≤ 600 B",
+        });
+    }
+    let minimal = "idle memory, 100,000 processes (minimal body, as measured before)";
+    if selected(minimal) {
+        rows.push(Row {
+            name: minimal,
+            tokio: Some(stats(idle("tokio"))),
+            ours: stats(idle("ferrotp")),
+            unit: "bytes/process",
+            target: "–",
+        });
+    }
 
     println!();
     println!(

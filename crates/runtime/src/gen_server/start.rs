@@ -93,8 +93,8 @@ pub async fn start_with<S: GenServer>(
     if let Some(p) = parent {
         builder = builder.link(p);
     }
-    let addr = builder
-        .spawn(move |ctx| event_loop::run::<S>(ctx, args, parent, ack_tx))
+    let (addr, exited) = builder
+        .spawn_joinable(move |ctx| event_loop::run::<S>(ctx, args, parent, ack_tx))
         .map_err(|e| match e {
             SpawnError::Register(RegisterError::AlreadyRegistered { holder, .. }) => {
                 StartError::AlreadyStarted(holder)
@@ -105,7 +105,6 @@ pub async fn start_with<S: GenServer>(
             SpawnError::NoRuntime => StartError::NoRuntime,
         })?;
     let pid = addr.pid();
-    let exited = process::await_exit(pid);
     let ack = match opts.timeout {
         None => ack_rx.await,
         Some(t) => match tokio::time::timeout(t, ack_rx).await {

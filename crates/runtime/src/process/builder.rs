@@ -118,7 +118,10 @@ impl Builder {
         let cell = Arc::new(ProcessCell::<M>::new(pid, self.capacity, self.trap_exit));
         // In the table first: a link partner that dies while we finish setting up must find us.
         table::insert(pid, cell.clone() as Arc<dyn AnyProcess>);
-        if let Err(e) = self.attach(&cell) {
+        let plain = self.links.is_empty() && self.monitor.is_none() && self.name.is_none();
+        if plain {
+            // Nothing to attach: the common spawn skips the bookkeeping.
+        } else if let Err(e) = self.attach(&cell) {
             // `attach` fails before any link or monitor exists: nobody is to be told.
             cell.core.begin_exit(&crate::ExitReason::NoProc);
             cell.core.mark_dead();

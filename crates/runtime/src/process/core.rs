@@ -1,6 +1,6 @@
 //! The untyped half of a process: identity, status, links, monitors, name, pending exit.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::task::Waker;
@@ -33,9 +33,11 @@ pub(crate) enum Watcher {
 /// process must stay small.
 #[derive(Default)]
 pub(crate) struct Relations {
-    pub(crate) links: HashSet<Pid>,
-    pub(crate) monitored_by: HashMap<Reference, Watcher>,
-    pub(crate) monitoring: HashMap<Reference, Pid>,
+    // Fx hashing: pids and references are counters, not attacker-chosen keys, and SipHash
+    // was a visible part of every link and monitor.
+    pub(crate) links: FxHashSet<Pid>,
+    pub(crate) monitored_by: FxHashMap<Reference, Watcher>,
+    pub(crate) monitoring: FxHashMap<Reference, Pid>,
     /// The registered name: with the relations, as most processes have none either.
     pub(crate) name: Option<Arc<str>>,
 }
