@@ -93,8 +93,8 @@ pub async fn start_with<S: GenServer>(
     if let Some(p) = parent {
         builder = builder.link(p);
     }
-    let (addr, exited) = builder
-        .spawn_joinable(move |ctx| event_loop::run::<S>(ctx, args, parent, ack_tx))
+    let addr = builder
+        .spawn(move |ctx| event_loop::run::<S>(ctx, args, parent, ack_tx))
         .map_err(|e| match e {
             SpawnError::Register(RegisterError::AlreadyRegistered { holder, .. }) => {
                 StartError::AlreadyStarted(holder)
@@ -105,6 +105,11 @@ pub async fn start_with<S: GenServer>(
             SpawnError::NoRuntime => StartError::NoRuntime,
         })?;
     let pid = addr.pid();
+    // Watched rather than joined through the task's handle: a start that waits on the child's
+    // join handle instead made glibc's heap fragment under restart storms (the soak's RSS grew
+    // with every restart while the live heap stayed flat), for a saving of ~1,500 instructions
+    // per start.
+    let exited = process::await_exit(pid);
     let ack = match opts.timeout {
         None => ack_rx.await,
         Some(t) => match tokio::time::timeout(t, ack_rx).await {
