@@ -14,16 +14,17 @@ use crate::{Addr, Context, ExitReason, Pid, ProcessResult, Reference};
 ///
 /// It does not give access to the mailbox: messages reach callbacks in OTP's order.
 pub struct ServerContext<S: GenServer> {
-    pub(crate) ctx: Context<Request<S>>,
+    /// The server's own process.
+    pub(crate) process: Context<Request<S>>,
     parent: Option<Pid>,
     stop: Option<ExitReason>,
     continuation: Option<S::Continue>,
 }
 
 impl<S: GenServer> ServerContext<S> {
-    pub(crate) fn new(ctx: Context<Request<S>>, parent: Option<Pid>) -> Self {
+    pub(crate) fn new(process: Context<Request<S>>, parent: Option<Pid>) -> Self {
         ServerContext {
-            ctx,
+            process,
             parent,
             stop: None,
             continuation: None,
@@ -32,13 +33,13 @@ impl<S: GenServer> ServerContext<S> {
 
     /// The server's pid.
     pub fn pid(&self) -> Pid {
-        self.ctx.pid()
+        self.process.pid()
     }
 
     /// A client handle to this server, to give to others. (Calling it from a callback fails
     /// with [`CallError::CallingSelf`](super::CallError::CallingSelf).)
     pub fn server(&self) -> Server<S> {
-        Server::from_addr(self.ctx.addr())
+        Server::from_addr(self.process.addr())
     }
 
     /// The process that started this server with `start_link`, if any. When the server traps
@@ -49,7 +50,7 @@ impl<S: GenServer> ServerContext<S> {
 
     /// Set the `trap_exit` flag; returns the previous value.
     pub fn trap_exit(&self, on: bool) -> bool {
-        self.ctx.trap_exit(on)
+        self.process.trap_exit(on)
     }
 
     /// Link to `other`; see [`Context::link`].
@@ -58,22 +59,22 @@ impl<S: GenServer> ServerContext<S> {
     ///
     /// [`NoProcError`] if `other` is not alive and this server does not trap exits.
     pub fn link(&self, other: Pid) -> Result<(), NoProcError> {
-        self.ctx.link(other)
+        self.process.link(other)
     }
 
     /// Remove the link to `other`.
     pub fn unlink(&self, other: Pid) {
-        self.ctx.unlink(other)
+        self.process.unlink(other)
     }
 
     /// Monitor `target`; its `Down` arrives as [`Info::Down`](super::Info::Down).
     pub fn monitor(&self, target: Pid) -> Reference {
-        self.ctx.monitor(target)
+        self.process.monitor(target)
     }
 
     /// Remove a monitor and any queued `Down` for it; `true` if it was active.
     pub fn demonitor(&self, reference: Reference) -> bool {
-        self.ctx.demonitor_flush(reference)
+        self.process.demonitor_flush(reference)
     }
 
     /// Send an exit signal from this server to `target`.
@@ -82,7 +83,7 @@ impl<S: GenServer> ServerContext<S> {
     ///
     /// [`NoProcError`] if `target` is not alive.
     pub fn exit(&self, target: Pid, reason: ExitReason) -> Result<(), NoProcError> {
-        self.ctx.exit(target, reason)
+        self.process.exit(target, reason)
     }
 
     /// Spawn a process linked to this server.
@@ -92,12 +93,12 @@ impl<S: GenServer> ServerContext<S> {
         F: FnOnce(Context<N>) -> Fut + Send + 'static,
         Fut: Future<Output = ProcessResult> + Send + 'static,
     {
-        self.ctx.spawn_link(body)
+        self.process.spawn_link(body)
     }
 
     /// Deliver `info` to this server's `handle_info` after `delay`.
     pub fn send_after(&self, info: S::Info, delay: Duration) -> TimerRef {
-        timer::send_after(&self.ctx.addr(), Request::Info(info), delay)
+        timer::send_after(&self.process.addr(), Request::Info(info), delay)
     }
 
     /// Deliver a clone of `info` to this server's `handle_info` every `period`.
@@ -106,7 +107,7 @@ impl<S: GenServer> ServerContext<S> {
         S::Info: Clone,
     {
         timer::interval_with(
-            &self.ctx.addr(),
+            &self.process.addr(),
             move || Request::Info(info.clone()),
             period,
         )
@@ -145,7 +146,7 @@ impl<S: GenServer> ServerContext<S> {
 
     /// How many messages wait in the server's mailbox.
     pub fn mailbox_len(&self) -> usize {
-        self.ctx.mailbox_len()
+        self.process.mailbox_len()
     }
 }
 

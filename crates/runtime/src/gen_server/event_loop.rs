@@ -130,7 +130,7 @@ impl<S: GenServer> Loop<S> {
                 self.deadline = crate::timer::deadline_after(t);
             }
             Next::Continue(c) => self.continue_with = Some(c),
-            Next::Hibernate => self.ctx.ctx.shrink_mailbox(),
+            Next::Hibernate => self.ctx.process.shrink_mailbox(),
         }
     }
 
@@ -146,7 +146,7 @@ impl<S: GenServer> Loop<S> {
                 let r = guarded(self.state.handle_continue(c, &mut self.ctx)).await;
                 self.after(r)
             } else if !self.suspended && self.deadline.is_none() {
-                match self.ctx.ctx.recv().await {
+                match self.ctx.process.recv().await {
                     Message::User(Request::Call(request, from)) => {
                         self.handled += 1;
                         let r = guarded(self.state.handle_call(request, from, &mut self.ctx)).await;
@@ -213,7 +213,7 @@ impl<S: GenServer> Loop<S> {
             let parent = self.ctx.parent();
             let m = self
                 .ctx
-                .ctx
+                .process
                 .recv_where(move |m| match m {
                     Message::User(Request::System(_)) => true,
                     Message::Exit(e) => Some(e.from) == parent,
@@ -223,12 +223,12 @@ impl<S: GenServer> Loop<S> {
             return Incoming::Message(m);
         }
         match self.deadline {
-            None => Incoming::Message(self.ctx.ctx.recv().await),
+            None => Incoming::Message(self.ctx.process.recv().await),
             Some(deadline) => {
                 tokio::select! {
                     // A queued message wins over an expired timeout (OTP's `receive ... after`).
                     biased;
-                    m = self.ctx.ctx.recv() => Incoming::Message(m),
+                    m = self.ctx.process.recv() => Incoming::Message(m),
                     _ = tokio::time::sleep_until(deadline) => Incoming::Timeout,
                 }
             }

@@ -75,21 +75,21 @@
 //! # }
 //! ```
 
+pub(crate) mod client;
 mod context;
 mod error;
 mod event_loop;
 mod reply;
 mod result;
-pub(crate) mod server;
 mod start;
 
 use std::future::Future;
 
+pub use client::{Server, DEFAULT_CALL_TIMEOUT};
 pub use context::ServerContext;
 pub use error::{CallError, StartError, StopError};
 pub use reply::{Deferred, ReplyError, ReplyTo};
 pub use result::{CallResult, HandleResult, Info, Init, Next};
-pub use server::{Server, DEFAULT_CALL_TIMEOUT};
 pub use start::{child_spec, child_spec_with, start_with, StartOptions};
 
 use crate::sys::{OldVsn, SystemRequest};

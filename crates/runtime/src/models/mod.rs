@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use crate::message::Message;
 use crate::process::cell::ProcessCell;
+use crate::process::runner::{exit_process, Cause};
 use crate::process::table;
-use crate::process::task::{exit_process, Cause};
 use crate::{ExitReason, Pid};
 
 mod links;

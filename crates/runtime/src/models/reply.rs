@@ -5,7 +5,7 @@ use std::time::Duration;
 use loom::thread;
 
 use super::model;
-use crate::gen_server::server::{settle_timeout, Waited};
+use crate::gen_server::client::{settle_timeout, Waited};
 use crate::gen_server::ReplyTo;
 use crate::sync::oneshot;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::cell::{AnyProcess, ProcessCell};
 use super::core::{Status, Watcher};
-use super::{panic, table, task::ProcessTask, Context, JoinHandle};
+use super::{panic, runner::Runner, table, Context, JoinHandle};
 use crate::error::SpawnError;
 use crate::registry::name;
 use crate::{Addr, Pid, ProcessResult, Reference};
@@ -130,10 +130,7 @@ impl Builder {
         }
         tracing::trace!(%pid, "process spawned");
         let ctx = Context::new(cell.clone());
-        let task = runtime.spawn(ProcessTask::new(
-            cell.clone(),
-            async move { body(ctx).await },
-        ));
+        let task = runtime.spawn(Runner::new(cell.clone(), async move { body(ctx).await }));
         Ok((Addr::from_cell(cell), JoinHandle::new(pid, task)))
     }
 

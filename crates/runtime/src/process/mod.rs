@@ -59,8 +59,8 @@ mod join;
 pub(crate) mod mailbox;
 pub(crate) mod panic;
 mod recent;
+pub(crate) mod runner;
 pub(crate) mod table;
-pub(crate) mod task;
 
 use std::future::Future;
 

@@ -65,8 +65,8 @@ pub mod dynamic;
 mod error;
 mod flags;
 mod intensity;
-mod server;
 mod shutdown;
+mod state;
 mod strategy;
 
 use std::sync::Arc;
@@ -78,12 +78,12 @@ pub use dynamic::{DynamicSupervisor, DynamicSupervisorFlags};
 pub use error::SupervisorError;
 pub use flags::{AutoShutdown, SupervisorFlags};
 pub use intensity::{add_restart, Intensity};
-pub use server::SupervisorState;
+pub use state::SupervisorState;
 pub use strategy::{restart_plan, should_restart, Restart, RestartPlan, Strategy};
 
 use crate::gen_server::{self, Server, StartError, StartOptions, StopError};
 use crate::{ExitReason, Pid};
-use server::{SupCall, SupReply, SupervisorArgs};
+use state::{SupCall, SupReply, SupervisorArgs};
 
 /// Where a child is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

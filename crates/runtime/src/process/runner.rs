@@ -14,7 +14,7 @@ use crate::registry::name;
 use crate::{ExitReason, ProcessResult};
 
 pin_project! {
-    pub(crate) struct ProcessTask<M, Fut>
+    pub(crate) struct Runner<M, Fut>
     where
         M: Send,
         M: 'static,
@@ -25,7 +25,7 @@ pin_project! {
         exited: bool,
     }
 
-    impl<M, Fut> PinnedDrop for ProcessTask<M, Fut>
+    impl<M, Fut> PinnedDrop for Runner<M, Fut>
     where
         M: Send,
         M: 'static,
@@ -41,9 +41,9 @@ pin_project! {
     }
 }
 
-impl<M: Send + 'static, Fut> ProcessTask<M, Fut> {
+impl<M: Send + 'static, Fut> Runner<M, Fut> {
     pub(crate) fn new(cell: Arc<ProcessCell<M>>, body: Fut) -> Self {
-        ProcessTask {
+        Runner {
             cell,
             body: Some(body),
             exited: false,
@@ -51,7 +51,7 @@ impl<M: Send + 'static, Fut> ProcessTask<M, Fut> {
     }
 }
 
-impl<M, Fut> Future for ProcessTask<M, Fut>
+impl<M, Fut> Future for Runner<M, Fut>
 where
     M: Send + 'static,
     Fut: Future<Output = ProcessResult>,
