@@ -179,8 +179,7 @@ struct Echo;
 
 impl GenServer for Echo {
     type Args = ();
-    type Call = u64;
-    type Reply = u64;
+    type Call = (u64, ReplyTo<u64>);
     type Cast = u64;
     type Info = ();
     type Continue = ();
@@ -191,8 +190,7 @@ impl GenServer for Echo {
 
     async fn handle_call(
         &mut self,
-        n: u64,
-        from: ReplyTo<u64>,
+        (n, from): (u64, ReplyTo<u64>),
         _: &mut ServerContext<Self>,
     ) -> CallResult<Self> {
         if n == CRASH {
@@ -251,7 +249,7 @@ async fn call_tokio(n: u64) -> (Duration, u64) {
 async fn calls(server: &Server<Echo>, n: u64) -> Duration {
     let start = Instant::now();
     for i in 0..n {
-        assert_eq!(server.call(i).await.unwrap(), i + 1);
+        assert_eq!(server.call(|r| (i, r)).await.unwrap(), i + 1);
     }
     start.elapsed()
 }
@@ -362,13 +360,13 @@ async fn restart_ferrotp(cycles: u64, crash: bool) -> (Duration, u64) {
     for _ in 0..cycles {
         let pid = echo.pid().unwrap();
         if crash {
-            assert!(echo.call(CRASH).await.is_err());
+            assert!(echo.call(|r| (CRASH, r)).await.is_err());
         } else {
             let _ = process::exit(pid, ExitReason::Kill);
         }
         // Until the restarted incarnation answers under the name.
         loop {
-            match echo.call(1).await {
+            match echo.call(|r| (1, r)).await {
                 Ok(_) if echo.pid() != Some(pid) => break,
                 _ => tokio::task::yield_now().await,
             }
@@ -585,7 +583,7 @@ async fn op_only(spec: &str) {
             for i in 0..n {
                 server.cast(i);
             }
-            server.call(0).await.unwrap();
+            server.call(|r| (0, r)).await.unwrap();
         }
         "cast-tokio" => {
             let (tx, mut rx) = mpsc::unbounded_channel::<u64>();

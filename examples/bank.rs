@@ -15,19 +15,13 @@ struct Bank {
     accounts: BTreeMap<String, u64>,
 }
 
+/// Each call carries the handle its reply goes to, typed by what it answers.
 #[derive(Debug)]
 enum Call {
-    Balance(String),
-    Withdraw(String, u64),
+    Balance(String, ReplyTo<Option<u64>>),
+    Withdraw(String, u64, ReplyTo<Result<u64, String>>),
     /// Has a bug: panics on an account name it does not expect.
-    Audit(String),
-}
-
-#[derive(Debug, PartialEq)]
-enum Reply {
-    Balance(Option<u64>),
-    Withdrawn(Result<u64, String>),
-    Audited(u64),
+    Audit(String, ReplyTo<u64>),
 }
 
 enum Cast {
@@ -37,7 +31,6 @@ enum Cast {
 impl GenServer for Bank {
     type Args = Vec<(&'static str, u64)>;
     type Call = Call;
-    type Reply = Reply;
     type Cast = Cast;
     type Info = ();
     type Continue = ();
@@ -54,22 +47,27 @@ impl GenServer for Bank {
     async fn handle_call(
         &mut self,
         call: Call,
-        from: ReplyTo<Reply>,
         _ctx: &mut ServerContext<Self>,
     ) -> CallResult<Self> {
-        let reply = match call {
-            Call::Balance(who) => Reply::Balance(self.accounts.get(&who).copied()),
-            Call::Withdraw(who, amount) => Reply::Withdrawn(match self.accounts.get_mut(&who) {
-                Some(balance) if *balance >= amount => {
-                    *balance -= amount;
-                    Ok(*balance)
-                }
-                Some(balance) => Err(format!("insufficient funds: {who} has {balance}")),
-                None => Err(format!("no account named {who}")),
-            }),
-            Call::Audit(who) => Reply::Audited(self.accounts[&who]), // panics for unknown names
-        };
-        CallResult::Reply(from, reply, Next::Timeout(Duration::from_secs(60)))
+        let idle = Next::Timeout(Duration::from_secs(60));
+        match call {
+            Call::Balance(who, to) => {
+                CallResult::reply_then(to, self.accounts.get(&who).copied(), idle)
+            }
+            Call::Withdraw(who, amount, to) => {
+                let outcome = match self.accounts.get_mut(&who) {
+                    Some(balance) if *balance >= amount => {
+                        *balance -= amount;
+                        Ok(*balance)
+                    }
+                    Some(balance) => Err(format!("insufficient funds: {who} has {balance}")),
+                    None => Err(format!("no account named {who}")),
+                };
+                CallResult::reply_then(to, outcome, idle)
+            }
+            // Panics for unknown names.
+            Call::Audit(who, to) => CallResult::reply_then(to, self.accounts[&who], idle),
+        }
     }
 
     async fn handle_cast(
@@ -113,14 +111,19 @@ async fn main() -> anyhow::Result<()> {
     let bank = Bank::start(vec![("alice", 100), ("bob", 20)]).await?;
     println!("1. Calls reply, casts do not wait.");
     bank.cast(Cast::Deposit("bob".into(), 30));
-    println!("  bob: {:?}", bank.call(Call::Balance("bob".into())).await?);
+    println!(
+        "  bob: {:?}",
+        bank.call(|to| Call::Balance("bob".into(), to)).await?
+    );
     println!(
         "  alice withdraws 130: {:?}",
-        bank.call(Call::Withdraw("alice".into(), 130)).await?
+        bank.call(|to| Call::Withdraw("alice".into(), 130, to))
+            .await?
     );
     println!(
         "  alice withdraws 30: {:?}",
-        bank.call(Call::Withdraw("alice".into(), 30)).await?
+        bank.call(|to| Call::Withdraw("alice".into(), 30, to))
+            .await?
     );
 
     println!("\n2. sys: look inside a running server, pause it, and resume it.");
@@ -136,17 +139,17 @@ async fn main() -> anyhow::Result<()> {
     sys::resume(&bank, None).await?;
     println!(
         "  after resume, carol: {:?}",
-        bank.call(Call::Balance("carol".into())).await?
+        bank.call(|to| Call::Balance("carol".into(), to)).await?
     );
 
     println!("\n3. A bug crashes the server: terminate runs, the caller gets the reason.");
-    match bank.call(Call::Audit("mallory".into())).await {
+    match bank.call(|to| Call::Audit("mallory".into(), to)).await {
         Err(CallError::Exit(reason)) => println!("  audit failed: the bank exited: {reason}"),
         other => println!("  unexpected: {other:?}"),
     }
     println!(
         "  calling it again: {:?}",
-        bank.call(Call::Balance("bob".into())).await
+        bank.call(|to| Call::Balance("bob".into(), to)).await
     );
     println!("\n  (Run `cargo run --example demo` to see a supervisor bring it back.)");
     Ok(())

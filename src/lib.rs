@@ -44,22 +44,34 @@ pub use ferrotp_abi as abi;
 /// Declare a GenServer from an `impl` block: `init` builds the state, `#[call]` methods answer
 /// requests, `#[cast]` methods take fire-and-forget messages.
 ///
-/// For `impl Counter`, it generates `CounterCall`, `CounterReply` and `CounterCast` (the
-/// messages), the `GenServer` impl with its dispatch, a typed `CounterClient` with one method
-/// per handler (calls return `Result<Reply, CallError>`, with a `_timeout` variant; casts
-/// return nothing, as OTP's), and `Counter::start`, `start_link`, `start_with` and
-/// `child_spec`. Handlers may be `async` or not.
+/// For `impl Counter`, it generates `CounterCall` and `CounterCast` (the messages; each call
+/// carries the typed handle of its own reply), the `GenServer` impl with its dispatch, a typed
+/// `CounterClient` with one method per handler (calls return `Result<T, CallError>` with the
+/// handler's own return type, with a `_timeout` variant; casts return nothing, as OTP's), and
+/// `Counter::start`, `start_link`, `start_with` and `child_spec`. Handlers may be `async` or
+/// not.
+///
+/// | attribute | takes | reached by |
+/// |---|---|---|
+/// | `#[call] fn get(&self, ..) -> T` | arguments | `client.get(..).await` |
+/// | `#[cast] fn add(&mut self, ..)` | arguments | `client.add(..)` |
+/// | `#[info] fn on_tick(&mut self, m: M)` | your own message type `M` | `Server::send`, timers |
+/// | `#[down] fn on_down(&mut self, d: Down)` | a monitor's `Down` | `ctx.monitor(pid)` |
+/// | `#[exit] fn on_exit(&mut self, e: Exit)` | a trapped exit signal | `ctx.trap_exit(true)` + a link |
+/// | `#[timeout] fn on_idle(&mut self)` | nothing | `ctx.set_timeout(d)`, no message for `d` |
+/// | `#[on_continue] fn next(&mut self, c: C)` | a continuation | `ctx.continue_with(c)` |
 ///
 /// * Any handler (and `init`) may take `&mut ServerContext<Self>` as its last parameter: its
 ///   pid, links, monitors, timers to itself.
-/// * A `#[call]` that answers later takes a `Deferred<T>` parameter instead of returning `T`,
+/// * A `#[call]` that answers later takes a `ReplyTo<T>` parameter instead of returning `T`,
 ///   and calls `reply` on it from a later callback or another process.
 /// * A handler stops the server with `ctx.stop(reason)`: `terminate` runs, then a call's reply
 ///   is sent, then the process exits (OTP's `{stop, Reason, Reply, State}`).
-/// * One `#[info]` method takes the plain messages of one type (timers, `Server::send`); one
-///   `#[on_continue]` method takes the continuations requested with `ctx.continue_with(c)`
-///   (run before any queued message). (`continue` is a keyword, so it cannot name an
-///   attribute.)
+/// * Each of `#[info]`, `#[down]`, `#[exit]`, `#[timeout]` and `#[on_continue]` appears at most
+///   once; what a server has no handler for is logged and dropped, as OTP's default
+///   `handle_info` does. `handle_info` and its kin are generated: writing one is an error that
+///   names the attribute to use, and so is an `#[info]` taking the runtime's `Info<T>`.
+///   (`continue` is a keyword, so it cannot name an attribute.)
 /// * `terminate` and `code_change` are recognised by name.
 /// * Options: `#[gen_server(name = "counter", vsn = "2", mailbox_capacity = 1000,
 ///   call_timeout_ms = 2000)]` register servers started by the generated functions under a

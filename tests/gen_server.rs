@@ -161,14 +161,14 @@ async fn call_returns_the_reply_and_cast_changes_state() {
     let srv = started(&log).await;
     srv.cast(Cast::Set(5));
     assert_eq!(srv.call(Call::Get).await, Ok(5));
-    assert_eq!(srv.call(Call::Set(9)).await, Ok(9));
+    assert_eq!(srv.call(|r| Call::Set(9, r)).await, Ok(9));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_deferred_reply_can_come_from_another_process() {
     let log = Log::default();
     let srv = started(&log).await;
-    assert_eq!(srv.call(Call::ReplyFromElsewhere(77)).await, Ok(77));
+    assert_eq!(srv.call(|r| Call::ReplyFromElsewhere(77, r)).await, Ok(77));
 }
 
 #[tokio::test(start_paused = true)]
@@ -188,7 +188,9 @@ async fn a_held_reply_is_sent_by_a_later_callback() {
 async fn stop_with_reply_runs_terminate_before_the_caller_gets_the_reply() {
     let log = Log::default();
     let srv = started(&log).await;
-    let reply = srv.call(Call::StopReply(ExitReason::Normal, 1)).await;
+    let reply = srv
+        .call(|r| Call::StopReply(ExitReason::Normal, 1, r))
+        .await;
     assert_eq!(reply, Ok(1));
     // By the time the reply arrived, terminate had run.
     assert!(log.contains("terminate normal"), "{:?}", log.entries());
@@ -198,7 +200,9 @@ async fn stop_with_reply_runs_terminate_before_the_caller_gets_the_reply() {
 async fn stop_without_reply_fails_the_call_with_the_reason() {
     let log = Log::default();
     let srv = started(&log).await;
-    let r = srv.call(Call::Stop(ExitReason::shutdown_with("bye"))).await;
+    let r = srv
+        .call(|r| Call::Stop(ExitReason::shutdown_with("bye"), r))
+        .await;
     assert_eq!(r, Err(CallError::Exit(ExitReason::shutdown_with("bye"))));
     assert!(log.contains("terminate {shutdown, bye}"));
 }
@@ -229,7 +233,7 @@ async fn a_call_times_out_the_server_keeps_running_and_the_late_reply_is_dropped
     process::spawn::<(), _, _>(move |ctx| async move {
         let r = srv2
             .call_timeout(
-                Call::Slow(Duration::from_secs(10), 1),
+                |r| Call::Slow(Duration::from_secs(10), 1, r),
                 Duration::from_secs(1),
             )
             .await;
@@ -285,7 +289,7 @@ async fn a_named_handle_reaches_the_next_incarnation() {
         .await
         .unwrap();
     let by_name: Server<Srv> = Server::named("gs_incarnations");
-    by_name.call(Call::Set(1)).await.unwrap();
+    by_name.call(|r| Call::Set(1, r)).await.unwrap();
     first.stop(ExitReason::Shutdown, None).await.unwrap();
     assert_eq!(by_name.call(Call::Get).await, Err(CallError::NoProc));
     let _second = start_with::<Srv>(Setup::new(&log), opts).await.unwrap();
@@ -313,7 +317,7 @@ async fn a_full_server_mailbox_refuses_a_call_with_a_typed_error() {
     // Keep the server busy, then fill its one slot.
     let busy = {
         let srv = srv.clone();
-        tokio::spawn(async move { srv.call(Call::Slow(Duration::from_secs(2), 1)).await })
+        tokio::spawn(async move { srv.call(|r| Call::Slow(Duration::from_secs(2), 1, r)).await })
     };
     tokio::task::yield_now().await;
     srv.try_cast(Cast::Set(1)).unwrap();
@@ -367,7 +371,8 @@ async fn a_timeout_returned_from_a_call_fires_after_the_reply() {
     let log = Log::default();
     let srv = started(&log).await;
     assert_eq!(
-        srv.call(Call::GetThenTimeout(Duration::from_secs(1))).await,
+        srv.call(|r| Call::GetThenTimeout(Duration::from_secs(1), r))
+            .await,
         Ok(0)
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -401,7 +406,7 @@ async fn handle_info_gets_plain_messages_downs_and_non_parent_exits() {
     let srv = Srv::start(Setup::new(&log).trapping()).await.unwrap();
     srv.send("hello".into()).unwrap();
     let watched = common::idle(false);
-    srv.call(Call::Monitor(watched.pid())).await.unwrap();
+    srv.call(|r| Call::Monitor(watched.pid(), r)).await.unwrap();
     let gone = process::await_exit(watched.pid());
     process::exit(watched.pid(), ExitReason::error("watched died")).unwrap();
     gone.await;
@@ -510,7 +515,7 @@ async fn an_exit_signal_from_a_non_parent_goes_to_handle_info_when_trapping() {
 async fn stop_reports_another_exit_reason_when_terminate_panics() {
     let log = Log::default();
     let srv = started(&log).await;
-    srv.call(Call::Set(666)).await.unwrap();
+    srv.call(|r| Call::Set(666, r)).await.unwrap();
     let err = srv.stop(ExitReason::Normal, None).await.unwrap_err();
     assert!(
         matches!(err, StopError::Exit(ExitReason::Panic { .. })),
@@ -522,7 +527,7 @@ async fn stop_reports_another_exit_reason_when_terminate_panics() {
 async fn stop_times_out_when_terminate_hangs() {
     let log = Log::default();
     let srv = started(&log).await;
-    srv.call(Call::Set(999)).await.unwrap();
+    srv.call(|r| Call::Set(999, r)).await.unwrap();
     let err = srv
         .stop(ExitReason::Normal, Some(Duration::from_secs(5)))
         .await
@@ -547,7 +552,6 @@ async fn default_handle_cast_stops_with_bad_cast() {
     impl GenServer for OnlyCalls {
         type Args = ();
         type Call = ();
-        type Reply = ();
         type Cast = ();
         type Info = ();
         type Continue = ();
@@ -568,8 +572,8 @@ async fn a_hibernating_server_keeps_serving_every_message() {
     struct Sleepy;
     impl GenServer for Sleepy {
         type Args = ();
-        type Call = ();
-        type Reply = usize;
+        /// The only call: how many messages wait behind it.
+        type Call = ReplyTo<usize>;
         type Cast = ();
         type Info = ();
         type Continue = ();
@@ -578,11 +582,10 @@ async fn a_hibernating_server_keeps_serving_every_message() {
         }
         async fn handle_call(
             &mut self,
-            _: (),
             from: ReplyTo<usize>,
             ctx: &mut ServerContext<Self>,
         ) -> CallResult<Self> {
-            CallResult::Reply(from, ctx.mailbox_len(), Next::Hibernate)
+            CallResult::reply_then(from, ctx.mailbox_len(), Next::Hibernate)
         }
         async fn handle_cast(&mut self, _: (), _: &mut ServerContext<Self>) -> HandleResult<Self> {
             HandleResult::NoReply(Next::Hibernate)
@@ -592,8 +595,8 @@ async fn a_hibernating_server_keeps_serving_every_message() {
     for _ in 0..1000 {
         srv.cast(());
     }
-    assert_eq!(srv.call(()).await, Ok(0));
-    assert_eq!(srv.call(()).await, Ok(0));
+    assert_eq!(srv.call(|to| to).await, Ok(0));
+    assert_eq!(srv.call(|to| to).await, Ok(0));
     let stats = ferrotp::sys::statistics(&srv, None).await.unwrap();
     assert_eq!(stats.messages_handled, 1002);
 }

@@ -74,7 +74,9 @@ async fn a_loop_of_calls_that_fail_at_once_lets_other_tasks_run() {
 async fn an_idle_timeout_past_the_clocks_range_never_fires() {
     let log = Log::default();
     let srv = Srv::start(Setup::new(&log)).await.unwrap();
-    srv.call(Call::GetThenTimeout(Duration::MAX)).await.unwrap();
+    srv.call(|r| Call::GetThenTimeout(Duration::MAX, r))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(100 * 365 * 86_400)).await;
     assert_eq!(srv.call(Call::Get).await, Ok(0), "still serving");
     assert!(!log.contains("timeout"));
@@ -85,8 +87,11 @@ async fn calls_and_sys_requests_with_the_longest_timeout_wait_as_long_as_needed(
     let log = Log::default();
     let srv = Srv::start(Setup::new(&log)).await.unwrap();
     assert_eq!(
-        srv.call_timeout(Call::Slow(Duration::from_secs(3600), 7), Duration::MAX)
-            .await,
+        srv.call_timeout(
+            |r| Call::Slow(Duration::from_secs(3600), 7, r),
+            Duration::MAX
+        )
+        .await,
         Ok(7)
     );
     assert!(sys::statistics(&srv, Some(Duration::MAX)).await.is_ok());
@@ -161,7 +166,7 @@ fn a_call_with_a_timeout_from_another_executor_is_a_typed_error_not_a_panic() {
     let srv = rt.block_on(Srv::start(Setup::new(&log))).unwrap();
     // A minimal executor that is not tokio's.
     let outcome = block_on(srv.call_timeout(
-        Call::Slow(Duration::from_secs(1), 1),
+        |r| Call::Slow(Duration::from_secs(1), 1, r),
         Duration::from_secs(5),
     ));
     assert_eq!(outcome, Err(CallError::NoRuntime));
@@ -197,7 +202,6 @@ struct Other;
 impl GenServer for Other {
     type Args = ();
     type Call = ();
-    type Reply = ();
     type Cast = ();
     type Info = ();
     type Continue = ();

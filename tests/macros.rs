@@ -211,7 +211,7 @@ async fn info_context_terminate_and_code_change_handlers_are_wired() {
 }
 
 struct Gate {
-    waiting: Vec<ferrotp::gen_server::Deferred<u32>>,
+    waiting: Vec<ferrotp::gen_server::ReplyTo<u32>>,
     opened: u32,
 }
 
@@ -226,7 +226,7 @@ impl Gate {
 
     /// Answers when the gate opens.
     #[call]
-    fn wait(&mut self, reply: ferrotp::gen_server::Deferred<u32>) {
+    fn wait(&mut self, reply: ferrotp::gen_server::ReplyTo<u32>) {
         self.waiting.push(reply);
     }
 
@@ -235,7 +235,7 @@ impl Gate {
     fn echo_from_elsewhere(
         &mut self,
         n: u32,
-        reply: ferrotp::gen_server::Deferred<u32>,
+        reply: ferrotp::gen_server::ReplyTo<u32>,
         ctx: &mut ferrotp::gen_server::ServerContext<Self>,
     ) {
         ctx.spawn_link::<(), _, _>(move |_| async move {
@@ -451,4 +451,77 @@ async fn the_name_option_registers_servers_and_gives_a_registered_client() {
         Registrar::start().await,
         Err(ferrotp::gen_server::StartError::AlreadyStarted(_))
     ));
+}
+
+/// Reacts to the runtime's messages: monitors going down, trapped exits, the idle timeout.
+struct Watchdog {
+    events: Vec<String>,
+}
+
+#[gen_server]
+impl Watchdog {
+    fn init(ctx: &mut ferrotp::gen_server::ServerContext<Self>) -> Result<Self, ExitReason> {
+        ctx.trap_exit(true);
+        ctx.set_timeout(Duration::from_secs(5));
+        Ok(Watchdog { events: Vec::new() })
+    }
+
+    #[call]
+    fn watch(&mut self, pid: ferrotp::Pid, ctx: &mut ferrotp::gen_server::ServerContext<Self>) {
+        ctx.monitor(pid);
+    }
+
+    #[call]
+    fn adopt(&mut self, pid: ferrotp::Pid, ctx: &mut ferrotp::gen_server::ServerContext<Self>) {
+        ctx.link(pid).unwrap();
+    }
+
+    #[call]
+    fn events(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.events)
+    }
+
+    #[down]
+    fn on_down(&mut self, down: ferrotp::Down) {
+        self.events.push(format!("down {}", down.reason));
+    }
+
+    #[exit]
+    fn on_exit(&mut self, exit: ferrotp::Exit) {
+        self.events.push(format!("exit {}", exit.reason));
+    }
+
+    #[timeout]
+    fn on_idle(&mut self) {
+        self.events.push("idle".into());
+    }
+}
+
+fn sleeper() -> ferrotp::Addr<()> {
+    ferrotp::process::spawn::<(), _, _>(|mut ctx| async move {
+        ctx.recv().await;
+        Ok(())
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn down_exit_and_timeout_handlers_receive_the_runtimes_messages() {
+    let dog = Watchdog::start().await.unwrap();
+    // Nothing arrives for five seconds after init: the idle timeout fires, once.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(dog.events().await.unwrap(), ["idle"]);
+
+    let watched = sleeper();
+    dog.watch(watched.pid()).await.unwrap();
+    process::exit(watched.pid(), ExitReason::error("gone")).unwrap();
+
+    let linked = sleeper();
+    dog.adopt(linked.pid()).await.unwrap();
+    process::exit(linked.pid(), ExitReason::shutdown_with("bye")).unwrap();
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        dog.events().await.unwrap(),
+        ["down gone", "exit {shutdown, bye}"]
+    );
 }

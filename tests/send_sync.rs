@@ -67,7 +67,6 @@ mod common_server {
     impl GenServer for Unit {
         type Args = ();
         type Call = ();
-        type Reply = ();
         type Cast = ();
         type Info = ();
         type Continue = ();

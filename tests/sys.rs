@@ -17,7 +17,7 @@ async fn started(log: &Log) -> Server<Srv> {
 async fn get_state_returns_a_copy_of_the_state() {
     let log = Log::default();
     let srv = started(&log).await;
-    srv.call(Call::Set(4)).await.unwrap();
+    srv.call(|r| Call::Set(4, r)).await.unwrap();
     assert_eq!(sys::get_state(&srv, None).await.unwrap().value, 4);
     assert_eq!(sys::with_state(&srv, |s| s.value * 10, None).await, Ok(40));
 }
@@ -44,7 +44,7 @@ async fn replace_state_swaps_in_the_new_state_and_returns_it() {
 async fn a_panicking_replace_state_leaves_the_state_unchanged() {
     let log = Log::default();
     let srv = started(&log).await;
-    srv.call(Call::Set(3)).await.unwrap();
+    srv.call(|r| Call::Set(3, r)).await.unwrap();
     let Err(err) = sys::replace_state(&srv, |_| panic!("bad state fun"), None).await else {
         panic!("a panicking replace_state succeeded");
     };
@@ -109,7 +109,7 @@ async fn change_code_while_suspended_migrates_the_state() {
 async fn a_failing_code_change_keeps_the_old_state_and_the_server_suspended() {
     let log = Log::default();
     let srv = started(&log).await;
-    srv.call(Call::Set(5)).await.unwrap();
+    srv.call(|r| Call::Set(5, r)).await.unwrap();
     sys::suspend(&srv, None).await.unwrap();
     let err = sys::change_code(&srv, OldVsn::Down("6".into()), "fail", None)
         .await
@@ -127,7 +127,7 @@ async fn a_failing_code_change_keeps_the_old_state_and_the_server_suspended() {
 async fn a_panicking_code_change_keeps_the_old_state_and_the_server_alive() {
     let log = Log::default();
     let srv = started(&log).await;
-    srv.call(Call::Set(5)).await.unwrap();
+    srv.call(|r| Call::Set(5, r)).await.unwrap();
     sys::suspend(&srv, None).await.unwrap();
     let err = sys::change_code(&srv, OldVsn::Up("6".into()), "panic", None)
         .await
@@ -161,7 +161,7 @@ async fn a_suspend_that_timed_out_does_not_suspend_the_server_later() {
         let srv = srv.clone();
         tokio::spawn(async move {
             srv.call_timeout(
-                Call::Slow(Duration::from_secs(10), 1),
+                |r| Call::Slow(Duration::from_secs(10), 1, r),
                 Duration::from_secs(60),
             )
             .await

@@ -36,13 +36,12 @@ pub struct Kid {
 }
 
 pub enum KidCall {
-    Pid,
+    Pid(ReplyTo<Pid>),
 }
 
 impl GenServer for Kid {
     type Args = KidArgs;
     type Call = KidCall;
-    type Reply = Pid;
     type Cast = ExitReason;
     type Info = ();
     type Continue = ();
@@ -64,10 +63,10 @@ impl GenServer for Kid {
 
     async fn handle_call(
         &mut self,
-        _: KidCall,
-        from: ReplyTo<Pid>,
+        call: KidCall,
         ctx: &mut ServerContext<Self>,
     ) -> CallResult<Self> {
+        let KidCall::Pid(from) = call;
         CallResult::reply(from, ctx.pid())
     }
 

@@ -19,6 +19,11 @@ impl Log {
     pub fn entries(&self) -> Vec<String> {
         self.0.lock().clone()
     }
+    /// Forget the entries, keeping the memory for the next ones.
+    #[allow(dead_code)] // Not every test binary that shares this module uses it.
+    pub fn clear(&self) {
+        self.0.lock().clear();
+    }
     /// Forget the entries and give their memory back.
     pub fn release(&self) {
         *self.0.lock() = Vec::new();
@@ -73,22 +78,25 @@ pub struct Srv {
     pub held: Arc<Mutex<Vec<ReplyTo<i64>>>>,
 }
 
+/// Every call answers an `i64`.
+pub type To = ReplyTo<i64>;
+
 pub enum Call {
-    Get,
-    Set(i64),
-    Panic,
-    Stop(ExitReason),
-    StopReply(ExitReason, i64),
+    Get(To),
+    Set(i64, To),
+    Panic(To),
+    Stop(ExitReason, To),
+    StopReply(ExitReason, i64, To),
     /// Keep the ReplyTo to answer on `Cast::Release`.
-    Hold,
+    Hold(To),
     /// Hand the ReplyTo to another process that answers.
-    ReplyFromElsewhere(i64),
+    ReplyFromElsewhere(i64, To),
     /// Reply after sleeping this long (in the callback).
-    Slow(Duration, i64),
-    Myself,
+    Slow(Duration, i64, To),
+    Myself(To),
     /// Reply, then idle timeout.
-    GetThenTimeout(Duration),
-    Monitor(ferrotp::Pid),
+    GetThenTimeout(Duration, To),
+    Monitor(ferrotp::Pid, To),
 }
 
 pub enum Cast {
@@ -101,7 +109,6 @@ pub enum Cast {
 impl GenServer for Srv {
     type Args = Setup;
     type Call = Call;
-    type Reply = i64;
     type Cast = Cast;
     type Info = String;
     type Continue = u32;
@@ -133,39 +140,34 @@ impl GenServer for Srv {
         }
     }
 
-    async fn handle_call(
-        &mut self,
-        call: Call,
-        from: ReplyTo<i64>,
-        ctx: &mut ServerContext<Self>,
-    ) -> CallResult<Self> {
+    async fn handle_call(&mut self, call: Call, ctx: &mut ServerContext<Self>) -> CallResult<Self> {
         match call {
-            Call::Get => CallResult::reply(from, self.value),
-            Call::Set(v) => {
+            Call::Get(from) => CallResult::reply(from, self.value),
+            Call::Set(v, from) => {
                 self.value = v;
                 CallResult::reply(from, v)
             }
-            Call::Panic => panic!("handle_call crashed"),
-            Call::Stop(r) => CallResult::Stop(r),
-            Call::StopReply(r, v) => CallResult::StopReply(r, from, v),
-            Call::Hold => {
+            Call::Panic(_) => panic!("handle_call crashed"),
+            Call::Stop(r, _) => CallResult::Stop(r),
+            Call::StopReply(r, v, from) => CallResult::stop_reply(r, from, v),
+            Call::Hold(from) => {
                 self.held.lock().push(from);
                 CallResult::noreply()
             }
-            Call::ReplyFromElsewhere(v) => {
+            Call::ReplyFromElsewhere(v, from) => {
                 ctx.spawn_link::<(), _, _>(move |_| async move {
                     from.reply(v).unwrap();
                     Ok(())
                 });
                 CallResult::noreply()
             }
-            Call::Slow(d, v) => {
+            Call::Slow(d, v, from) => {
                 tokio::time::sleep(d).await;
                 let delivered = from.is_waiting();
                 self.log.push(format!("slow reply delivered={delivered}"));
                 CallResult::reply(from, v)
             }
-            Call::Myself => {
+            Call::Myself(from) => {
                 let me = ctx.server();
                 let r = me.call(Call::Get).await;
                 let code = match r {
@@ -174,8 +176,10 @@ impl GenServer for Srv {
                 };
                 CallResult::reply(from, code)
             }
-            Call::GetThenTimeout(d) => CallResult::Reply(from, self.value, Next::Timeout(d)),
-            Call::Monitor(pid) => {
+            Call::GetThenTimeout(d, from) => {
+                CallResult::reply_then(from, self.value, Next::Timeout(d))
+            }
+            Call::Monitor(pid, from) => {
                 ctx.monitor(pid);
                 CallResult::reply(from, 0)
             }

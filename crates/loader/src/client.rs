@@ -8,7 +8,7 @@ use ferrotp_runtime::gen_server::{Server, DEFAULT_CALL_TIMEOUT};
 use ferrotp_runtime::{ExitReason, Pid};
 
 use crate::error::HotCallError;
-use crate::process::{HotProcess, HotRequest, Refusal, Speaking};
+use crate::process::{HotCall, HotProcess, HotRequest, Refusal, Speaking};
 
 /// A handle to a hot process of module `I`: calls and casts in the interface's own types,
 /// encoded for the module by the loader. Cheap to clone; it stays valid across upgrades (the
@@ -87,7 +87,7 @@ impl<I: Interface> HotClient<I> {
         };
         let reply = self
             .server
-            .call_timeout(request, timeout)
+            .call_timeout(|reply| HotCall { request, reply }, timeout)
             .await?
             .map_err(|refusal| match refusal {
                 Refusal::Decode(e) => HotCallError::Rejected(e),

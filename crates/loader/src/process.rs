@@ -131,6 +131,13 @@ pub(crate) struct HotRequest {
     pub(crate) bytes: Vec<u8>,
 }
 
+/// A call for a hot process: the request, and where its reply goes (the encoded reply, or why
+/// the process did not hand the request to its module).
+pub(crate) struct HotCall {
+    pub(crate) request: HotRequest,
+    pub(crate) reply: ReplyTo<Result<Vec<u8>, Refusal>>,
+}
+
 /// Why a hot process did not hand a call to its module.
 #[derive(Debug, Clone)]
 pub(crate) enum Refusal {
@@ -298,9 +305,7 @@ pub(crate) fn child_spec(
 
 impl GenServer for HotProcess {
     type Args = HotArgs;
-    type Call = HotRequest;
-    /// The encoded reply, or why the process did not hand the request to its module.
-    type Reply = Result<Vec<u8>, Refusal>;
+    type Call = HotCall;
     type Cast = HotRequest;
     /// Casts delivered by a timer (`cast_self_after`).
     type Info = Vec<u8>;
@@ -338,8 +343,10 @@ impl GenServer for HotProcess {
 
     async fn handle_call(
         &mut self,
-        request: HotRequest,
-        from: ReplyTo<Self::Reply>,
+        HotCall {
+            request,
+            reply: from,
+        }: HotCall,
         ctx: &mut ServerContext<Self>,
     ) -> CallResult<Self> {
         if let Err(refusal) = self.check(request.speaking) {

@@ -92,7 +92,6 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
         (!type_params.is_empty()).then(|| quote!(#e::__Marker(_, never) => match never {},))
     };
     let call_enum = format_ident!("{}Call", ident);
-    let reply_enum = format_ident!("{}Reply", ident);
     let cast_enum = format_ident!("{}Cast", ident);
     let client = format_ident!("{}Client", ident);
     let gs = quote!(#krate::gen_server);
@@ -147,21 +146,49 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
         }
         None => quote!(()),
     };
-    let handle_info = infos.first().map(|h| {
-        let name = &h.name;
-        let awaited = h.is_async.then(|| quote!(.await));
-        let ctx = ctx_arg(h);
+    let notice = |kind: Kind| server.handlers.iter().find(|h| h.kind == kind);
+    let info_arm = |kind: Kind, pattern: TokenStream, value: Option<TokenStream>| {
+        notice(kind).map(|h| {
+            let name = &h.name;
+            let awaited = h.is_async.then(|| quote!(.await));
+            let ctx = ctx_arg(h);
+            quote! {
+                #pattern => {
+                    self.#name(#value #ctx) #awaited;
+                    #gs::HandleResult::noreply()
+                }
+            }
+        })
+    };
+    let arms = [
+        info_arm(
+            Kind::Info,
+            quote!(#gs::Info::Message(message)),
+            Some(quote!(message,)),
+        ),
+        info_arm(
+            Kind::Down,
+            quote!(#gs::Info::Down(down)),
+            Some(quote!(down,)),
+        ),
+        info_arm(
+            Kind::Exit,
+            quote!(#gs::Info::Exit(exit)),
+            Some(quote!(exit,)),
+        ),
+        info_arm(Kind::Timeout, quote!(#gs::Info::Timeout), None),
+    ];
+    let handle_info = arms.iter().any(Option::is_some).then(|| {
+        let arms = arms.iter().flatten();
         quote! {
+            #[allow(unreachable_patterns)]
             async fn handle_info(
                 &mut self,
                 info: #gs::Info<#info_ty>,
                 _ctx: &mut #gs::ServerContext<Self>,
             ) -> #gs::HandleResult<Self> {
                 match info {
-                    #gs::Info::Message(message) => {
-                        self.#name(message, #ctx) #awaited;
-                        #gs::HandleResult::noreply()
-                    }
+                    #(#arms)*
                     other => {
                         #gs::unhandled_info(::core::any::type_name::<Self>(), _ctx.pid(), &other);
                         #gs::HandleResult::noreply()
@@ -236,14 +263,12 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
     let call_variants = calls.iter().map(|h| {
         let v = variant(h);
         let tys = arg_types(h);
-        let doc = format!("Arguments of [`{ident}::{}`].", h.name);
-        quote!(#[doc = #doc] #v(#(#tys,)*))
-    });
-    let reply_variants = calls.iter().map(|h| {
-        let v = variant(h);
         let r = &h.reply;
-        let doc = format!("What [`{ident}::{}`] returned.", h.name);
-        quote!(#[doc = #doc] #v(#r))
+        let doc = format!(
+            "Arguments of [`{ident}::{}`], and where its reply goes.",
+            h.name
+        );
+        quote!(#[doc = #doc] #v(#(#tys,)* #gs::ReplyTo<#r>))
     });
     let cast_variants = casts.iter().map(|h| {
         let v = variant(h);
@@ -259,30 +284,25 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
         let awaited = h.is_async.then(|| quote!(.await));
         let passed = h.params.iter().map(|p| match p {
             Param::Message(n) => quote!(#n),
-            Param::Deferred => quote!(deferred),
+            Param::ReplyTo => quote!(__reply),
             Param::Context => quote!(_ctx),
         });
-        if h.deferred {
+        if h.replies_later {
             quote_spanned! {h.name.span()=>
-                #call_enum::#v(#(#names,)*) => {
-                    let deferred = #gs::Deferred::new(
-                        from,
-                        #reply_enum::#v,
-                        |reply| match reply {
-                            #reply_enum::#v(value) => ::core::option::Option::Some(value),
-                            #[allow(unreachable_patterns)]
-                            _ => ::core::option::Option::None,
-                        },
-                    );
+                #call_enum::#v(#(#names,)* __reply) => {
                     self.#name(#(#passed),*) #awaited;
                     #gs::CallResult::noreply()
                 }
             }
         } else {
+            // Through the context: a handler that asked to stop gets `terminate` run before
+            // its reply is sent, as OTP's `{stop, Reason, Reply, State}`. A separate binding,
+            // because the handler may borrow the context too (and its reply may be `()`).
             quote_spanned! {h.name.span()=>
-                #call_enum::#v(#(#names,)*) => {
-                    let reply = self.#name(#(#passed),*) #awaited;
-                    #gs::CallResult::reply(from, #reply_enum::#v(reply))
+                #call_enum::#v(#(#names,)* __reply) => {
+                    #[allow(clippy::let_unit_value)]
+                    let value = self.#name(#(#passed),*) #awaited;
+                    _ctx.reply(__reply, value)
                 }
             }
         }
@@ -329,11 +349,9 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
                 #(#names: #tys,)*
                 timeout: ::core::time::Duration,
             ) -> ::core::result::Result<#r, #gs::CallError> {
-                match self.server.call_timeout(#call_enum::#v(#(#names,)*), timeout).await? {
-                    #reply_enum::#v(reply) => ::core::result::Result::Ok(reply),
-                    #[allow(unreachable_patterns)]
-                    _ => ::core::unreachable!("the server answers each request with its own reply"),
-                }
+                self.server
+                    .call_timeout(|__reply| #call_enum::#v(#(#names,)* __reply), timeout)
+                    .await
             }
         }
     });
@@ -382,7 +400,6 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
 
     let call_doc =
         format!("Requests of [`{ident}`] that expect a reply (generated by `#[gen_server]`).");
-    let reply_doc = format!("Replies of [`{ident}`] (generated by `#[gen_server]`).");
     let cast_doc =
         format!("Requests of [`{ident}`] that expect no reply (generated by `#[gen_server]`).");
     let client_doc = format!(
@@ -396,10 +413,6 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
         #[allow(private_interfaces, dead_code, clippy::multiple_bound_locations)]
         #vis enum #call_enum #impl_g #where_c { #(#call_variants,)* #marker }
 
-        #[doc = #reply_doc]
-        #[allow(private_interfaces, dead_code, clippy::multiple_bound_locations)]
-        #vis enum #reply_enum #impl_g #where_c { #(#reply_variants,)* #marker }
-
         #[doc = #cast_doc]
         #[allow(private_interfaces, dead_code, clippy::multiple_bound_locations)]
         #vis enum #cast_enum #impl_g #where_c { #(#cast_variants,)* #marker }
@@ -409,7 +422,6 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
         impl #impl_g #gs::GenServer for #self_ty #where_c {
             type Args = #args_ty;
             type Call = #call_enum #ty_g;
-            type Reply = #reply_enum #ty_g;
             type Cast = #cast_enum #ty_g;
             type Info = #info_ty;
             type Continue = #continue_ty;
@@ -429,10 +441,8 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
             async fn handle_call(
                 &mut self,
                 request: #call_enum #ty_g,
-                from: #gs::ReplyTo<#reply_enum #ty_g>,
                 _ctx: &mut #gs::ServerContext<Self>,
             ) -> #gs::CallResult<Self> {
-                let _ = &from;
                 match request { #(#call_arms)* #call_marker }
             }
 

@@ -18,7 +18,6 @@
 //! A closure that panics crashes the agent, as an exception in an Elixir agent function does;
 //! the caller gets [`CallError::Exit`] with the panic.
 
-use std::any::Any;
 use std::fmt;
 use std::time::Duration;
 
@@ -28,8 +27,9 @@ use crate::gen_server::{
 };
 use crate::ExitReason;
 
-type Op<T> = Box<dyn FnOnce(&mut T) -> Box<dyn Any + Send> + Send>;
-type CastOp<T> = Box<dyn FnOnce(&mut T) + Send>;
+/// A closure run on the state; a call's closure carries its typed reply handle and replies
+/// itself.
+type Op<T> = Box<dyn FnOnce(&mut T) + Send>;
 
 /// The GenServer behind an [`Agent`].
 pub struct AgentState<T> {
@@ -45,8 +45,7 @@ impl<T> fmt::Debug for AgentState<T> {
 impl<T: Send + 'static> GenServer for AgentState<T> {
     type Args = Box<dyn FnOnce() -> T + Send>;
     type Call = Op<T>;
-    type Reply = Box<dyn Any + Send>;
-    type Cast = CastOp<T>;
+    type Cast = Op<T>;
     type Info = ();
     type Continue = ();
 
@@ -54,21 +53,12 @@ impl<T: Send + 'static> GenServer for AgentState<T> {
         Init::ok(AgentState { state: make() })
     }
 
-    async fn handle_call(
-        &mut self,
-        op: Op<T>,
-        from: ReplyTo<Box<dyn Any + Send>>,
-        _: &mut ServerContext<Self>,
-    ) -> CallResult<Self> {
-        let value = op(&mut self.state);
-        CallResult::reply(from, value)
+    async fn handle_call(&mut self, op: Op<T>, _: &mut ServerContext<Self>) -> CallResult<Self> {
+        op(&mut self.state);
+        CallResult::noreply()
     }
 
-    async fn handle_cast(
-        &mut self,
-        op: CastOp<T>,
-        _: &mut ServerContext<Self>,
-    ) -> HandleResult<Self> {
+    async fn handle_cast(&mut self, op: Op<T>, _: &mut ServerContext<Self>) -> HandleResult<Self> {
         op(&mut self.state);
         HandleResult::noreply()
     }
@@ -176,11 +166,16 @@ impl<T: Send + 'static> Agent<T> {
         f: impl FnOnce(&mut T) -> R + Send + 'static,
         timeout: Duration,
     ) -> Result<R, CallError> {
-        let op: Op<T> = Box::new(move |s| Box::new(f(s)));
-        let value = self.server.call_timeout(op, timeout).await?;
-        Ok(*value
-            .downcast::<R>()
-            .expect("the agent replies with what the closure returned"))
+        self.server
+            .call_timeout(
+                |to: ReplyTo<R>| -> Op<T> {
+                    Box::new(move |state| {
+                        let _ = to.reply(f(state));
+                    })
+                },
+                timeout,
+            )
+            .await
     }
 
     /// Change the state with `f` without waiting (fire and forget).

@@ -138,7 +138,7 @@ fn or_default(timeout: Option<Duration>) -> Duration {
 /// #[derive(Clone)]
 /// struct Counter(u64);
 /// impl GenServer for Counter {
-///     type Args = u64; type Call = (); type Reply = (); type Cast = (); type Info = (); type Continue = ();
+///     type Args = u64; type Call = (); type Cast = (); type Info = (); type Continue = ();
 ///     async fn init(n: u64, _: &mut ServerContext<Self>) -> Init<Self> { Init::ok(Counter(n)) }
 /// }
 ///

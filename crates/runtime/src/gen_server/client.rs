@@ -111,14 +111,18 @@ impl<S: GenServer> Server<S> {
 
     /// Call the server and wait up to [`DEFAULT_CALL_TIMEOUT`] (5 s) for the reply.
     ///
+    /// `request` builds the request around the handle its reply goes to: a request variant
+    /// `Get(ReplyTo<u64>)` is called as `server.call(Call::Get)` and answers a `u64`; one
+    /// with arguments as `server.call(|to| Call::Add(5, to))`.
+    ///
     /// # Errors
     ///
     /// See [`CallError`]: `Timeout`, `NoProc`, `CallingSelf`, `Exit(reason)` when the server
-    /// died before replying, `MailboxFull`.
-    pub fn call(
+    /// died before replying, `MailboxFull`, `WrongType`.
+    pub fn call<T: Send + 'static>(
         &self,
-        request: S::Call,
-    ) -> impl Future<Output = Result<S::Reply, CallError>> + Send + '_ {
+        request: impl FnOnce(ReplyTo<T>) -> S::Call,
+    ) -> impl Future<Output = Result<T, CallError>> + Send + '_ {
         self.call_with(request, Some(DEFAULT_CALL_TIMEOUT))
     }
 
@@ -127,11 +131,11 @@ impl<S: GenServer> Server<S> {
     /// # Errors
     ///
     /// As [`call`](Self::call).
-    pub fn call_timeout(
+    pub fn call_timeout<T: Send + 'static>(
         &self,
-        request: S::Call,
+        request: impl FnOnce(ReplyTo<T>) -> S::Call,
         timeout: Duration,
-    ) -> impl Future<Output = Result<S::Reply, CallError>> + Send + '_ {
+    ) -> impl Future<Output = Result<T, CallError>> + Send + '_ {
         self.call_with(request, Some(timeout))
     }
 
@@ -141,18 +145,25 @@ impl<S: GenServer> Server<S> {
     /// # Errors
     ///
     /// As [`call`](Self::call), except `Timeout`.
-    pub fn call_infinity(
+    pub fn call_infinity<T: Send + 'static>(
         &self,
-        request: S::Call,
-    ) -> impl Future<Output = Result<S::Reply, CallError>> + Send + '_ {
+        request: impl FnOnce(ReplyTo<T>) -> S::Call,
+    ) -> impl Future<Output = Result<T, CallError>> + Send + '_ {
         self.call_with(request, None)
     }
 
-    fn call_with(&self, request: S::Call, timeout: Option<Duration>) -> Call<'_, S> {
+    fn call_with<T: Send + 'static>(
+        &self,
+        request: impl FnOnce(ReplyTo<T>) -> S::Call,
+        timeout: Option<Duration>,
+    ) -> Call<'_, S, T> {
+        let caller = process::current();
+        let (tx, rx) = oneshot::channel();
         Call {
             server: self,
             timeout,
-            state: CallState::Start(Some(request)),
+            caller,
+            state: CallState::Start(Some((request(ReplyTo::new(tx, caller)), rx))),
         }
     }
 
@@ -311,18 +322,19 @@ fn spend_budget() -> impl Future<Output = ()> {
 /// request, wait for the reply (arming a timer only if needed, see [`AwaitReply`]), and only if
 /// the reply handle is dropped, wait for the server's exit to report its reason. One future,
 /// polled directly, costs less per call than an `async fn` wrapping another future.
-struct Call<'a, S: GenServer> {
+struct Call<'a, S: GenServer, T> {
     server: &'a Server<S>,
     timeout: Option<Duration>,
-    state: CallState<S>,
+    caller: Option<Pid>,
+    state: CallState<S, T>,
 }
 
-enum CallState<S: GenServer> {
+enum CallState<S: GenServer, T> {
     /// Not sent yet (a future does nothing until polled).
-    Start(Option<S::Call>),
+    Start(Option<(S::Call, oneshot::Receiver<T>)>),
     /// Sent; `resolved` is the address a name resolved to, for the slow path.
     Waiting {
-        reply: AwaitReply<S::Reply>,
+        reply: AwaitReply<T>,
         resolved: Option<Addr<Request<S>>>,
     },
     /// Failed before anything was awaited: the error is returned once a unit of tokio's
@@ -337,11 +349,11 @@ enum CallState<S: GenServer> {
 
 // Nothing in a call is pinned structurally: the reply channel and the boxed slow path are
 // `Unpin`, and the request is moved out on the first poll.
-impl<S: GenServer> Unpin for Call<'_, S> {}
+impl<S: GenServer, T> Unpin for Call<'_, S, T> {}
 
-impl<S: GenServer> Call<'_, S> {
+impl<S: GenServer, T> Call<'_, S, T> {
     /// Send the request; the next state.
-    fn start(&mut self, request: S::Call) -> CallState<S> {
+    fn start(&mut self, request: S::Call, rx: oneshot::Receiver<T>) -> CallState<S, T> {
         let resolved = match &self.server.target {
             Target::Addr(_) => None,
             Target::Name(_) => match self.server.resolve() {
@@ -354,12 +366,10 @@ impl<S: GenServer> Call<'_, S> {
             (_, Some(a)) => a,
             (Target::Name(_), None) => unreachable!("resolved above"),
         };
-        let caller = process::current();
-        if caller == Some(addr.pid()) {
+        if self.caller == Some(addr.pid()) {
             return CallState::Failed(Some(CallError::CallingSelf));
         }
-        let (tx, rx) = oneshot::channel();
-        if let Err(e) = addr.send(Request::Call(request, ReplyTo::new(tx, caller))) {
+        if let Err(e) = addr.send(Request::Call(request)) {
             return CallState::Failed(Some(if e.is_full() {
                 CallError::MailboxFull
             } else {
@@ -378,16 +388,16 @@ impl<S: GenServer> Call<'_, S> {
     }
 }
 
-impl<S: GenServer> Future for Call<'_, S> {
-    type Output = Result<S::Reply, CallError>;
+impl<S: GenServer, T: Send + 'static> Future for Call<'_, S, T> {
+    type Output = Result<T, CallError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         loop {
             match &mut this.state {
-                CallState::Start(request) => {
-                    let request = request.take().expect("a call starts once");
-                    this.state = this.start(request);
+                CallState::Start(start) => {
+                    let (request, rx) = start.take().expect("a call starts once");
+                    this.state = this.start(request, rx);
                 }
                 CallState::Waiting { reply, resolved } => {
                     let waited = match Pin::new(reply).poll(cx) {

@@ -19,6 +19,7 @@ pub struct ServerContext<S: GenServer> {
     parent: Option<Pid>,
     stop: Option<ExitReason>,
     continuation: Option<S::Continue>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<S: GenServer> ServerContext<S> {
@@ -28,6 +29,7 @@ impl<S: GenServer> ServerContext<S> {
             parent,
             stop: None,
             continuation: None,
+            timeout: None,
         }
     }
 
@@ -122,6 +124,25 @@ impl<S: GenServer> ServerContext<S> {
     }
 
     #[inline]
+    /// Reply to a call from `handle_call`: at once — or, if this callback asked to
+    /// [`stop`](Self::stop), once `terminate` has run (OTP's `{stop, Reason, Reply, State}`).
+    /// What `#[gen_server]` call handlers return through.
+    pub fn reply<T: Send + 'static>(
+        &mut self,
+        to: super::ReplyTo<T>,
+        value: T,
+    ) -> super::CallResult<S> {
+        match self.stop.take() {
+            Some(reason) => super::CallResult::stop_reply(reason, to, value),
+            None => super::CallResult::reply(to, value),
+        }
+    }
+
+    /// Whether a callback asked to [`stop`](Self::stop).
+    pub fn is_stopping(&self) -> bool {
+        self.stop.is_some()
+    }
+
     pub(crate) fn take_stop(&mut self) -> Option<ExitReason> {
         // Checked first: taking moves the whole (large) option even when it is empty.
         self.stop.as_ref()?;
@@ -139,9 +160,21 @@ impl<S: GenServer> ServerContext<S> {
         self.continuation.take()
     }
 
+    /// Wait at most `timeout` for the next message after the current callback, then call
+    /// `handle_info(Info::Timeout)` (a `#[timeout]` handler), as if the callback had returned
+    /// `Next::Timeout(timeout)`. Any message cancels it. The way for code that does not build
+    /// the return value itself (such as `#[gen_server]` handlers) to set an idle timeout.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = Some(timeout);
+    }
+
+    pub(crate) fn take_timeout(&mut self) -> Option<Duration> {
+        self.timeout.take()
+    }
+
     #[inline]
     pub(crate) fn has_continuation(&self) -> bool {
-        self.continuation.is_some()
+        self.continuation.is_some() || self.timeout.is_some()
     }
 
     /// How many messages wait in the server's mailbox.

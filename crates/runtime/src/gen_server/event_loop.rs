@@ -100,12 +100,12 @@ enum Incoming<S: GenServer> {
 }
 
 /// What the loop does after one message.
-enum Flow<S: GenServer> {
+enum Flow {
     Continue,
     /// Stop: run `terminate` with the reason, then exit.
     Stop(ExitReason),
     /// Stop, replying once `terminate` has run.
-    StopReply(ExitReason, super::ReplyTo<S::Reply>, S::Reply),
+    StopReply(ExitReason, super::PendingReply),
 }
 
 impl<S: GenServer> Loop<S> {
@@ -117,10 +117,12 @@ impl<S: GenServer> Loop<S> {
         }
         self.timeout = None;
         self.deadline = None;
-        // A continuation asked for through the context replaces the returned `Next`.
-        let next = match self.ctx.take_continuation() {
-            Some(c) => Next::Continue(c),
-            None => next,
+        // A continuation or timeout asked for through the context replaces the returned
+        // `Next`.
+        let next = match (self.ctx.take_continuation(), self.ctx.take_timeout()) {
+            (Some(c), _) => Next::Continue(c),
+            (None, Some(t)) => Next::Timeout(t),
+            (None, None) => next,
         };
         match next {
             Next::Wait => {}
@@ -147,9 +149,9 @@ impl<S: GenServer> Loop<S> {
                 self.after(r)
             } else if !self.suspended && self.deadline.is_none() {
                 match self.ctx.process.recv().await {
-                    Message::User(Request::Call(request, from)) => {
+                    Message::User(Request::Call(request)) => {
                         self.handled += 1;
-                        let r = guarded(self.state.handle_call(request, from, &mut self.ctx)).await;
+                        let r = guarded(self.state.handle_call(request, &mut self.ctx)).await;
                         self.after_call(r)
                     }
                     Message::User(Request::Cast(msg)) => {
@@ -172,10 +174,10 @@ impl<S: GenServer> Loop<S> {
             match flow {
                 Flow::Continue => {}
                 Flow::Stop(reason) => return Box::pin(self.terminate(reason)).await,
-                Flow::StopReply(reason, to, value) => {
+                Flow::StopReply(reason, reply) => {
                     // `terminate` first, then the reply, then the exit (OTP's order).
                     let reason = Box::pin(self.terminate(reason)).await;
-                    let _ = to.reply(value);
+                    reply.send();
                     return reason;
                 }
             }
@@ -183,26 +185,17 @@ impl<S: GenServer> Loop<S> {
     }
 
     #[inline]
-    fn after_call(&mut self, r: Result<CallResult<S>, ExitReason>) -> Flow<S> {
+    fn after_call(&mut self, r: Result<CallResult<S>, ExitReason>) -> Flow {
         let stop = self.ctx.take_stop();
         match (r, stop) {
             (Err(panicked), _) => Flow::Stop(panicked),
-            (Ok(CallResult::Reply(to, value, _)), Some(reason)) => {
-                Flow::StopReply(reason, to, value)
-            }
-            (Ok(CallResult::Reply(to, value, next)), None) => {
-                // The caller may have timed out: then the late reply is dropped here.
-                let _ = to.reply(value);
-                self.apply(next);
-                Flow::Continue
-            }
             (Ok(CallResult::NoReply(_)), Some(reason)) => Flow::Stop(reason),
             (Ok(CallResult::NoReply(next)), None) => {
                 self.apply(next);
                 Flow::Continue
             }
             (Ok(CallResult::Stop(reason)), _) => Flow::Stop(reason),
-            (Ok(CallResult::StopReply(reason, to, value)), _) => Flow::StopReply(reason, to, value),
+            (Ok(CallResult::StopReply(reason, reply)), _) => Flow::StopReply(reason, reply),
         }
     }
 
@@ -235,7 +228,7 @@ impl<S: GenServer> Loop<S> {
         }
     }
 
-    async fn handle(&mut self, m: Message<Request<S>>) -> Flow<S> {
+    async fn handle(&mut self, m: Message<Request<S>>) -> Flow {
         let req = match m {
             Message::User(Request::System(req)) => return self.system(*req),
             // Only reached while trapping: the parent's exit stops the server (OTP rule 3).
@@ -245,8 +238,8 @@ impl<S: GenServer> Loop<S> {
         self.deadline = None;
         self.handled += 1;
         match req {
-            Message::User(Request::Call(request, from)) => {
-                let r = guarded(self.state.handle_call(request, from, &mut self.ctx)).await;
+            Message::User(Request::Call(request)) => {
+                let r = guarded(self.state.handle_call(request, &mut self.ctx)).await;
                 self.after_call(r)
             }
             Message::User(Request::Cast(msg)) => {
@@ -269,7 +262,7 @@ impl<S: GenServer> Loop<S> {
         }
     }
 
-    fn after(&mut self, r: Result<HandleResult<S>, ExitReason>) -> Flow<S> {
+    fn after(&mut self, r: Result<HandleResult<S>, ExitReason>) -> Flow {
         let stop = self.ctx.take_stop();
         match (r, stop) {
             (Err(panicked), _) => Flow::Stop(panicked),
@@ -301,7 +294,7 @@ impl<S: GenServer> Loop<S> {
     }
 
     /// Serve a `sys` request.
-    fn system(&mut self, req: SystemRequest<S>) -> Flow<S> {
+    fn system(&mut self, req: SystemRequest<S>) -> Flow {
         match req {
             SystemRequest::Inspect(f) => f(&self.state),
             SystemRequest::Replace(f) => f(&mut self.state),

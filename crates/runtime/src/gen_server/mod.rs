@@ -40,13 +40,12 @@
 //!     count: u64,
 //! }
 //!
-//! enum Call { Get }
+//! enum Call { Get(ReplyTo<u64>) }
 //! enum Cast { Add(u64) }
 //!
 //! impl GenServer for Counter {
 //!     type Args = u64;
 //!     type Call = Call;
-//!     type Reply = u64;
 //!     type Cast = Cast;
 //!     type Info = ();
 //!     type Continue = ();
@@ -55,9 +54,9 @@
 //!         Init::ok(Counter { count: start })
 //!     }
 //!
-//!     async fn handle_call(&mut self, call: Call, from: ReplyTo<u64>, _ctx: &mut ServerContext<Self>) -> CallResult<Self> {
+//!     async fn handle_call(&mut self, call: Call, _ctx: &mut ServerContext<Self>) -> CallResult<Self> {
 //!         match call {
-//!             Call::Get => CallResult::reply(from, self.count),
+//!             Call::Get(from) => CallResult::reply(from, self.count),
 //!         }
 //!     }
 //!
@@ -88,8 +87,8 @@ use std::future::Future;
 pub use client::{Server, DEFAULT_CALL_TIMEOUT};
 pub use context::ServerContext;
 pub use error::{CallError, StartError, StopError};
-pub use reply::{Deferred, ReplyError, ReplyTo};
-pub use result::{CallResult, HandleResult, Info, Init, Next};
+pub use reply::{ReplyError, ReplyTo};
+pub use result::{CallResult, HandleResult, Info, Init, Next, PendingReply};
 pub use start::{child_spec, child_spec_with, start_with, StartOptions};
 
 use crate::sys::{OldVsn, SystemRequest};
@@ -110,7 +109,8 @@ pub fn unhandled_info<I>(server: &'static str, pid: crate::Pid, info: &Info<I>) 
 
 /// What a server's mailbox holds.
 pub(crate) enum Request<S: GenServer> {
-    Call(S::Call, ReplyTo<S::Reply>),
+    /// A call; the request carries its own typed reply handle.
+    Call(S::Call),
     Cast(S::Cast),
     Info(S::Info),
     /// Boxed: rare, and much larger than a call or a cast, which every message would
@@ -132,10 +132,10 @@ pub(crate) enum Request<S: GenServer> {
 pub trait GenServer: Sized + Send + 'static {
     /// What `init` takes.
     type Args: Send + 'static;
-    /// Requests that expect a reply.
+    /// Requests that expect a reply. Each carries the handle its reply goes to, typed by what
+    /// it answers: `enum Call { Get(ReplyTo<u64>), Rename(String, ReplyTo<()>) }`; a client
+    /// calls with `server.call(Call::Get)` or `server.call(|to| Call::Rename(name, to))`.
     type Call: Send + 'static;
-    /// Replies to calls.
-    type Reply: Send + 'static;
     /// Requests that expect no reply.
     type Cast: Send + 'static;
     /// Plain messages (and timer messages) for `handle_info`.
@@ -161,16 +161,15 @@ pub trait GenServer: Sized + Send + 'static {
         ctx: &mut ServerContext<Self>,
     ) -> impl Future<Output = Init<Self>> + Send;
 
-    /// Serve a call: reply now (`CallResult::reply`), later (keep `from`, return
-    /// `CallResult::noreply`), or stop, with or without a reply.
+    /// Serve a call: reply now through the request's [`ReplyTo`] (`CallResult::reply`),
+    /// later (keep it, return `CallResult::noreply`), or stop, with or without a reply.
     fn handle_call(
         &mut self,
         request: Self::Call,
-        from: ReplyTo<Self::Reply>,
         ctx: &mut ServerContext<Self>,
     ) -> impl Future<Output = CallResult<Self>> + Send {
         async move {
-            let _ = (request, from, ctx);
+            let _ = (request, ctx);
             CallResult::Stop(ExitReason::error(format_args!(
                 "bad_call: {} does not implement handle_call",
                 std::any::type_name::<Self>()

@@ -6,12 +6,15 @@ use crate::sync::oneshot;
 
 use crate::Pid;
 
-/// Where the reply to one call goes (OTP's `From`).
+/// Where the reply to one call goes (OTP's `From`), typed by what the call answers.
 ///
-/// `handle_call` receives it by value. Reply at once by returning
-/// [`CallResult::reply`](super::CallResult::reply), or keep it and reply later — from a later
-/// callback, another task or another process — with [`ReplyTo::reply`]. A `ReplyTo` is
-/// consumed by replying, so a call can never be answered twice.
+/// A client makes one per call: [`Server::call`](super::Server::call) takes a function from a
+/// `ReplyTo<T>` to the request, so each request carries the handle for its own reply type
+/// (`server.call(Call::Get)` for `enum Call { Get(ReplyTo<u64>) }`). `handle_call` finds it in
+/// the request: reply at once by returning [`CallResult::reply`](super::CallResult::reply), or
+/// keep it and reply later — from a later callback, another task or another process — with
+/// [`ReplyTo::reply`]. A `ReplyTo` is consumed by replying, so a call can never be answered
+/// twice.
 ///
 /// # Examples
 ///
@@ -22,10 +25,12 @@ use crate::Pid;
 /// /// Holds calls until someone casts `release`.
 /// struct Gate { waiting: Vec<ReplyTo<&'static str>> }
 ///
+/// /// The one call: wait at the gate.
+/// struct Wait(ReplyTo<&'static str>);
+///
 /// impl GenServer for Gate {
 ///     type Args = ();
-///     type Call = ();
-///     type Reply = &'static str;
+///     type Call = Wait;
 ///     type Cast = ();
 ///     type Info = ();
 ///     type Continue = ();
@@ -33,7 +38,7 @@ use crate::Pid;
 ///     async fn init(_: (), _: &mut ServerContext<Self>) -> Init<Self> {
 ///         Init::ok(Gate { waiting: Vec::new() })
 ///     }
-///     async fn handle_call(&mut self, _: (), from: ReplyTo<&'static str>, _: &mut ServerContext<Self>) -> CallResult<Self> {
+///     async fn handle_call(&mut self, Wait(from): Wait, _: &mut ServerContext<Self>) -> CallResult<Self> {
 ///         self.waiting.push(from);
 ///         CallResult::noreply()
 ///     }
@@ -46,7 +51,7 @@ use crate::Pid;
 /// }
 ///
 /// let gate = Gate::start(()).await.unwrap();
-/// let waiter = { let g = gate.clone(); tokio::spawn(async move { g.call(()).await }) };
+/// let waiter = { let g = gate.clone(); tokio::spawn(async move { g.call(Wait).await }) };
 /// tokio::task::yield_now().await;
 /// gate.cast(());
 /// assert_eq!(waiter.await.unwrap().unwrap(), "open");
@@ -117,54 +122,3 @@ impl<R> fmt::Display for ReplyError<R> {
 }
 
 impl<R> std::error::Error for ReplyError<R> {}
-
-type Deliver<T> = Box<dyn FnOnce(T) -> Result<(), T> + Send>;
-
-/// A reply a `#[gen_server]` call handler promises to give later: the macro's typed form of
-/// [`ReplyTo`]. A handler that takes a `Deferred<T>` parameter answers its caller by calling
-/// [`Deferred::reply`] — now, from a later callback, or from another process.
-pub struct Deferred<T> {
-    deliver: Deliver<T>,
-    caller: Option<crate::Pid>,
-}
-
-impl<T: Send + 'static> Deferred<T> {
-    /// Wrap a `ReplyTo` of the server's reply type with how a `T` becomes that reply.
-    #[doc(hidden)]
-    pub fn new<R: Send + 'static>(
-        to: ReplyTo<R>,
-        wrap: fn(T) -> R,
-        unwrap: fn(R) -> Option<T>,
-    ) -> Self {
-        let caller = to.caller();
-        Deferred {
-            deliver: Box::new(move |value| {
-                to.reply(wrap(value))
-                    .map_err(|e| unwrap(e.into_inner()).expect("the reply comes back as sent"))
-            }),
-            caller,
-        }
-    }
-
-    /// Send the reply.
-    ///
-    /// # Errors
-    ///
-    /// [`ReplyError`] with the value handed back if the caller no longer waits.
-    pub fn reply(self, value: T) -> Result<(), ReplyError<T>> {
-        (self.deliver)(value).map_err(|value| ReplyError { value })
-    }
-
-    /// The calling process, if the call came from one.
-    pub fn caller(&self) -> Option<crate::Pid> {
-        self.caller
-    }
-}
-
-impl<T> fmt::Debug for Deferred<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Deferred")
-            .field("caller", &self.caller)
-            .finish_non_exhaustive()
-    }
-}

@@ -59,35 +59,72 @@ impl<S: GenServer> From<Result<S, ExitReason>> for Init<S> {
     }
 }
 
-/// What `handle_call` returns.
+/// What `handle_call` returns. Each call carries its own typed reply handle ([`ReplyTo<T>`],
+/// in the request), so the reply itself goes through the handle; the result says what the
+/// server does next.
 ///
-/// | `CallResult`                        | OTP                              |
-/// |-------------------------------------|----------------------------------|
-/// | `Reply(to, value, next)`            | `{reply, R, S, Next}`            |
-/// | `NoReply(next)`                     | `{noreply, S, Next}` (reply later with [`ReplyTo::reply`]) |
-/// | `Stop(reason)`                      | `{stop, Reason, S}`: the caller gets the exit reason |
-/// | `StopReply(reason, to, value)`      | `{stop, Reason, R, S}`: `terminate` runs first, then the reply |
+/// | `CallResult`                                  | OTP                              |
+/// |-----------------------------------------------|----------------------------------|
+/// | [`CallResult::reply(to, value)`](Self::reply) | `{reply, R, S}`: the reply is sent at once |
+/// | [`reply_then(to, value, next)`](Self::reply_then) | `{reply, R, S, Next}`        |
+/// | [`noreply()`](Self::noreply), `NoReply(next)` | `{noreply, S, Next}` (reply later with [`ReplyTo::reply`]) |
+/// | `Stop(reason)`                                | `{stop, Reason, S}`: the caller gets the exit reason |
+/// | [`stop_reply(reason, to, value)`](Self::stop_reply) | `{stop, Reason, R, S}`: `terminate` runs first, then the reply |
 pub enum CallResult<S: GenServer> {
-    /// Reply now.
-    Reply(ReplyTo<S::Reply>, S::Reply, Next<S::Continue>),
-    /// Do not reply now; the `ReplyTo` was kept to reply later (or dropped: the caller then
-    /// waits until its timeout, as in OTP).
+    /// Carry on: the reply was given (by [`CallResult::reply`]), or the `ReplyTo` was kept to
+    /// reply later (or dropped: the caller then waits until its timeout, as in OTP).
     NoReply(Next<S::Continue>),
     /// Stop without replying; the caller's call fails with `reason`.
     Stop(ExitReason),
-    /// Stop, and reply once `terminate` has run.
-    StopReply(ExitReason, ReplyTo<S::Reply>, S::Reply),
+    /// Stop, and send the reply once `terminate` has run.
+    StopReply(ExitReason, PendingReply),
 }
 
 impl<S: GenServer> CallResult<S> {
-    /// Reply `value` to `to` and wait for the next message.
-    pub fn reply(to: ReplyTo<S::Reply>, value: S::Reply) -> Self {
-        CallResult::Reply(to, value, Next::Wait)
+    /// Reply `value` to `to` now, and wait for the next message.
+    pub fn reply<T>(to: ReplyTo<T>, value: T) -> Self {
+        Self::reply_then(to, value, Next::Wait)
+    }
+
+    /// Reply `value` to `to` now, then do `next`.
+    pub fn reply_then<T>(to: ReplyTo<T>, value: T, next: Next<S::Continue>) -> Self {
+        // A caller that stopped waiting (timed out, exited) just does not get it: the late
+        // reply is dropped here, never delivered.
+        let _ = to.reply(value);
+        CallResult::NoReply(next)
     }
 
     /// No reply now, wait for the next message.
     pub fn noreply() -> Self {
         CallResult::NoReply(Next::Wait)
+    }
+
+    /// Stop with `reason`, and reply `value` to `to` once `terminate` has run.
+    pub fn stop_reply<T: Send + 'static>(reason: ExitReason, to: ReplyTo<T>, value: T) -> Self {
+        CallResult::StopReply(reason, PendingReply::new(to, value))
+    }
+}
+
+/// A reply held back until `terminate` has run ([`CallResult::stop_reply`]).
+pub struct PendingReply(Box<dyn FnOnce() + Send>);
+
+impl PendingReply {
+    /// A reply of `value` to `to`, sent by [`send`](Self::send).
+    pub fn new<T: Send + 'static>(to: ReplyTo<T>, value: T) -> Self {
+        PendingReply(Box::new(move || {
+            let _ = to.reply(value);
+        }))
+    }
+
+    /// Send it.
+    pub fn send(self) {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for PendingReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PendingReply")
     }
 }
 
@@ -138,7 +175,6 @@ debug_by_variant!(Init {
     Error
 });
 debug_by_variant!(CallResult {
-    Reply,
     NoReply,
     Stop,
     StopReply

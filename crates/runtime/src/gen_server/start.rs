@@ -148,7 +148,7 @@ pub async fn start_with<S: GenServer>(
 /// # use ferrotp_runtime::gen_server::{self, GenServer, Init, ServerContext};
 /// # struct Cache;
 /// # impl GenServer for Cache {
-/// #     type Args = usize; type Call = (); type Reply = (); type Cast = (); type Info = (); type Continue = ();
+/// #     type Args = usize; type Call = (); type Cast = (); type Info = (); type Continue = ();
 /// #     async fn init(_: usize, _: &mut ServerContext<Self>) -> Init<Self> { Init::ok(Cache) }
 /// # }
 /// use ferrotp_runtime::supervisor::Restart;

@@ -63,22 +63,14 @@ impl DynamicSupervisorFlags {
 
 type MakeSpec<E> = Box<dyn FnOnce(&E) -> ChildSpec + Send>;
 
+/// A dynamic supervisor's calls, each with its typed reply.
 #[doc(hidden)]
 #[allow(missing_debug_implementations)]
 pub enum DynCall<E> {
-    StartChild(MakeSpec<E>),
-    TerminateChild(Pid),
-    WhichChildren,
-    CountChildren,
-}
-
-#[doc(hidden)]
-#[allow(missing_debug_implementations)]
-pub enum DynReply {
-    Started(Result<Option<Pid>, SupervisorError>),
-    Done(Result<(), SupervisorError>),
-    Children(Vec<ChildInfo>),
-    Counts(ChildCounts),
+    StartChild(MakeSpec<E>, ReplyTo<Result<Option<Pid>, SupervisorError>>),
+    TerminateChild(Pid, ReplyTo<Result<(), SupervisorError>>),
+    WhichChildren(ReplyTo<Vec<ChildInfo>>),
+    CountChildren(ReplyTo<ChildCounts>),
 }
 
 struct DynChild {
@@ -110,7 +102,6 @@ impl<E> fmt::Debug for DynamicState<E> {
 impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
     type Args = (DynamicSupervisorFlags, E);
     type Call = DynCall<E>;
-    type Reply = DynReply;
     type Cast = u64;
     type Info = ();
     type Continue = ();
@@ -134,13 +125,19 @@ impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
     async fn handle_call(
         &mut self,
         call: DynCall<E>,
-        from: ReplyTo<DynReply>,
         ctx: &mut ServerContext<Self>,
     ) -> CallResult<Self> {
-        let reply = match call {
-            DynCall::StartChild(make) => DynReply::Started(self.start_child(make).await),
-            DynCall::TerminateChild(pid) => DynReply::Done(self.terminate_child(pid, ctx).await),
-            DynCall::WhichChildren => DynReply::Children(
+        match call {
+            DynCall::StartChild(make, to) => {
+                let started = self.start_child(make).await;
+                CallResult::reply(to, started)
+            }
+            DynCall::TerminateChild(pid, to) => {
+                let done = self.terminate_child(pid, ctx).await;
+                CallResult::reply(to, done)
+            }
+            DynCall::WhichChildren(to) => CallResult::reply(
+                to,
                 self.children
                     .values()
                     .map(|c| ChildInfo {
@@ -151,11 +148,11 @@ impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
                     })
                     .collect(),
             ),
-            DynCall::CountChildren => DynReply::Counts(ChildCounts::tally(
-                self.children.values().map(|c| (c.pid, c.spec.child_type)),
-            )),
-        };
-        CallResult::reply(from, reply)
+            DynCall::CountChildren(to) => CallResult::reply(
+                to,
+                ChildCounts::tally(self.children.values().map(|c| (c.pid, c.spec.child_type))),
+            ),
+        }
     }
 
     async fn handle_cast(&mut self, key: u64, ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
@@ -424,7 +421,10 @@ impl<E: Send + Sync + 'static> DynamicSupervisor<E> {
         &self.server
     }
 
-    async fn call(&self, call: DynCall<E>) -> Result<DynReply, SupervisorError> {
+    async fn call<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(ReplyTo<T>) -> DynCall<E>,
+    ) -> Result<T, SupervisorError> {
         Ok(self.server.call_infinity(call).await?)
     }
 
@@ -447,10 +447,8 @@ impl<E: Send + Sync + 'static> DynamicSupervisor<E> {
         &self,
         make: impl FnOnce(&E) -> ChildSpec + Send + 'static,
     ) -> Result<Option<Pid>, SupervisorError> {
-        match self.call(DynCall::StartChild(Box::new(make))).await? {
-            DynReply::Started(r) => r,
-            _ => unreachable!("start_child answers with a start result"),
-        }
+        self.call(|to| DynCall::StartChild(Box::new(make), to))
+            .await?
     }
 
     /// Stop the child `pid` with its shutdown spec; it is not restarted.
@@ -459,10 +457,7 @@ impl<E: Send + Sync + 'static> DynamicSupervisor<E> {
     ///
     /// [`SupervisorError::NotFound`] if `pid` is not a child (any more).
     pub async fn terminate_child(&self, pid: Pid) -> Result<(), SupervisorError> {
-        match self.call(DynCall::TerminateChild(pid)).await? {
-            DynReply::Done(r) => r,
-            _ => unreachable!("terminate_child answers done"),
-        }
+        self.call(|to| DynCall::TerminateChild(pid, to)).await?
     }
 
     /// The children, in no particular order.
@@ -471,10 +466,7 @@ impl<E: Send + Sync + 'static> DynamicSupervisor<E> {
     ///
     /// [`SupervisorError::Call`] if the supervisor is not alive.
     pub async fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
-        match self.call(DynCall::WhichChildren).await? {
-            DynReply::Children(c) => Ok(c),
-            _ => unreachable!("which_children answers with children"),
-        }
+        self.call(DynCall::WhichChildren).await
     }
 
     /// Counts of children.
@@ -483,10 +475,7 @@ impl<E: Send + Sync + 'static> DynamicSupervisor<E> {
     ///
     /// As [`which_children`](Self::which_children).
     pub async fn count_children(&self) -> Result<ChildCounts, SupervisorError> {
-        match self.call(DynCall::CountChildren).await? {
-            DynReply::Counts(c) => Ok(c),
-            _ => unreachable!("count_children answers with counts"),
-        }
+        self.call(DynCall::CountChildren).await
     }
 
     /// Stop the supervisor: all children stop concurrently, then it exits with `reason`.

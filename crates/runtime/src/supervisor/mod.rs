@@ -36,7 +36,6 @@
 //! impl GenServer for Worker {
 //!     type Args = ();
 //!     type Call = ();
-//!     type Reply = ();
 //!     type Cast = ();
 //!     type Info = ();
 //!     type Continue = ();
@@ -83,7 +82,7 @@ pub use strategy::{restart_plan, should_restart, Restart, RestartPlan, Strategy}
 
 use crate::gen_server::{self, Server, StartError, StartOptions, StopError};
 use crate::{ExitReason, Pid};
-use state::{SupCall, SupReply, SupervisorArgs};
+use state::{SupCall, SupervisorArgs};
 
 /// Where a child is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,7 +256,10 @@ impl Supervisor {
         &self.server
     }
 
-    async fn call(&self, call: SupCall) -> Result<SupReply, SupervisorError> {
+    async fn call<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(crate::gen_server::ReplyTo<T>) -> SupCall,
+    ) -> Result<T, SupervisorError> {
         // Supervisor requests wait as long as they take (shutdowns may be slow), as OTP's.
         Ok(self.server.call_infinity(call).await?)
     }
@@ -268,10 +270,7 @@ impl Supervisor {
     ///
     /// [`SupervisorError::Call`] if the supervisor is not alive.
     pub async fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
-        match self.call(SupCall::WhichChildren).await? {
-            SupReply::Children(c) => Ok(c),
-            _ => unreachable!("which_children answers with children"),
-        }
+        self.call(SupCall::WhichChildren).await
     }
 
     /// Counts of specs, running children, supervisors and workers.
@@ -280,10 +279,7 @@ impl Supervisor {
     ///
     /// As [`which_children`](Self::which_children).
     pub async fn count_children(&self) -> Result<ChildCounts, SupervisorError> {
-        match self.call(SupCall::CountChildren).await? {
-            SupReply::Counts(c) => Ok(c),
-            _ => unreachable!("count_children answers with counts"),
-        }
+        self.call(SupCall::CountChildren).await
     }
 
     /// Add a child and start it. `Ok(None)` if its start returned `Ignore`.
@@ -293,10 +289,7 @@ impl Supervisor {
     /// `AlreadyStarted`/`AlreadyPresent` for a known id, `InvalidChildSpec`, `StartFailed`
     /// (the spec is not kept).
     pub async fn start_child(&self, spec: ChildSpec) -> Result<Option<Pid>, SupervisorError> {
-        match self.call(SupCall::StartChild(spec)).await? {
-            SupReply::Started(r) => r,
-            _ => unreachable!("start_child answers with a start result"),
-        }
+        self.call(|to| SupCall::StartChild(spec, to)).await?
     }
 
     /// Stop a child with its shutdown spec; it is not restarted. `Ok` also if it was not
@@ -306,10 +299,8 @@ impl Supervisor {
     ///
     /// `NotFound` for an unknown id.
     pub async fn terminate_child(&self, id: &str) -> Result<(), SupervisorError> {
-        match self.call(SupCall::TerminateChild(id.into())).await? {
-            SupReply::Done(r) => r,
-            _ => unreachable!("terminate_child answers done"),
-        }
+        self.call(|to| SupCall::TerminateChild(id.into(), to))
+            .await?
     }
 
     /// Start a stopped child again.
@@ -318,10 +309,7 @@ impl Supervisor {
     ///
     /// `Running`, `Restarting`, `NotFound`, or `StartFailed`.
     pub async fn restart_child(&self, id: &str) -> Result<Option<Pid>, SupervisorError> {
-        match self.call(SupCall::RestartChild(id.into())).await? {
-            SupReply::Started(r) => r,
-            _ => unreachable!("restart_child answers with a start result"),
-        }
+        self.call(|to| SupCall::RestartChild(id.into(), to)).await?
     }
 
     /// Remove a stopped child's spec.
@@ -330,10 +318,7 @@ impl Supervisor {
     ///
     /// `Running`, `Restarting` or `NotFound`.
     pub async fn delete_child(&self, id: &str) -> Result<(), SupervisorError> {
-        match self.call(SupCall::DeleteChild(id.into())).await? {
-            SupReply::Done(r) => r,
-            _ => unreachable!("delete_child answers done"),
-        }
+        self.call(|to| SupCall::DeleteChild(id.into(), to)).await?
     }
 
     /// The spec of a child.
@@ -342,10 +327,9 @@ impl Supervisor {
     ///
     /// `NotFound` for an unknown id.
     pub async fn get_childspec(&self, id: &str) -> Result<ChildSpec, SupervisorError> {
-        match self.call(SupCall::GetChildSpec(id.into())).await? {
-            SupReply::Spec(s) => s.ok_or(SupervisorError::NotFound),
-            _ => unreachable!("get_childspec answers with a spec"),
-        }
+        self.call(|to| SupCall::GetChildSpec(id.into(), to))
+            .await?
+            .ok_or(SupervisorError::NotFound)
     }
 
     /// Stop the supervisor: its children stop in reverse start order, then it exits with

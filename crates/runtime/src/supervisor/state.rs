@@ -24,26 +24,20 @@ pub struct SupervisorArgs {
     pub(crate) failure: Arc<Mutex<Option<SupervisorError>>>,
 }
 
+type StartResult = Result<Option<Pid>, SupervisorError>;
+type Done = Result<(), SupervisorError>;
+
+/// A supervisor's calls, each with its typed reply.
 #[doc(hidden)]
 #[allow(missing_debug_implementations)]
 pub enum SupCall {
-    WhichChildren,
-    CountChildren,
-    StartChild(ChildSpec),
-    TerminateChild(Arc<str>),
-    RestartChild(Arc<str>),
-    DeleteChild(Arc<str>),
-    GetChildSpec(Arc<str>),
-}
-
-#[doc(hidden)]
-#[allow(missing_debug_implementations)]
-pub enum SupReply {
-    Children(Vec<ChildInfo>),
-    Counts(super::ChildCounts),
-    Started(Result<Option<Pid>, SupervisorError>),
-    Done(Result<(), SupervisorError>),
-    Spec(Option<ChildSpec>),
+    WhichChildren(ReplyTo<Vec<ChildInfo>>),
+    CountChildren(ReplyTo<super::ChildCounts>),
+    StartChild(ChildSpec, ReplyTo<StartResult>),
+    TerminateChild(Arc<str>, ReplyTo<Done>),
+    RestartChild(Arc<str>, ReplyTo<StartResult>),
+    DeleteChild(Arc<str>, ReplyTo<Done>),
+    GetChildSpec(Arc<str>, ReplyTo<Option<ChildSpec>>),
 }
 
 #[doc(hidden)]
@@ -79,7 +73,6 @@ impl std::fmt::Debug for SupervisorState {
 impl GenServer for SupervisorState {
     type Args = SupervisorArgs;
     type Call = SupCall;
-    type Reply = SupReply;
     type Cast = SupCast;
     type Info = ();
     type Continue = ();
@@ -130,11 +123,11 @@ impl GenServer for SupervisorState {
     async fn handle_call(
         &mut self,
         call: SupCall,
-        from: ReplyTo<SupReply>,
         ctx: &mut ServerContext<Self>,
     ) -> CallResult<Self> {
-        let reply = match call {
-            SupCall::WhichChildren => SupReply::Children(
+        match call {
+            SupCall::WhichChildren(to) => CallResult::reply(
+                to,
                 // Most recently started first, as OTP's which_children.
                 self.children
                     .iter()
@@ -147,16 +140,24 @@ impl GenServer for SupervisorState {
                     })
                     .collect(),
             ),
-            SupCall::CountChildren => SupReply::Counts(self.counts()),
-            SupCall::StartChild(spec) => SupReply::Started(self.start_new_child(spec).await),
-            SupCall::TerminateChild(id) => SupReply::Done(self.terminate_child(&id, ctx).await),
-            SupCall::RestartChild(id) => SupReply::Started(self.restart_child(&id).await),
-            SupCall::DeleteChild(id) => SupReply::Done(self.delete_child(&id)),
-            SupCall::GetChildSpec(id) => {
-                SupReply::Spec(self.find(&id).map(|i| self.children[i].spec.clone()))
+            SupCall::CountChildren(to) => CallResult::reply(to, self.counts()),
+            SupCall::StartChild(spec, to) => {
+                let started = self.start_new_child(spec).await;
+                CallResult::reply(to, started)
             }
-        };
-        CallResult::reply(from, reply)
+            SupCall::TerminateChild(id, to) => {
+                let done = self.terminate_child(&id, ctx).await;
+                CallResult::reply(to, done)
+            }
+            SupCall::RestartChild(id, to) => {
+                let started = self.restart_child(&id).await;
+                CallResult::reply(to, started)
+            }
+            SupCall::DeleteChild(id, to) => CallResult::reply(to, self.delete_child(&id)),
+            SupCall::GetChildSpec(id, to) => {
+                CallResult::reply(to, self.find(&id).map(|i| self.children[i].spec.clone()))
+            }
+        }
     }
 
     async fn handle_cast(

@@ -1,4 +1,3 @@
-use ferrotp::gen_server::Deferred;
 use ferrotp::{gen_server, ExitReason};
 
 struct S;
@@ -9,9 +8,8 @@ impl S {
         Ok(S)
     }
 
-    #[cast]
-    fn put(&mut self, reply: Deferred<u8>) {
-        let _ = reply;
+    fn handle_info(&mut self, message: u8) {
+        let _ = message;
     }
 }
 
