@@ -342,11 +342,9 @@ async fn restart_tokio(cycles: u64, crash: bool) -> (Duration, u64) {
 }
 
 async fn restart_ferrotp(cycles: u64, crash: bool) -> (Duration, u64) {
-    let spec = ferrotp::gen_server::child_spec_with::<Echo>(
-        "echo",
-        (),
-        ferrotp::gen_server::StartOptions::new().name("bench-echo"),
-    );
+    let spec = <Echo as ferrotp::supervisor::Child>::child_spec(())
+        .id("echo")
+        .name("bench-echo");
     let sup = Supervisor::start(
         SupervisorFlags::new(Strategy::OneForOne)
             .max_restarts(u32::MAX)
@@ -460,7 +458,7 @@ async fn skynet_ferrotp_run() -> (Duration, u64) {
 /// Start and then stop a supervisor of `n` GenServer children; (start, shutdown).
 async fn supervisor_tree(n: usize) -> (Duration, Duration) {
     let specs = (0..n)
-        .map(|i| ferrotp::gen_server::child_spec::<Echo>(format!("echo-{i}"), ()))
+        .map(|i| <Echo as ferrotp::supervisor::Child>::child_spec(()).id(format!("echo-{i}")))
         .collect();
     let t0 = Instant::now();
     let sup = Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), specs)
@@ -475,7 +473,7 @@ async fn supervisor_tree(n: usize) -> (Duration, Duration) {
 /// `n` processes subscribed under one key of a duplicate registry all die: how long until
 /// every entry is gone.
 async fn registry_mass_exit(n: usize) -> Duration {
-    let topic: Registry<u8, ()> = Registry::new(Keys::Duplicate);
+    let topic: Registry<u8, ()> = Registry::start(Keys::Duplicate).await.unwrap();
     let mut subscribers = Vec::with_capacity(n);
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
     for _ in 0..n {

@@ -5,10 +5,12 @@
 
 use std::time::Duration;
 
+use std::collections::HashMap;
+
 use ferrotp::application::{Application, Stopped};
 use ferrotp::gen_server;
 use ferrotp::prelude::*;
-use ferrotp::supervisor::{ChildPid, ChildType, Strategy, Supervisor, SupervisorFlags};
+use ferrotp::supervisor::{ChildPid, ChildType, Strategy};
 
 /// A worker that answers pings and crashes on request, declared with `#[gen_server]`.
 struct Worker {
@@ -42,11 +44,55 @@ impl Worker {
     }
 }
 
-fn worker(name: &'static str) -> supervisor::ChildSpec {
-    gen_server::child_spec_with::<Worker>(name, name, StartOptions::new().name(name))
+/// A worker under its own name: the spec's id, and the name clients reach it by.
+fn worker(name: &'static str) -> ChildSpec {
+    Worker::child_spec(name).id(name).name(name)
 }
 
-use ferrotp::supervisor;
+/// The cluster, as a module supervisor: its `init` runs inside the supervisor's own process
+/// (Elixir's `use Supervisor`), and again on a code change.
+struct ClusterSupervisor {
+    nodes: Vec<&'static str>,
+}
+
+impl SupervisorModule for ClusterSupervisor {
+    fn init(&self) -> SupervisorInit {
+        SupervisorInit::Ok(
+            SupervisorFlags::new(Strategy::OneForAll)
+                .max_restarts(2)
+                .max_seconds(5),
+            self.nodes.iter().map(|&n| worker(n)).collect(),
+        )
+    }
+}
+
+/// Watches processes it is told about and reports how they went down: a macro server with a
+/// `#[down]` handler.
+struct Watcher {
+    watched: HashMap<Pid, String>,
+}
+
+#[gen_server]
+impl Watcher {
+    fn init() -> Result<Self, ExitReason> {
+        Ok(Watcher {
+            watched: HashMap::new(),
+        })
+    }
+
+    #[call]
+    fn watch(&mut self, name: String, pid: Pid, ctx: &mut ServerContext<Self>) {
+        ctx.monitor(pid);
+        self.watched.insert(pid, name);
+    }
+
+    #[down]
+    fn on_down(&mut self, down: Down) {
+        if let Some(name) = self.watched.remove(&down.pid) {
+            println!("  watcher: {name} {} went down: {}", down.pid, down.reason);
+        }
+    }
+}
 
 /// Print a supervision tree, children in start order.
 async fn print_tree(sup: &Supervisor, label: &str, prefix: &str) {
@@ -101,29 +147,32 @@ async fn main() -> anyhow::Result<()> {
         .without_time()
         .init();
 
+    // One builder for every child: what is started gives the spec, the spec says how.
     let pipeline = Supervisor::child_spec(
-        "pipeline (rest_for_one)",
         SupervisorFlags::new(Strategy::RestForOne),
         vec![worker("reader"), worker("parser"), worker("writer")],
-    );
-    let cluster = Supervisor::child_spec_with(
-        "cluster (one_for_all)",
-        SupervisorFlags::new(Strategy::OneForAll)
-            .max_restarts(2)
-            .max_seconds(5),
-        vec![worker("node-a"), worker("node-b")],
-        StartOptions::new().name("cluster"),
-    );
+    )
+    .id("pipeline (rest_for_one)");
+    let cluster = ClusterSupervisor {
+        nodes: vec!["node-a", "node-b"],
+    }
+    .child_spec()
+    .id("cluster (one_for_all)")
+    .name("cluster");
+    let watcher = Watcher::child_spec().id("watcher").name("watcher");
     let app = Application::start(
         SupervisorFlags::new(Strategy::OneForOne),
-        vec![worker("accounts"), pipeline, cluster],
+        vec![watcher, worker("accounts"), pipeline, cluster],
     )
     .await?;
+    let watcher = WatcherClient::named("watcher");
 
     println!("1. The tree, started in order:\n");
     print_tree(app.root(), "  root (one_for_one)", "  ").await;
 
     println!("\n2. 'accounts' crashes; one_for_one restarts only it. Clients that hold its name reach the new process.");
+    let accounts = WorkerClient::named("accounts").ping().await?;
+    watcher.watch("accounts".into(), accounts).await?;
     let (before, after) = crash("accounts").await;
     println!("  accounts: {before} -> {after}");
 

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use ferrotp::gen_server::StartOptions;
 use ferrotp::hot::{cargo_build, HotClient, Loader, LoaderConfig, TrustPolicy};
 use ferrotp::supervisor::{Strategy, Supervisor, SupervisorFlags};
 use ferrotp::{process, ExitReason};
@@ -67,11 +66,8 @@ async fn main() -> anyhow::Result<()> {
     let specs = (0..COUNTERS)
         .map(|i| {
             let name = format!("counter-{i}");
-            loader.child_spec::<CounterInterface>(
-                name.clone(),
-                10 * i as u64,
-                StartOptions::new().name(name),
-            )
+            let spec = loader.child_spec::<CounterInterface>(10 * i as u64)?;
+            Ok::<_, ferrotp::hot::HotStartError>(spec.id(name.clone()).name(name))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let sup = Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), specs).await?;

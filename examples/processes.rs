@@ -95,7 +95,8 @@ async fn main() -> anyhow::Result<()> {
     rx.await?;
 
     println!("\n4. An Elixir-style Registry for pub/sub, and timers that deliver messages.");
-    let topics: Registry<&'static str, Addr<&'static str>> = Registry::new(Keys::Duplicate);
+    let topics: Registry<&'static str, Addr<&'static str>> =
+        Registry::start(Keys::Duplicate).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     for i in 0..3 {
         let (topics, tx) = (topics.clone(), tx.clone());

@@ -48,8 +48,8 @@ pub use ferrotp_abi as abi;
 /// carries the typed handle of its own reply), the `GenServer` impl with its dispatch, a typed
 /// `CounterClient` with one method per handler (calls return `Result<T, CallError>` with the
 /// handler's own return type, with a `_timeout` variant; casts return nothing, as OTP's), and
-/// `Counter::start`, `start_link`, `start_with` and `child_spec`. Handlers may be `async` or
-/// not.
+/// `Counter::start`, `start_link`, `start_with`, and `child_spec` and `child_spec_once` (which
+/// take `init`'s arguments, like `start`). Handlers may be `async` or not.
 ///
 /// | attribute | takes | reached by |
 /// |---|---|---|
@@ -116,16 +116,23 @@ pub use ferrotp_abi as abi;
 /// ```
 pub use ferrotp_macros::gen_server;
 
-/// The names most programs use.
+/// The names most programs use, the `#[gen_server]` attribute among them.
 pub mod prelude {
+    pub use ferrotp_macros::gen_server;
     pub use ferrotp_runtime::agent::Agent;
     pub use ferrotp_runtime::gen_server::{
         self, CallError, CallResult, GenServer, HandleResult, Info, Init, Next, ReplyTo, Server,
         ServerContext, StartError, StartOptions,
     };
     pub use ferrotp_runtime::process::{self, Builder};
-    pub use ferrotp_runtime::registry::{self, Keys, Registry};
+    pub use ferrotp_runtime::registry::{self, Keys, Name, Registry};
+    // Not `Strategy`: proptest's prelude has a trait of that name; write `supervisor::Strategy`.
+    pub use ferrotp_runtime::supervisor::{
+        self, Child, ChildSpec, DynamicSupervisor, DynamicSupervisorFlags, Restart, Shutdown,
+        Supervisor, SupervisorError, SupervisorFlags, SupervisorInit, SupervisorModule,
+    };
     pub use ferrotp_runtime::sys;
+    pub use ferrotp_runtime::task::{Task, TaskSupervisor};
     pub use ferrotp_runtime::timer::{self, TimerRef};
     pub use ferrotp_runtime::{
         Addr, Context, Down, Exit, ExitReason, Message, NoProcError, Pid, ProcessResult, Reference,

@@ -12,10 +12,10 @@ use ferrotp::supervisor::{ChildPid, Strategy, Supervisor, SupervisorFlags};
 async fn a_requested_shutdown_stops_the_whole_tree_in_reverse_order() {
     let log = Log::default();
     let inner = Supervisor::child_spec(
-        "inner",
         SupervisorFlags::new(Strategy::OneForOne),
         vec![kid("b", &log), kid("c", &log)],
-    );
+    )
+    .id("inner");
     let app = Application::start(
         SupervisorFlags::new(Strategy::OneForOne),
         vec![kid("a", &log), inner],

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrotp::gen_server::{CallError, StartOptions};
+use ferrotp::gen_server::CallError;
 use ferrotp::supervisor::{
     DynamicSupervisor, DynamicSupervisorFlags, Strategy as RestartStrategy, Supervisor,
     SupervisorFlags,
@@ -64,11 +64,9 @@ fn names(prefix: &str, n: usize) -> Vec<String> {
 }
 
 fn worker_spec(name: &str, ledger: &Ledger) -> ferrotp::supervisor::ChildSpec {
-    gen_server::child_spec_with::<Worker>(
-        name.to_string(),
-        ledger.clone(),
-        StartOptions::new().name(name.to_string()),
-    )
+    Worker::child_spec(ledger.clone())
+        .id(name.to_string())
+        .name(name.to_string())
 }
 
 /// Intensity that never gives up under the monkey (this mode checks healing, not escalation).
@@ -209,7 +207,7 @@ async fn chaos(seed: u64, duration: Duration, clock: Clock) -> Report {
             .iter()
             .map(|n| worker_spec(n, &ledger))
             .collect();
-        Supervisor::child_spec(format!("sup-{prefix}"), tolerant(strategy), specs)
+        Supervisor::child_spec(tolerant(strategy), specs).id(format!("sup-{prefix}"))
     };
     let baseline = process::count();
     let root = Supervisor::start(
@@ -219,12 +217,11 @@ async fn chaos(seed: u64, duration: Duration, clock: Clock) -> Report {
             subtree("r", RestartStrategy::RestForOne),
             subtree("a", RestartStrategy::OneForAll),
             DynamicSupervisor::child_spec(
-                "dyn",
                 DynamicSupervisorFlags::new()
                     .max_restarts(u32::MAX)
                     .max_seconds(1),
-                (),
-            ),
+            )
+            .id("dyn"),
         ],
     )
     .await

@@ -161,3 +161,55 @@ async fn a_failed_start_child_is_reported() {
     ));
     assert_eq!(sup.count_children().await.unwrap().specs, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_child_between_failed_restarts_is_listed_counted_and_removable_by_its_old_pid() {
+    let log = Log::default();
+    let sup = DynamicSupervisor::start(
+        DynamicSupervisorFlags::new()
+            .max_children(1)
+            .max_restarts(u32::MAX),
+    )
+    .await
+    .unwrap();
+    let args = KidArgs::new("a", &log);
+    let fail_starts = args.fail_starts.clone();
+    let old = sup.start_child(kid_with(args)).await.unwrap().unwrap();
+    // From now on every start of it fails: the supervisor keeps retrying.
+    fail_starts.store(u32::MAX, std::sync::atomic::Ordering::SeqCst);
+    let exited = process::await_exit(old);
+    Server::<Kid>::from_pid(old)
+        .unwrap()
+        .cast(ExitReason::error("boom"));
+    exited.await;
+    let children = sup.which_children().await.unwrap();
+    assert_eq!(children.len(), 1);
+    assert_eq!(children[0].pid, ChildPid::Restarting);
+    // It still holds its place against max_children, as in OTP.
+    assert_eq!(
+        sup.start_child(kid("b", &log)).await,
+        Err(SupervisorError::MaxChildren)
+    );
+    // OTP's terminate_child(OldPid) removes it and stops the retries.
+    sup.terminate_child(old).await.unwrap();
+    assert!(sup.which_children().await.unwrap().is_empty());
+    let failures = log.entries().len();
+    assert!(sup.start_child(kid("b", &log)).await.unwrap().is_some());
+    assert_eq!(log.entries()[failures..], ["start b"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_flags_are_refused_before_anything_starts() {
+    assert_eq!(
+        DynamicSupervisor::start(DynamicSupervisorFlags::new().max_seconds(0))
+            .await
+            .unwrap_err(),
+        SupervisorError::InvalidFlags(FlagsProblem::ZeroPeriod)
+    );
+    assert_eq!(
+        DynamicSupervisor::start(DynamicSupervisorFlags::new().max_children(0))
+            .await
+            .unwrap_err(),
+        SupervisorError::InvalidFlags(FlagsProblem::ZeroMaxChildren)
+    );
+}

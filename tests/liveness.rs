@@ -103,7 +103,7 @@ async fn calls_and_sys_requests_with_the_longest_timeout_wait_as_long_as_needed(
 #[tokio::test(start_paused = true)]
 async fn a_shutdown_timeout_past_the_clocks_range_waits_for_the_child() {
     let log = Log::default();
-    let spec = ferrotp::gen_server::child_spec::<Srv>("srv", Setup::new(&log).trapping())
+    let spec = <Srv as ferrotp::supervisor::Child>::child_spec(Setup::new(&log).trapping())
         .shutdown(Shutdown::Timeout(Duration::MAX));
     let sup = Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), vec![spec])
         .await

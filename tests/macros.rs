@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ferrotp::gen_server::{CallError, StartOptions};
+use ferrotp::gen_server::CallError;
 use ferrotp::supervisor::{ChildPid, Strategy, Supervisor, SupervisorFlags};
 use ferrotp::{gen_server, process, ExitReason};
 
@@ -97,11 +97,7 @@ async fn the_timeout_variant_times_out() {
 
 #[tokio::test(start_paused = true)]
 async fn a_crash_in_a_call_is_restarted_by_a_supervisor_and_the_named_client_follows() {
-    let spec = ferrotp::gen_server::child_spec_with::<Account>(
-        "acct",
-        (999, "dee".to_string()),
-        StartOptions::new().name("macro_acct"),
-    );
+    let spec = Account::child_spec(999, "dee".to_string()).name("macro_acct");
     let sup = Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), vec![spec])
         .await
         .unwrap();
@@ -123,7 +119,7 @@ async fn a_crash_in_a_call_is_restarted_by_a_supervisor_and_the_named_client_fol
 async fn the_generated_child_spec_starts_under_a_supervisor() {
     let sup = Supervisor::start(
         SupervisorFlags::new(Strategy::OneForOne),
-        vec![Account::child_spec("acct", (7, "eve".to_string()))],
+        vec![Account::child_spec(7, "eve".to_string())],
     )
     .await
     .unwrap();
@@ -436,7 +432,7 @@ impl Registrar {
 async fn the_name_option_registers_servers_and_gives_a_registered_client() {
     let sup = Supervisor::start(
         SupervisorFlags::new(Strategy::OneForOne),
-        vec![Registrar::child_spec("registrar", ())],
+        vec![Registrar::child_spec()],
     )
     .await
     .unwrap();

@@ -141,3 +141,32 @@ async fn spawn_monitor_reports_a_child_that_fails_at_once() {
         })
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn when_await_exit_resolves_every_monitor_has_its_down() {
+    let target = idle(false);
+    // Watchers that never read their mailbox: the Down must be queued there.
+    let watchers: Vec<Addr<()>> = (0..8)
+        .map(|_| {
+            let pid = target.pid();
+            process::spawn(move |ctx: Context<()>| async move {
+                ctx.monitor(pid);
+                std::future::pending().await
+            })
+        })
+        .collect();
+    while process::process_info(target.pid())
+        .unwrap()
+        .monitored_by
+        .len()
+        < 8
+    {
+        tokio::task::yield_now().await; // the watchers set up their monitors
+    }
+    let exited = process::await_exit(target.pid());
+    process::exit(target.pid(), ExitReason::Kill).unwrap();
+    exited.await;
+    for w in &watchers {
+        assert_eq!(process::process_info(w.pid()).unwrap().mailbox_len, 1);
+    }
+}

@@ -132,7 +132,7 @@ async fn sending_to_a_dead_process_hands_the_message_back_as_noproc() {
     process::await_exit(addr.pid()).await;
     let err = addr.send("lost?".to_string()).unwrap_err();
     assert!(err.is_noproc());
-    assert_eq!(err.pid(), addr.pid());
+    assert_eq!(err.pid(), Some(addr.pid()));
     assert_eq!(err.into_inner(), "lost?");
 }
 
@@ -322,4 +322,66 @@ async fn await_exit_on_a_process_that_already_exited_gives_its_reason() {
 #[tokio::test(start_paused = true)]
 async fn await_exit_on_a_pid_that_never_named_a_process_is_noproc() {
     assert_eq!(process::await_exit(Pid::RUNTIME).await, ExitReason::NoProc);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_process_spawned_monitored_that_dies_at_once_is_never_missed() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    process::spawn::<(), _, _>(move |mut ctx| async move {
+        let (child, reference) = Builder::new()
+            .spawn_monitor::<(), _, _>(|_| async { Err(ExitReason::error("at once")) })
+            .unwrap();
+        if let Message::Down(down) = ctx.recv().await {
+            let _ = tx.send((
+                down.reference == reference,
+                down.pid == child.pid(),
+                down.reason,
+            ));
+        }
+        Ok(())
+    });
+    assert_eq!(
+        rx.await.unwrap(),
+        (true, true, ExitReason::error("at once"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn spawn_monitor_outside_a_process_is_a_typed_error() {
+    let err = Builder::new()
+        .spawn_monitor::<(), _, _>(|_| std::future::pending())
+        .unwrap_err();
+    assert_eq!(err, SpawnError::NotInProcess);
+}
+
+#[tokio::test(start_paused = true)]
+async fn link_caller_links_to_the_calling_process_before_the_child_runs() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let parent = process::spawn::<(), _, _>(move |_| async move {
+        let child = Builder::new()
+            .link_caller()
+            .spawn::<(), _, _>(|_| std::future::pending())
+            .unwrap();
+        let _ = tx.send(child.pid());
+        Err(ExitReason::error("parent crashed"))
+    });
+    let child = rx.await.unwrap();
+    assert_eq!(
+        process::await_exit(child).await,
+        ExitReason::error("parent crashed")
+    );
+    assert!(!process::is_alive(parent.pid()));
+}
+
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("account {0} is frozen")]
+struct Frozen(u32);
+
+#[tokio::test(start_paused = true)]
+async fn an_error_a_process_exits_with_keeps_its_type_for_whoever_receives_the_reason() {
+    let addr = process::spawn::<(), _, _>(|_| async { Err(Frozen(7))? });
+    let reason = process::await_exit(addr.pid()).await;
+    assert_eq!(reason.downcast_ref::<Frozen>(), Some(&Frozen(7)));
+    // Equal by message to a reason rebuilt from text (a log line, another node).
+    assert_eq!(reason, ExitReason::error("account 7 is frozen"));
 }

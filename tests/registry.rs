@@ -119,7 +119,7 @@ async fn builder_name_taken_fails_before_the_body_runs() {
 
 #[tokio::test(start_paused = true)]
 async fn unique_keys_refuse_a_second_live_holder() {
-    let reg: Registry<String, u8> = Registry::new(Keys::Unique);
+    let reg: Registry<String, u8> = Registry::start(Keys::Unique).await.unwrap();
     let a = Probe::spawn(false);
     let b = Probe::spawn(false);
     let r = reg.clone();
@@ -135,7 +135,7 @@ async fn unique_keys_refuse_a_second_live_holder() {
 
 #[tokio::test(start_paused = true)]
 async fn duplicate_keys_gather_every_registration() {
-    let reg: Registry<&'static str, u8> = Registry::new(Keys::Duplicate);
+    let reg: Registry<&'static str, u8> = Registry::start(Keys::Duplicate).await.unwrap();
     let a = Probe::spawn(false);
     let b = Probe::spawn(false);
     for (p, v) in [(&a, 1), (&b, 2), (&a, 3)] {
@@ -152,7 +152,7 @@ async fn duplicate_keys_gather_every_registration() {
 
 #[tokio::test(start_paused = true)]
 async fn entries_are_removed_when_their_process_exits() {
-    let reg: Registry<&'static str, ()> = Registry::new(Keys::Duplicate);
+    let reg: Registry<&'static str, ()> = Registry::start(Keys::Duplicate).await.unwrap();
     let a = Probe::spawn(false);
     let b = Probe::spawn(false);
     for p in [&a, &b] {
@@ -166,7 +166,7 @@ async fn entries_are_removed_when_their_process_exits() {
 
 #[tokio::test(start_paused = true)]
 async fn dispatch_reaches_every_live_subscriber() {
-    let reg: Registry<&'static str, u32> = Registry::new(Keys::Duplicate);
+    let reg: Registry<&'static str, u32> = Registry::start(Keys::Duplicate).await.unwrap();
     let mut subs = Vec::new();
     for v in 0..3 {
         let p = Probe::spawn(false);
@@ -182,7 +182,7 @@ async fn dispatch_reaches_every_live_subscriber() {
 
 #[tokio::test(start_paused = true)]
 async fn unregister_removes_only_the_callers_entries() {
-    let reg: Registry<&'static str, u8> = Registry::new(Keys::Duplicate);
+    let reg: Registry<&'static str, u8> = Registry::start(Keys::Duplicate).await.unwrap();
     let a = Probe::spawn(false);
     let b = Probe::spawn(false);
     for p in [&a, &b] {
@@ -196,13 +196,13 @@ async fn unregister_removes_only_the_callers_entries() {
 
 #[tokio::test(start_paused = true)]
 async fn registering_outside_a_process_is_an_error() {
-    let reg: Registry<u8, u8> = Registry::new(Keys::Unique);
+    let reg: Registry<u8, u8> = Registry::start(Keys::Unique).await.unwrap();
     assert_eq!(reg.register(1, 1), Err(RegistryError::NotInProcess));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_unique_key_of_a_dead_holder_is_free_at_once() {
-    let reg: Registry<&'static str, u8> = Registry::new(Keys::Unique);
+    let reg: Registry<&'static str, u8> = Registry::start(Keys::Unique).await.unwrap();
     let a = Probe::spawn(false);
     let r = reg.clone();
     a.run(move |_| r.register("k", 1)).await.unwrap();
@@ -212,4 +212,116 @@ async fn a_unique_key_of_a_dead_holder_is_free_at_once() {
     let r = reg.clone();
     b.run(move |_| r.register("k", 2)).await.unwrap();
     assert_eq!(reg.lookup(&"k"), vec![(b.pid(), 2)]);
+}
+
+// A registry is a process of its own.
+
+#[tokio::test(start_paused = true)]
+async fn a_named_registry_is_reached_by_its_name_from_anywhere() {
+    let started: Registry<&'static str, u8> =
+        Registry::start_with(Keys::Unique, StartOptions::new().name("reg_by_name"))
+            .await
+            .unwrap();
+    assert_eq!(registry::whereis("reg_by_name"), started.pid());
+    let a = Probe::spawn(false);
+    a.run(|_| Registry::<&'static str, u8>::named("reg_by_name").register("k", 7))
+        .await
+        .unwrap();
+    assert_eq!(started.lookup(&"k"), vec![(a.pid(), 7)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_name_with_other_key_types_is_a_typed_error() {
+    let _reg: Registry<u8, u8> =
+        Registry::start_with(Keys::Unique, StartOptions::new().name("reg_u8"))
+            .await
+            .unwrap();
+    let wrong = Registry::<String, u8>::named("reg_u8");
+    let a = Probe::spawn(false);
+    let err = a
+        .run(move |_| wrong.register("k".into(), 1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RegistryError::WrongType { .. }), "{err:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn registering_links_the_caller_to_the_registry_as_elixir_does() {
+    let reg: Registry<&'static str, ()> = Registry::start(Keys::Duplicate).await.unwrap();
+    let mut trapping = Probe::spawn(true);
+    let plain = Probe::spawn(false);
+    for p in [&trapping, &plain] {
+        let r = reg.clone();
+        p.run(move |_| r.register("topic", ())).await.unwrap();
+    }
+    let owner = reg.pid().unwrap();
+    let plain_exit = process::await_exit(plain.pid());
+    // The registry traps exits (its registrants are linked to it): only a kill takes it down.
+    process::exit(owner, ExitReason::Kill).unwrap();
+    assert_eq!(plain_exit.await, ExitReason::Killed);
+    match trapping.next().await {
+        common::Seen::Exit(exit) => {
+            assert_eq!((exit.from, exit.reason), (owner, ExitReason::Killed))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_registry_that_exited_is_empty_and_refuses_registrations() {
+    let reg: Registry<&'static str, ()> = Registry::start(Keys::Duplicate).await.unwrap();
+    let a = Probe::spawn(true);
+    let r = reg.clone();
+    a.run(move |_| r.register("topic", ())).await.unwrap();
+    kill_and_wait(reg.pid().unwrap()).await;
+    assert!(reg.lookup(&"topic").is_empty());
+    let r = reg.clone();
+    let err = a.run(move |_| r.register("topic", ())).await.unwrap_err();
+    assert!(matches!(err, RegistryError::NotRunning(_)), "{err:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_supervised_registry_restarts_empty_under_its_name() {
+    let sup = Supervisor::start(
+        SupervisorFlags::new(supervisor::Strategy::OneForOne),
+        vec![Registry::<&'static str, ()>::child_spec(Keys::Unique).name("reg_supervised")],
+    )
+    .await
+    .unwrap();
+    let reg = Registry::<&'static str, ()>::named("reg_supervised");
+    let a = Probe::spawn(true);
+    let r = reg.clone();
+    a.run(move |_| r.register("k", ())).await.unwrap();
+    let first = reg.pid().unwrap();
+    kill_and_wait(first).await;
+    // The supervisor restarts it at once; the named handle reaches the new one, empty.
+    let _ = sup.count_children().await.unwrap();
+    let second = reg.pid().unwrap();
+    assert_ne!(first, second);
+    assert!(reg.lookup(&"k").is_empty());
+    let r = reg.clone();
+    a.run(move |_| r.register("k", ())).await.unwrap();
+    assert_eq!(reg.lookup(&"k"), vec![(a.pid(), ())]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unregistering_the_last_key_unlinks_from_the_registry() {
+    let reg: Registry<&'static str, ()> = Registry::start(Keys::Duplicate).await.unwrap();
+    let a = Probe::spawn(false);
+    let r = reg.clone();
+    a.run(move |_| r.register("topic", ())).await.unwrap();
+    let owner = reg.pid().unwrap();
+    assert!(process::process_info(a.pid())
+        .unwrap()
+        .links
+        .contains(&owner));
+    let r = reg.clone();
+    a.run(move |_| r.unregister(&"topic")).await;
+    assert!(!process::process_info(a.pid())
+        .unwrap()
+        .links
+        .contains(&owner));
+    // The registry's end no longer reaches it.
+    kill_and_wait(owner).await;
+    assert!(process::is_alive(a.pid()));
 }

@@ -53,7 +53,7 @@ fn public_types_are_send_and_sync() {
     send_sync::<ferrotp::supervisor::ChildInfo>();
     send_sync::<ferrotp::task::Task<u8>>();
     send_sync::<ferrotp::task::TaskSupervisor>();
-    send_sync::<ferrotp::task::TaskError>();
+    send_sync::<ferrotp::task::TaskError<u8>>();
     send_sync::<ferrotp::application::Application>();
     send::<ferrotp::process::AwaitExit>();
     unpin::<ferrotp::process::AwaitExit>();

@@ -113,7 +113,7 @@ async fn one_life(watcher: &common::Probe, topics: &Registry<u64, ()>, i: u64) {
 async fn soak() {
     let n = cycles();
     let log = Log::default();
-    let topics: Registry<u64, ()> = Registry::new(Keys::Duplicate);
+    let topics: Registry<u64, ()> = Registry::start(Keys::Duplicate).await.unwrap();
     let mut watcher = common::Probe::spawn(true);
 
     // Warm up every path so lazily created structures exist before the baseline, and the

@@ -362,17 +362,15 @@ async fn a_restart_that_fails_once_is_retried_and_succeeds() {
 #[tokio::test(start_paused = true)]
 async fn exhaustion_escalates_through_a_three_level_tree() {
     let log = Log::default();
-    let leaf_sup = Supervisor::child_spec_with(
-        "leaf_sup",
+    let leaf_sup = Supervisor::child_spec(
         flags(Strategy::OneForOne).max_restarts(1),
         vec![kid("leaf", &log)],
-        StartOptions::new().name("escalation_leaf_sup"),
-    );
-    let mid_sup = Supervisor::child_spec(
-        "mid_sup",
-        flags(Strategy::OneForOne).max_restarts(0),
-        vec![leaf_sup],
-    );
+    )
+    .id("leaf_sup")
+    .name("escalation_leaf_sup");
+    let mid_sup =
+        Supervisor::child_spec(flags(Strategy::OneForOne).max_restarts(0), vec![leaf_sup])
+            .id("mid_sup");
     let root = Supervisor::start(flags(Strategy::OneForOne).max_restarts(5), vec![mid_sup])
         .await
         .unwrap();
@@ -545,20 +543,42 @@ async fn invalid_specs_are_rejected_before_anything_starts() {
         vec![kid("p", &log).significant(true)],
     )
     .await;
-    assert!(
-        matches!(permanent_significant, Err(SupervisorError::InvalidChildSpec { id, .. }) if &*id == "p")
+    assert_eq!(
+        permanent_significant.unwrap_err(),
+        SupervisorError::InvalidChildSpec {
+            id: "p".into(),
+            problem: ChildSpecProblem::SignificantPermanent
+        }
     );
     let no_auto = Supervisor::start(
         flags(Strategy::OneForOne),
         vec![kid("t", &log).restart(Restart::Transient).significant(true)],
     )
     .await;
-    assert!(matches!(
-        no_auto,
-        Err(SupervisorError::InvalidChildSpec { .. })
-    ));
+    assert_eq!(
+        no_auto.unwrap_err(),
+        SupervisorError::InvalidChildSpec {
+            id: "t".into(),
+            problem: ChildSpecProblem::SignificantWithoutAutoShutdown
+        }
+    );
     let bad_period = Supervisor::start(flags(Strategy::OneForOne).max_seconds(0), vec![]).await;
-    assert!(matches!(bad_period, Err(SupervisorError::InvalidFlags(_))));
+    assert_eq!(
+        bad_period.unwrap_err(),
+        SupervisorError::InvalidFlags(FlagsProblem::ZeroPeriod)
+    );
+    let zero_shutdown = Supervisor::start(
+        flags(Strategy::OneForOne),
+        vec![kid("z", &log).shutdown(Shutdown::Timeout(Duration::ZERO))],
+    )
+    .await;
+    assert_eq!(
+        zero_shutdown.unwrap_err(),
+        SupervisorError::InvalidChildSpec {
+            id: "z".into(),
+            problem: ChildSpecProblem::ZeroShutdownTimeout
+        }
+    );
     assert!(log.entries().is_empty());
 }
 
@@ -633,7 +653,7 @@ async fn a_panicking_start_function_is_a_failed_start_not_a_crash() {
     let sup = Supervisor::start(flags(Strategy::OneForOne), vec![])
         .await
         .unwrap();
-    let spec = ChildSpec::worker("bad", || async { panic!("start function bug") });
+    let spec = ChildSpec::worker("bad", |_| async { panic!("start function bug") });
     let err = sup.start_child(spec).await.unwrap_err();
     assert!(matches!(
         err,
@@ -676,11 +696,7 @@ async fn a_supervisor_dies_with_its_parent_after_stopping_its_children() {
 #[tokio::test(start_paused = true)]
 async fn a_named_child_is_reached_by_name_after_each_restart() {
     let log = Log::default();
-    let spec = gen_server::child_spec_with::<common::kid::Kid>(
-        "a",
-        KidArgs::new("a", &log),
-        StartOptions::new().name("sup_named_kid"),
-    );
+    let spec = kid("a", &log).name("sup_named_kid");
     let sup = Supervisor::start(flags(Strategy::OneForOne), vec![spec])
         .await
         .unwrap();
@@ -705,11 +721,10 @@ async fn a_plain_process_child_is_supervised_too() {
 async fn a_child_whose_init_hangs_fails_the_start_after_its_start_timeout() {
     use common::server::{InitMode, Setup, Srv};
     let log = Log::default();
-    let hanging = gen_server::child_spec_with::<Srv>(
-        "slow",
-        Setup::new(&log).init(InitMode::Sleep(Duration::from_secs(3600))),
-        StartOptions::new().timeout(Duration::from_secs(2)),
-    );
+    let hanging =
+        Srv::child_spec(Setup::new(&log).init(InitMode::Sleep(Duration::from_secs(3600))))
+            .id("slow")
+            .start_timeout(Duration::from_secs(2));
     let t0 = tokio::time::Instant::now();
     let err = Supervisor::start(flags(Strategy::OneForOne), vec![hanging])
         .await
@@ -719,4 +734,292 @@ async fn a_child_whose_init_hangs_fails_the_start_after_its_start_timeout() {
         "{err:?}"
     );
     assert_eq!(t0.elapsed(), Duration::from_secs(2));
+}
+
+// ---- A supervisor never loses track of a child ----------------------------------------------
+
+/// A start function that forgets to link its process to the supervisor.
+fn unlinked(id: &'static str) -> ChildSpec {
+    ChildSpec::worker(id, |_opts| async move {
+        let addr = process::Builder::new()
+            .spawn::<(), _, _>(|_| std::future::pending())
+            .map_err(ExitReason::from)?;
+        Ok(Started::Pid(addr.pid()))
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_whose_start_forgot_to_link_is_still_supervised() {
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![unlinked("u")])
+        .await
+        .unwrap();
+    let first = pid_of(&sup, "u").await.unwrap();
+    assert!(process::process_info(first)
+        .unwrap()
+        .links
+        .contains(&sup.pid().unwrap()));
+    crash(&sup, "u", ExitReason::Kill).await;
+    let second = pid_of(&sup, "u").await.unwrap();
+    assert_ne!(second, first);
+    assert!(process::is_alive(second));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_died_before_the_supervisor_linked_is_restarted() {
+    let starts = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = starts.clone();
+    // The first incarnation is unlinked and dies before its start function returns.
+    let spec = ChildSpec::worker("early", move |opts| {
+        let n = counted.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n == 0 {
+                let doomed = process::Builder::new()
+                    .spawn::<(), _, _>(|_| async { Err(ExitReason::error("died at once")) })
+                    .map_err(ExitReason::from)?;
+                let pid = doomed.pid();
+                process::await_exit(pid).await;
+                Ok(Started::Pid(pid))
+            } else {
+                let addr = opts
+                    .builder()
+                    .spawn::<(), _, _>(|_| std::future::pending())
+                    .map_err(ExitReason::from)?;
+                Ok(Started::Pid(addr.pid()))
+            }
+        }
+    });
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![spec])
+        .await
+        .unwrap();
+    let _ = sup.count_children().await.unwrap();
+    assert_eq!(starts.load(Ordering::SeqCst), 2);
+    assert!(pid_of(&sup, "early").await.is_some_and(process::is_alive));
+}
+
+// ---- Arguments by value --------------------------------------------------------------------
+
+/// A resource that cannot be cloned, as a socket.
+struct Socket(u32);
+
+struct Conn {
+    socket: Socket,
+}
+
+enum ConnCall {
+    Port(ReplyTo<u32>),
+}
+
+impl GenServer for Conn {
+    type Args = Socket;
+    type Call = ConnCall;
+    type Cast = ();
+    type Info = ();
+    type Continue = ();
+
+    async fn init(socket: Socket, _: &mut ServerContext<Self>) -> Init<Self> {
+        Init::ok(Conn { socket })
+    }
+
+    async fn handle_call(
+        &mut self,
+        call: ConnCall,
+        _: &mut ServerContext<Self>,
+    ) -> CallResult<Self> {
+        let ConnCall::Port(to) = call;
+        CallResult::reply(to, self.socket.0)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_with_one_shot_arguments_gets_them_by_value() {
+    let conns = DynamicSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
+    let pid = conns
+        .start_child(Conn::child_spec_once(Socket(8080)))
+        .await
+        .unwrap()
+        .unwrap();
+    let conn = Server::<Conn>::from_pid(pid).unwrap();
+    assert_eq!(conn.call(ConnCall::Port).await, Ok(8080));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_one_shot_child_must_be_temporary() {
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![])
+        .await
+        .unwrap();
+    let err = sup
+        .start_child(Conn::child_spec_once(Socket(1)).restart(Restart::Permanent))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        SupervisorError::InvalidChildSpec {
+            id: "Conn".into(),
+            problem: ChildSpecProblem::OneShotRestart
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_startable_gives_a_child_spec_with_a_default_id() {
+    let log = Log::default();
+    let specs = [
+        Kid::child_spec(KidArgs::new("k", &log)),
+        Supervisor::child_spec(flags(Strategy::OneForOne), vec![]),
+        DynamicSupervisor::child_spec(DynamicSupervisorFlags::new()),
+        Registry::<u8, ()>::child_spec(Keys::Unique),
+        Agent::child_spec(|| 0u8),
+        ferrotp::task::TaskSupervisor::child_spec(DynamicSupervisorFlags::new()),
+    ];
+    let ids: Vec<&str> = specs.iter().map(|s| &*s.id).collect();
+    assert_eq!(
+        ids,
+        [
+            "Kid",
+            "Supervisor",
+            "DynamicSupervisor",
+            "Registry",
+            "Agent",
+            "TaskSupervisor"
+        ]
+    );
+    assert_eq!(specs[1].child_type, ChildType::Supervisor);
+    assert_eq!(specs[1].shutdown, Shutdown::Infinity);
+}
+
+// ---- Module supervisors ----------------------------------------------------------------------
+
+/// A supervisor defined by its init, which can be told to change its children.
+struct Tree {
+    log: Log,
+    /// Which version of the children `init` returns.
+    version: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    /// The pid `init` ran in.
+    ran_in: std::sync::Arc<parking_lot::Mutex<Option<Pid>>>,
+}
+
+impl SupervisorModule for Tree {
+    fn init(&self) -> SupervisorInit {
+        *self.ran_in.lock() = process::current();
+        match self.version.load(Ordering::SeqCst) {
+            0 => SupervisorInit::Ignore,
+            1 => SupervisorInit::Ok(
+                flags(Strategy::OneForOne),
+                vec![kid("a", &self.log), kid("b", &self.log)],
+            ),
+            // v2: `a` becomes transient, `c` is new, `b` is gone from the list.
+            2 => SupervisorInit::Ok(
+                flags(Strategy::OneForAll).max_restarts(10),
+                vec![
+                    kid("a", &self.log).restart(Restart::Transient),
+                    kid("c", &self.log),
+                ],
+            ),
+            // v3: invalid.
+            _ => SupervisorInit::Ok(flags(Strategy::OneForOne).max_seconds(0), vec![]),
+        }
+    }
+}
+
+fn tree(version: u32, log: &Log) -> Tree {
+    Tree {
+        log: log.clone(),
+        version: std::sync::Arc::new(std::sync::atomic::AtomicU32::new(version)),
+        ran_in: Default::default(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_module_supervisors_init_runs_in_its_own_process() {
+    let log = Log::default();
+    let t = tree(1, &log);
+    let ran_in = t.ran_in.clone();
+    let sup = Supervisor::start_module(t, StartOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(*ran_in.lock(), sup.pid());
+    assert_eq!(log.entries(), ["start a", "start b"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ignoring_init_starts_nothing_and_leaves_no_process_or_exit_message() {
+    let log = Log::default();
+    let t = tree(0, &log);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // A trapping parent starts it linked, then looks for any message for 5 s.
+    let parent = process::Builder::new()
+        .trap_exit(true)
+        .spawn::<(), _, _>(move |mut ctx| async move {
+            let started = Supervisor::start_module(t, StartOptions::new().link()).await;
+            let links = process::process_info(ctx.pid()).unwrap().links;
+            let quiet = tokio::time::timeout(Duration::from_secs(5), ctx.recv())
+                .await
+                .is_err();
+            let _ = tx.send((started.map(|_| ()), links, quiet));
+            Ok(())
+        })
+        .unwrap();
+    let (started, left_behind, quiet) = rx.await.unwrap();
+    assert_eq!(started, Err(SupervisorError::Ignored));
+    assert!(left_behind.is_empty(), "still linked to {left_behind:?}");
+    assert!(quiet, "the parent got a message");
+    assert!(process::await_exit(parent.pid()).await.is_normal());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ignoring_module_child_is_kept_as_not_running() {
+    let log = Log::default();
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![tree(0, &log).child_spec()])
+        .await
+        .unwrap();
+    let children = sup.which_children().await.unwrap();
+    assert_eq!(children.len(), 1);
+    assert_eq!(&*children[0].id, "Tree");
+    assert_eq!(children[0].pid, ChildPid::Undefined);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_code_change_reruns_init_with_otps_rules() {
+    let log = Log::default();
+    let t = tree(1, &log);
+    let version = t.version.clone();
+    let sup = Supervisor::start_module(t, StartOptions::new())
+        .await
+        .unwrap();
+    let a = pid_of(&sup, "a").await.unwrap();
+    let b = pid_of(&sup, "b").await.unwrap();
+    version.store(2, Ordering::SeqCst);
+    sup.change_code(None).await.unwrap();
+    // Kept ids keep running with their new spec; new ids are added, not started; ids missing
+    // from the new list are kept.
+    let children = sup.which_children().await.unwrap();
+    let row = |id: &str| children.iter().find(|c| &*c.id == id).unwrap().clone();
+    assert_eq!(row("a").pid, ChildPid::Running(a));
+    assert_eq!(row("a").restart, Restart::Transient);
+    assert_eq!(row("b").pid, ChildPid::Running(b));
+    assert_eq!(row("c").pid, ChildPid::Undefined);
+    assert_eq!(log.entries(), ["start a", "start b"]);
+    // The new strategy applies: one_for_all restarts the others with `a`.
+    sup.restart_child("c").await.unwrap();
+    crash(&sup, "a", ExitReason::error("boom")).await;
+    assert!(log.contains("stop b shutdown"));
+    assert!(log.contains("stop c shutdown"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_code_change_to_invalid_flags_changes_nothing_and_is_reported() {
+    let log = Log::default();
+    let t = tree(1, &log);
+    let version = t.version.clone();
+    let sup = Supervisor::start_module(t, StartOptions::new())
+        .await
+        .unwrap();
+    version.store(3, Ordering::SeqCst);
+    assert!(sup.change_code(None).await.is_err());
+    assert_eq!(sup.count_children().await.unwrap().active, 2);
+    // Still serving, resumed.
+    crash(&sup, "a", ExitReason::error("boom")).await;
+    assert!(pid_of(&sup, "a").await.is_some());
 }

@@ -6,30 +6,48 @@ use std::time::Duration;
 
 use ferrotp::prelude::*;
 use ferrotp::supervisor::{DynamicSupervisorFlags, Restart, Shutdown, SupervisorError};
-use ferrotp::task::{Task, TaskError, TaskSupervisor};
+use ferrotp::task::{Task, TaskError, TaskOptions, TaskRef, TaskSupervisor};
 
 #[tokio::test(start_paused = true)]
 async fn await_returns_the_value() {
     let t = Task::spawn(async { "done" });
-    assert_eq!(t.await, Ok("done"));
+    assert_eq!(t.await.ok(), Some("done"));
 }
 
 #[tokio::test(start_paused = true)]
-async fn await_times_out_stops_the_task_and_the_late_result_is_never_delivered() {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+async fn a_timed_out_join_leaves_the_task_running_and_hands_it_back() {
     let t = Task::spawn(async move {
         tokio::time::sleep(Duration::from_secs(60)).await;
-        let _ = tx.send("late");
         1
     });
     let pid = t.pid();
-    assert_eq!(
-        t.join(Duration::from_secs(1)).await,
-        Err(TaskError::Timeout(Duration::from_secs(1)))
-    );
+    let err = t.join(Duration::from_secs(1)).await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(process::is_alive(pid), "a timed-out join stops nothing");
+    // Wait again on the same task: its result still arrives.
+    let t = err.into_task().unwrap();
+    assert_eq!(t.join(Duration::from_secs(120)).await.ok(), Some(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_nolink_task_can_be_shut_down_with_the_handed_back_handle() {
+    let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
+    let t = tasks
+        .async_nolink(std::future::pending::<()>())
+        .await
+        .unwrap();
+    let pid = t.pid();
+    let t = t
+        .join(Duration::from_secs(1))
+        .await
+        .unwrap_err()
+        .into_task()
+        .unwrap();
+    assert!(process::is_alive(pid));
+    assert_eq!(t.shutdown(Shutdown::BrutalKill).await, None);
     assert!(!process::is_alive(pid));
-    tokio::time::sleep(Duration::from_secs(120)).await;
-    assert!(rx.try_recv().is_err());
 }
 
 #[tokio::test(start_paused = true)]
@@ -59,10 +77,7 @@ async fn a_timed_out_await_does_not_kill_the_caller() {
         let _ = tx.send(t.join(Duration::from_secs(1)).await);
         std::future::pending().await
     });
-    assert_eq!(
-        rx.await.unwrap(),
-        Err(TaskError::Timeout(Duration::from_secs(1)))
-    );
+    assert!(rx.await.unwrap().unwrap_err().is_timeout());
     assert!(process::is_alive(caller.pid()));
 }
 
@@ -110,13 +125,13 @@ async fn async_nolink_crash_only_reaches_the_awaiting_caller() {
         std::future::pending::<()>().await;
         Ok(())
     });
-    let awaited: Result<(), TaskError> = rx.await.unwrap();
+    let awaited: Result<(), TaskError<()>> = rx.await.unwrap();
     assert!(matches!(
         awaited,
         Err(TaskError::Exit(ExitReason::Panic { .. }))
     ));
     assert!(process::is_alive(caller.pid()));
-    assert!(tasks.supervisor().pid().is_some_and(process::is_alive));
+    assert!(tasks.pid().is_some_and(process::is_alive));
 }
 
 #[tokio::test(start_paused = true)]
@@ -150,7 +165,7 @@ async fn a_permanent_supervised_task_is_restarted_after_shutdown() {
                     std::future::pending::<()>().await
                 }
             },
-            Restart::Permanent,
+            TaskOptions::new().restart(Restart::Permanent),
         )
         .await
         .unwrap();
@@ -190,4 +205,141 @@ async fn terminate_child_stops_a_task_then_not_found() {
         tasks.terminate_child(t.pid()).await,
         Err(SupervisorError::NotFound)
     );
+}
+
+/// A GenServer that starts tasks and receives their outcomes as messages (Elixir's
+/// `async_nolink` + `handle_info({ref, result})` / `{:DOWN, ...}`).
+struct Jobs {
+    tasks: TaskSupervisor,
+    done: Vec<(TaskRef, Result<u32, ExitReason>)>,
+}
+
+enum JobsCall {
+    Run(bool, ReplyTo<TaskRef>),
+    Done(ReplyTo<Vec<(TaskRef, Result<u32, ExitReason>)>>),
+}
+
+impl GenServer for Jobs {
+    type Args = TaskSupervisor;
+    type Call = JobsCall;
+    type Cast = ();
+    type Info = (TaskRef, Result<u32, ExitReason>);
+    type Continue = ();
+
+    async fn init(tasks: TaskSupervisor, _: &mut ServerContext<Self>) -> Init<Self> {
+        Init::ok(Jobs {
+            tasks,
+            done: Vec::new(),
+        })
+    }
+
+    async fn handle_call(
+        &mut self,
+        call: JobsCall,
+        ctx: &mut ServerContext<Self>,
+    ) -> CallResult<Self> {
+        match call {
+            JobsCall::Run(fail, to) => {
+                let job = async move {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    assert!(!fail, "job failed");
+                    7
+                };
+                let task = self
+                    .tasks
+                    .async_nolink_send(job, ctx.server(), |task, outcome| (task, outcome))
+                    .await
+                    .unwrap();
+                CallResult::reply(to, task)
+            }
+            JobsCall::Done(to) => CallResult::reply(to, std::mem::take(&mut self.done)),
+        }
+    }
+
+    async fn handle_info(
+        &mut self,
+        info: Info<(TaskRef, Result<u32, ExitReason>)>,
+        _: &mut ServerContext<Self>,
+    ) -> HandleResult<Self> {
+        if let Info::Message(outcome) = info {
+            self.done.push(outcome);
+        }
+        HandleResult::noreply()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_receives_a_task_result_as_a_message() {
+    let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
+    let jobs = Jobs::start(tasks).await.unwrap();
+    let task = jobs.call(|to| JobsCall::Run(false, to)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        jobs.call(JobsCall::Done).await.unwrap(),
+        vec![(task, Ok(7))]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_receives_a_crashed_tasks_reason_as_a_message_and_lives_on() {
+    let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
+    let jobs = Jobs::start(tasks).await.unwrap();
+    let task = jobs.call(|to| JobsCall::Run(true, to)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let done = jobs.call(JobsCall::Done).await.unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, task);
+    assert!(
+        done[0].1.as_ref().is_err_and(ExitReason::is_panic),
+        "{done:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_supervisor_is_named_found_and_started_from_a_child_spec() {
+    let sup = Supervisor::start(
+        SupervisorFlags::new(supervisor::Strategy::OneForOne),
+        vec![TaskSupervisor::child_spec(DynamicSupervisorFlags::new()).name("task_sup_named")],
+    )
+    .await
+    .unwrap();
+    let tasks = TaskSupervisor::named("task_sup_named");
+    let by_pid = TaskSupervisor::from_pid(tasks.pid().unwrap()).unwrap();
+    let t = by_pid.async_nolink(async { 3 }).await.unwrap();
+    assert_eq!(t.await.ok(), Some(3));
+    assert_eq!(sup.count_children().await.unwrap().supervisors, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_child_takes_a_shutdown_option() {
+    let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Mutex::new(Some(tx));
+    // A task that ignores shutdown for an hour: BrutalKill does not wait for it.
+    let pid = tasks
+        .start_child(
+            move || {
+                let tx = tx.lock().unwrap().take();
+                async move {
+                    if let Some(tx) = tx {
+                        let _ = tx.send(());
+                    }
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
+            },
+            TaskOptions::new().shutdown(Shutdown::BrutalKill),
+        )
+        .await
+        .unwrap();
+    rx.await.unwrap();
+    let t0 = tokio::time::Instant::now();
+    tasks.terminate_child(pid).await.unwrap();
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+    assert!(!process::is_alive(pid));
 }

@@ -4,9 +4,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrotp::gen_server::{self, *};
-use ferrotp::supervisor::{ChildSpec, Shutdown};
-use ferrotp::{process, ExitReason, Pid};
+use ferrotp::gen_server::*;
+use ferrotp::supervisor::{Child, ChildSpec, Shutdown};
+use ferrotp::{ExitReason, Pid};
 
 use super::server::Log;
 
@@ -90,19 +90,22 @@ impl GenServer for Kid {
 }
 
 pub fn kid(id: &'static str, log: &Log) -> ChildSpec {
-    gen_server::child_spec::<Kid>(id, KidArgs::new(id, log))
+    Kid::child_spec(KidArgs::new(id, log)).id(id)
 }
 
 pub fn kid_with(args: KidArgs) -> ChildSpec {
-    gen_server::child_spec::<Kid>(args.id, args)
+    let id = args.id;
+    Kid::child_spec(args).id(id)
 }
 
 /// A worker spec whose process never traps and ignores nothing: stopped by signals alone.
 pub fn plain(id: &'static str) -> ChildSpec {
-    ChildSpec::worker(id, || async {
-        Ok(ferrotp::supervisor::Started::Pid(
-            process::spawn_link::<(), _, _>(|_| std::future::pending()).pid(),
-        ))
+    ChildSpec::worker(id, |opts| async move {
+        let addr = opts
+            .builder()
+            .spawn::<(), _, _>(|_| std::future::pending())
+            .map_err(ExitReason::from)?;
+        Ok(ferrotp::supervisor::Started::Pid(addr.pid()))
     })
     .shutdown(Shutdown::Timeout(Duration::from_secs(1)))
 }

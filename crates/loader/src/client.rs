@@ -49,8 +49,9 @@ impl<I: Interface> HotClient<I> {
         }
     }
 
-    /// A client for the hot process registered as `name`, looked up at each request.
-    pub fn named(name: impl Into<std::sync::Arc<str>>) -> Self {
+    /// A client for the hot process registered as `name` (local or via), looked up at each
+    /// request.
+    pub fn named(name: impl Into<ferrotp_runtime::registry::Name>) -> Self {
         Self::new(Server::named(name))
     }
 

@@ -465,19 +465,14 @@ impl Loader {
     }
 
     /// A child spec for a process of module `I`: a supervisor starts it, and restarts it after
-    /// a crash, on the module's current version.
+    /// a crash, on the module's current version. Its id is the module's name; set the id, a
+    /// name (local or via), restart and shutdown with the spec's builder.
     ///
     /// # Errors
     ///
     /// [`HotStartError::UnknownModule`] or [`HotStartError::Encode`].
-    pub fn child_spec<I: Interface>(
-        &self,
-        id: impl Into<Arc<str>>,
-        args: I::Args,
-        opts: StartOptions,
-    ) -> Result<ChildSpec, HotStartError> {
-        let args = self.hot_args::<I>(&args)?;
-        Ok(child_spec(args, opts).id(id))
+    pub fn child_spec<I: Interface>(&self, args: I::Args) -> Result<ChildSpec, HotStartError> {
+        Ok(child_spec(self.hot_args::<I>(&args)?))
     }
 }
 

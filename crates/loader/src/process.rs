@@ -242,13 +242,10 @@ impl HotProcess {
                         let Some(sup) = slot.supervisor().await else {
                             return;
                         };
-                        let spec = child_spec(
-                            HotArgs {
-                                slot: slot.clone(),
-                                args,
-                            },
-                            StartOptions::new(),
-                        )
+                        let spec = child_spec(HotArgs {
+                            slot: slot.clone(),
+                            args,
+                        })
                         .restart(Restart::Transient);
                         if let Err(e) = sup.start_child(spec).await {
                             tracing::warn!(module = %slot.name, %pid, error = %e, "a module's spawn failed");
@@ -294,13 +291,10 @@ pub(crate) async fn start(
     gen_server::start_with::<HotProcess>(args, opts).await
 }
 
-/// A child spec for a hot process.
-pub(crate) fn child_spec(
-    args: HotArgs,
-    opts: StartOptions,
-) -> ferrotp_runtime::supervisor::ChildSpec {
+/// A child spec for a hot process; its id is the module's name.
+pub(crate) fn child_spec(args: HotArgs) -> ferrotp_runtime::supervisor::ChildSpec {
     let id = args.slot.name.clone();
-    gen_server::child_spec_with::<HotProcess>(id, args, opts)
+    <HotProcess as ferrotp_runtime::supervisor::Child>::child_spec(args).id(id)
 }
 
 impl GenServer for HotProcess {

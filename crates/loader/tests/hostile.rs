@@ -417,8 +417,10 @@ async fn a_hanging_export_costs_only_its_own_process_which_its_supervisor_restar
         .into_iter()
         .map(|name| {
             loader
-                .child_spec::<CounterInterface>(name, 10, StartOptions::new().name(name))
+                .child_spec::<CounterInterface>(10)
                 .unwrap()
+                .id(name)
+                .name(name)
         })
         .collect();
     let _sup = Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), specs)

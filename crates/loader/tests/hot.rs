@@ -366,8 +366,9 @@ async fn a_panicking_handler_crashes_the_process_and_its_supervisor_restarts_it_
 ) {
     let loader = loader_with_v1().await;
     let spec = loader
-        .child_spec::<CounterInterface>("counter", 1, StartOptions::new().name("hot-counter-sup"))
-        .unwrap();
+        .child_spec::<CounterInterface>(1)
+        .unwrap()
+        .name("hot-counter-sup");
     let sup = Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), vec![spec])
         .await
         .unwrap();

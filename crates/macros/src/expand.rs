@@ -12,6 +12,7 @@ const RESERVED: &[&str] = &[
     "start_link",
     "start_with",
     "child_spec",
+    "child_spec_once",
     "new",
     "named",
     "server",
@@ -106,6 +107,13 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
     }
     if let Some(name) = &options.name {
         default_options = quote!(#default_options.name(#name));
+    }
+    let mut spec_options = quote!(spec);
+    if let Some(n) = &options.mailbox_capacity {
+        spec_options = quote!(#spec_options.mailbox_capacity(#n));
+    }
+    if let Some(name) = &options.name {
+        spec_options = quote!(#spec_options.name(#name));
     }
     let named_client = options.name.as_ref().map(|name| {
         quote! {
@@ -486,8 +494,9 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
                 #client { server }
             }
 
-            /// A client that resolves `name` at every request, so it follows restarts.
-            pub fn named(name: impl ::core::convert::Into<::std::sync::Arc<str>>) -> Self {
+            /// A client that resolves `name` (local or via) at every request, so it follows
+            /// restarts.
+            pub fn named(name: impl ::core::convert::Into<#krate::registry::Name>) -> Self {
                 #client { server: #gs::Server::named(name) }
             }
 
@@ -549,26 +558,24 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
                 #gs::start_with::<Self>(#args_pack, options).await.map(#client::new)
             }
 
-            /// A child spec for supervisors: starts this server linked to its supervisor, with
-            /// a clone of `args` at every restart.
-            pub fn child_spec<A>(id: impl ::core::convert::Into<::std::sync::Arc<str>>, args: A) -> #krate::supervisor::ChildSpec
+            /// A child spec: starts this server under a supervisor with a clone of the arguments at
+            /// each (re)start, under the `name` given in the attribute if any. Its id is the
+            /// type's name; adjust it, the name, restart and shutdown with the spec's builder.
+            pub fn child_spec(#(#init_names: #init_types),*) -> #krate::supervisor::ChildSpec
             where
-                A: ::core::convert::Into<#args_ty> + ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
+                // Higher-ranked, so that a server whose arguments are not `Clone` still compiles
+                // (and only this function is unavailable).
+                for<'__ferrotp> #args_ty: ::core::clone::Clone,
             {
-                #krate::supervisor::ChildSpec::worker(id, move || {
-                    let args: #args_ty = args.clone().into();
-                    async move {
-                        match #gs::start_with::<Self>(args, #default_options.link()).await {
-                            ::core::result::Result::Ok(server) => ::core::result::Result::Ok(
-                                #krate::supervisor::Started::Pid(server.pid().unwrap_or(#krate::Pid::RUNTIME)),
-                            ),
-                            ::core::result::Result::Err(#gs::StartError::Ignored) => {
-                                ::core::result::Result::Ok(#krate::supervisor::Started::Ignore)
-                            }
-                            ::core::result::Result::Err(e) => ::core::result::Result::Err(e.reason()),
-                        }
-                    }
-                })
+                let spec = <Self as #krate::supervisor::Child>::child_spec(#args_pack);
+                #spec_options
+            }
+
+            /// A temporary child spec that starts this server once, with the arguments
+            /// themselves: for arguments that are not `Clone`, such as a socket.
+            pub fn child_spec_once(#(#init_names: #init_types),*) -> #krate::supervisor::ChildSpec {
+                let spec = <Self as #krate::supervisor::Child>::child_spec_once(#args_pack);
+                #spec_options
             }
         }
     }

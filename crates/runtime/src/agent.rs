@@ -25,6 +25,8 @@ use crate::gen_server::{
     CallError, CallResult, GenServer, HandleResult, Init, ReplyTo, Server, ServerContext,
     StartError, StartOptions, StopError,
 };
+use crate::registry::Name;
+use crate::supervisor::ChildSpec;
 use crate::ExitReason;
 
 /// A closure run on the state; a call's closure carries its typed reply handle and replies
@@ -111,12 +113,35 @@ impl<T: Send + 'static> Agent<T> {
         init: impl FnOnce() -> T + Send + 'static,
         opts: StartOptions,
     ) -> Result<Self, StartError> {
-        let server = crate::gen_server::start_with::<AgentState<T>>(Box::new(init), opts).await?;
-        Ok(Agent { server })
+        Ok(Agent {
+            server: Self::start_server(init, opts).await?,
+        })
     }
 
-    /// The agent registered under `name`, resolved at each request.
-    pub fn named(name: &str) -> Self {
+    /// A child spec that starts an agent whose state is `init()` under a supervisor; `init`
+    /// runs again at each restart. Its id is `"Agent"`.
+    pub fn child_spec(init: impl Fn() -> T + Send + Sync + 'static) -> ChildSpec {
+        let init = std::sync::Arc::new(init);
+        ChildSpec::worker("Agent", move |opts| {
+            let init = init.clone();
+            async move { crate::supervisor::started(Agent::start_server(move || init(), opts).await) }
+        })
+    }
+
+    async fn start_server(
+        init: impl FnOnce() -> T + Send + 'static,
+        opts: StartOptions,
+    ) -> Result<Server<AgentState<T>>, StartError> {
+        crate::gen_server::start_with::<AgentState<T>>(Box::new(init), opts).await
+    }
+
+    /// The agent's pid (`None` for a name nobody holds now).
+    pub fn pid(&self) -> Option<crate::Pid> {
+        self.server.pid()
+    }
+
+    /// The agent registered under `name` (local or via), resolved at each request.
+    pub fn named(name: impl Into<Name>) -> Self {
         Agent {
             server: Server::named(name),
         }

@@ -45,7 +45,8 @@ impl NoProcError {
 /// ```
 pub struct SendError<M> {
     message: M,
-    pid: Pid,
+    /// `None` for a name that no process holds.
+    pid: Option<Pid>,
     kind: SendErrorKind,
 }
 
@@ -65,7 +66,7 @@ impl<M> SendError<M> {
     pub(crate) fn noproc(message: M, pid: Pid) -> Self {
         SendError {
             message,
-            pid,
+            pid: Some(pid),
             kind: SendErrorKind::NoProc,
         }
     }
@@ -73,7 +74,7 @@ impl<M> SendError<M> {
     pub(crate) fn full(message: M, pid: Pid, capacity: usize) -> Self {
         SendError {
             message,
-            pid,
+            pid: Some(pid),
             kind: SendErrorKind::Full { capacity },
         }
     }
@@ -96,7 +97,11 @@ impl<M> SendError<M> {
     /// A name that did not resolve to a process of this message type.
     pub(crate) fn from_lookup(message: M, e: LookupError) -> Self {
         match e {
-            LookupError::NotRegistered(_) => SendError::noproc(message, Pid::RUNTIME),
+            LookupError::NotRegistered(_) => SendError {
+                message,
+                pid: None,
+                kind: SendErrorKind::NoProc,
+            },
             LookupError::WrongMessageType {
                 pid,
                 expected,
@@ -104,7 +109,7 @@ impl<M> SendError<M> {
                 ..
             } => SendError {
                 message,
-                pid,
+                pid: Some(pid),
                 kind: SendErrorKind::WrongType { expected, actual },
             },
         }
@@ -120,8 +125,8 @@ impl<M> SendError<M> {
         }
     }
 
-    /// The receiver.
-    pub fn pid(&self) -> Pid {
+    /// The receiver; `None` when a name was sent to and no process holds it.
+    pub fn pid(&self) -> Option<Pid> {
         self.pid
     }
 
@@ -142,23 +147,24 @@ impl<M> fmt::Debug for SendError<M> {
 
 impl<M> fmt::Display for SendError<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pid = match self.pid {
+            Some(pid) => pid.to_string(),
+            None => "(no process holds the name)".into(),
+        };
         match self.kind {
             SendErrorKind::NoProc => write!(
                 f,
-                "process {} is not alive (noproc); the message was handed back",
-                self.pid
+                "process {pid} is not alive (noproc); the message was handed back"
             ),
             SendErrorKind::Full { capacity } => write!(
                 f,
-                "the mailbox of {} is full ({capacity} messages); the message was handed back: \
-                 retry later, slow the sender down, or raise the capacity",
-                self.pid
+                "the mailbox of {pid} is full ({capacity} messages); the message was handed back: \
+                 retry later, slow the sender down, or raise the capacity"
             ),
             SendErrorKind::WrongType { expected, actual } => write!(
                 f,
-                "process {} takes messages of type {actual}, not {expected}; the message was \
-                 handed back",
-                self.pid
+                "process {pid} takes messages of type {actual}, not {expected}; the message was \
+                 handed back"
             ),
         }
     }
@@ -189,6 +195,15 @@ pub enum RegisterError {
     /// The process is not alive.
     #[error(transparent)]
     NoProc(#[from] NoProcError),
+    /// A [`Via`](crate::registry::Via) name could not be taken for another reason than a
+    /// live holder (its registry is not running, or does not have unique keys).
+    #[error("cannot register under {name}: {problem}")]
+    Via {
+        /// The name.
+        name: Arc<str>,
+        /// Why, and what to do.
+        problem: Arc<str>,
+    },
 }
 
 /// A name did not lead to a process of the expected message type.
@@ -228,4 +243,7 @@ pub enum SpawnError {
     /// `#[tokio::main]`, a task, a process).
     #[error("no tokio runtime to spawn the process on; spawn from inside a tokio runtime")]
     NoRuntime,
+    /// A spawn that sets up a monitor by the calling process was not called from a process.
+    #[error("spawn_monitor needs a calling process to deliver the Down to; call it from inside a process")]
+    NotInProcess,
 }

@@ -12,15 +12,21 @@ use std::sync::Arc;
 /// |------------------------------|-----------------------------|---------|
 /// | `Normal`                     | `normal`                    | finished its work; links are not affected |
 /// | `Shutdown`                   | `shutdown`                  | asked to stop, usually by its supervisor |
-/// | `ShutdownWith(t)`            | `{shutdown, T}`             | asked to stop, with detail; not logged as a crash |
+/// | `ShutdownWith(detail)`       | `{shutdown, T}`             | asked to stop, with detail; not logged as a crash |
 /// | `Kill`                       | `kill`                      | the reason *sent* by `exit(pid, Kill)`; a process that exits with it passes `kill` on through its links |
 /// | `Killed`                     | `killed`                    | terminated by an untrappable `exit(pid, Kill)` |
 /// | `NoProc`                     | `noproc`                    | the process did not exist (monitor or link to a dead pid) |
 /// | `NoConnection`               | `noconnection`              | the node of the process is unreachable |
 /// | `Panic { message, location }`| `{panic, Msg, Location}`    | user code panicked; the panic message and where it happened |
-/// | `Error(t)`                   | any other term              | an application-defined reason |
+/// | `Error(detail)`              | any other term              | an application-defined reason |
 ///
 /// Reasons are cheap to clone: a dying process sends one copy to every link and monitor.
+///
+/// An `Error` (or `ShutdownWith`) made from a Rust error keeps that error as its
+/// [`Detail::source`]: whoever receives the reason — a linked process, a monitor, a caller, a
+/// supervisor — can [`downcast_ref`](ExitReason::downcast_ref) it back to its type. Equality
+/// and hashing compare the message only, so a reason read back from a log or from another node
+/// equals the original.
 ///
 /// # Examples
 ///
@@ -31,6 +37,12 @@ use std::sync::Arc;
 /// assert!(r.is_abnormal());
 /// assert_eq!(r.to_string(), "database unreachable");
 /// assert!(ExitReason::shutdown_with("deploy").is_shutdown());
+///
+/// // A Rust error keeps its type.
+/// let parse = "x".parse::<u16>().unwrap_err();
+/// let r = ExitReason::from(parse.clone());
+/// assert_eq!(r.downcast_ref::<std::num::ParseIntError>(), Some(&parse));
+/// assert_eq!(r, ExitReason::error("invalid digit found in string"));
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -40,7 +52,7 @@ pub enum ExitReason {
     /// The process was asked to shut down.
     Shutdown,
     /// The process was asked to shut down, with a detail (`{shutdown, Term}`).
-    ShutdownWith(Arc<str>),
+    ShutdownWith(Detail),
     /// The untrappable kill reason as sent by [`process::exit`](crate::process::exit). A process
     /// *receiving* it directly terminates with [`Killed`](ExitReason::Killed).
     Kill,
@@ -58,19 +70,128 @@ pub enum ExitReason {
         location: Option<Arc<str>>,
     },
     /// An application-defined reason.
-    Error(Arc<str>),
+    Error(Detail),
+}
+
+/// The payload of an application-defined reason: its message, and the Rust error it was made
+/// from, if any (kept whole, so it can be downcast back to its type).
+///
+/// Equal, ordered and hashed by message alone.
+#[derive(Clone)]
+pub struct Detail {
+    message: Arc<str>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Detail {
+    /// A detail with only a message.
+    pub fn message(message: impl fmt::Display) -> Detail {
+        Detail {
+            message: message.to_string().into(),
+            source: None,
+        }
+    }
+
+    /// A detail that keeps `error`: its message is the error's `Display`.
+    pub fn from_error<E: std::error::Error + Send + Sync + 'static>(error: E) -> Detail {
+        Detail {
+            message: error.to_string().into(),
+            source: Some(Arc::new(error)),
+        }
+    }
+
+    /// The message.
+    pub fn as_str(&self) -> &str {
+        &self.message
+    }
+
+    /// The error this detail was made from.
+    pub fn source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
+
+    /// The error this detail was made from, if it is an `E`.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.source.as_deref()?.downcast_ref()
+    }
+}
+
+impl PartialEq for Detail {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for Detail {}
+
+impl std::hash::Hash for Detail {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.message.hash(state);
+    }
+}
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            None => fmt::Debug::fmt(&*self.message, f),
+            Some(source) => write!(f, "{:?} (from {source:?})", &*self.message),
+        }
+    }
 }
 
 impl ExitReason {
     /// An application-defined reason (`Error`) from anything printable.
+    ///
+    /// To keep a Rust error's type for receivers to downcast, convert it instead:
+    /// `ExitReason::from(err)` (what `?` does in a process body).
     pub fn error(reason: impl fmt::Display) -> ExitReason {
-        ExitReason::Error(reason.to_string().into())
+        ExitReason::Error(Detail::message(reason))
     }
 
     /// `{shutdown, Detail}`: a requested stop with a detail, treated like `Shutdown` by
     /// supervisors and loggers.
     pub fn shutdown_with(detail: impl fmt::Display) -> ExitReason {
-        ExitReason::ShutdownWith(detail.to_string().into())
+        ExitReason::ShutdownWith(Detail::message(detail))
+    }
+
+    /// `{shutdown, Detail}` that keeps `error` for receivers to downcast.
+    pub fn shutdown_with_error<E: std::error::Error + Send + Sync + 'static>(
+        error: E,
+    ) -> ExitReason {
+        ExitReason::ShutdownWith(Detail::from_error(error))
+    }
+
+    /// The Rust error an `Error` or `ShutdownWith` reason was made from, if it is an `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ferrotp_runtime::ExitReason;
+    ///
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("account {0} is frozen")]
+    /// struct Frozen(u32);
+    ///
+    /// let reason = ExitReason::from(Frozen(7));
+    /// assert_eq!(reason.downcast_ref::<Frozen>().map(|f| f.0), Some(7));
+    /// assert!(ExitReason::error("account 7 is frozen").downcast_ref::<Frozen>().is_none());
+    /// ```
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.detail()?.downcast_ref()
+    }
+
+    /// The detail of an `Error` or `ShutdownWith` reason.
+    pub fn detail(&self) -> Option<&Detail> {
+        match self {
+            ExitReason::Error(d) | ExitReason::ShutdownWith(d) => Some(d),
+            _ => None,
+        }
     }
 
     /// Whether this is `Normal`, the only reason a link partner ignores.
@@ -116,7 +237,7 @@ impl fmt::Display for ExitReason {
                 message,
                 location: None,
             } => write!(f, "panicked: {message}"),
-            ExitReason::Error(e) => f.write_str(e),
+            ExitReason::Error(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -148,8 +269,8 @@ impl fmt::Debug for ExitReason {
 /// `loop` — type-check without annotations, and lets `?` end a process on any error.
 pub type ProcessResult = Result<(), ExitReason>;
 
-/// Any error ends a process with [`ExitReason::Error`] carrying its message, so `?` works in
-/// process bodies.
+/// Any error ends a process with [`ExitReason::Error`] carrying it (its message, and the error
+/// itself for [`ExitReason::downcast_ref`]), so `?` works in process bodies.
 ///
 /// # Examples
 ///
@@ -165,6 +286,6 @@ pub type ProcessResult = Result<(), ExitReason>;
 /// ```
 impl<E: std::error::Error + Send + Sync + 'static> From<E> for ExitReason {
     fn from(e: E) -> Self {
-        ExitReason::error(e)
+        ExitReason::Error(Detail::from_error(e))
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! ferrotp gives Rust programs what makes Erlang systems heal themselves: many small isolated
 //! [processes](process) that share nothing, talk by messages, and watch each other through
-//! [links and monitors](signal). When a process fails — a panic, an error, a kill — it ends
+//! [links and monitors](process#links-monitors-and-exit-signals). When a process fails — a panic, an error, a kill — it ends
 //! alone, with an [`ExitReason`], and the processes that care are told through exit signals
 //! and [`Down`] messages. Supervisors (built on this layer) then bring it back to a known state.
 //!
@@ -61,7 +61,7 @@ mod message;
 mod pid;
 pub mod process;
 pub mod registry;
-pub mod signal;
+pub(crate) mod signal;
 pub mod supervisor;
 mod sync;
 pub mod sys;
@@ -72,7 +72,7 @@ pub mod timer;
 mod models;
 
 pub use error::{LookupError, NoProcError, RegisterError, SendError, SpawnError};
-pub use exit_reason::{ExitReason, ProcessResult};
+pub use exit_reason::{Detail, ExitReason, ProcessResult};
 pub use message::{Down, Exit, Message};
 pub use pid::{Pid, Reference};
 pub use process::{Addr, Context};

@@ -251,11 +251,11 @@ fn deliver<M: Send + 'static>(dest: &Addr<M>, msg: M) -> bool {
     match dest.send(msg) {
         Ok(()) => true,
         Err(e) if e.is_full() => {
-            tracing::warn!(pid = %e.pid(), "timer message not delivered: {e}");
+            tracing::warn!(pid = ?e.pid(), "timer message not delivered: {e}");
             true
         }
         Err(e) => {
-            tracing::debug!(pid = %e.pid(), "timer receiver exited; timer ends");
+            tracing::debug!(pid = ?e.pid(), "timer receiver exited; timer ends");
             false
         }
     }

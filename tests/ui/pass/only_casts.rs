@@ -17,5 +17,5 @@ impl Sink {
 }
 
 fn main() {
-    let _spec = Sink::child_spec("sink", 0u64);
+    let _spec = Sink::child_spec(0u64).id("sink");
 }

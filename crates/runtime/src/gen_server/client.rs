@@ -3,7 +3,6 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::{CallError, GenServer, ReplyTo, Request, StopError};
 use crate::process::{self, AwaitExit};
-use crate::registry;
+use crate::registry::Name;
 use crate::sys::SystemRequest;
 use crate::{Addr, ExitReason, LookupError, Pid, SendError};
 
@@ -38,7 +37,7 @@ pub struct Server<S: GenServer> {
 
 enum Target<S: GenServer> {
     Addr(Addr<Request<S>>),
-    Name(Arc<str>),
+    Name(Name),
 }
 
 impl<S: GenServer> Clone for Server<S> {
@@ -80,8 +79,10 @@ impl<S: GenServer> Server<S> {
         process::addr_of::<Request<S>>(pid).map(Server::from_addr)
     }
 
-    /// A handle that resolves `name` at every request.
-    pub fn named(name: impl Into<Arc<str>>) -> Self {
+    /// A handle that resolves `name` — a local name, or a [`Via`](crate::registry::Via) name
+    /// such as a [`Registry`](crate::registry::Registry) key — at every request, and so
+    /// reaches whichever process holds it now.
+    pub fn named(name: impl Into<Name>) -> Self {
         Server {
             target: Target::Name(name.into()),
         }
@@ -91,7 +92,7 @@ impl<S: GenServer> Server<S> {
     pub fn pid(&self) -> Option<Pid> {
         match &self.target {
             Target::Addr(a) => Some(a.pid()),
-            Target::Name(n) => registry::whereis(n),
+            Target::Name(n) => n.whereis(),
         }
     }
 
@@ -105,7 +106,7 @@ impl<S: GenServer> Server<S> {
     pub(crate) fn resolve(&self) -> Result<Addr<Request<S>>, LookupError> {
         match &self.target {
             Target::Addr(a) => Ok(a.clone()),
-            Target::Name(n) => registry::lookup::<Request<S>>(n),
+            Target::Name(n) => n.lookup::<Request<S>>(),
         }
     }
 
@@ -175,7 +176,7 @@ impl<S: GenServer> Server<S> {
     pub fn cast(&self, message: S::Cast) {
         if let Err(e) = self.try_cast(message) {
             if e.is_full() || e.is_wrong_type() {
-                tracing::warn!(pid = %e.pid(), "cast not delivered: {e}");
+                tracing::warn!(pid = ?e.pid(), "cast not delivered: {e}");
             }
         }
     }
@@ -185,7 +186,7 @@ impl<S: GenServer> Server<S> {
     /// # Errors
     ///
     /// The message is handed back if the server is not alive or its mailbox is full. For a
-    /// name that is not registered, the error's pid is [`Pid::RUNTIME`].
+    /// name that is not registered, the error has no pid.
     pub fn try_cast(&self, message: S::Cast) -> Result<(), SendError<S::Cast>> {
         self.deliver(Request::Cast(message)).map_err(|e| {
             e.map(|r| match r {

@@ -93,11 +93,12 @@ pub enum StartError {
 }
 
 impl StartError {
-    /// The reason a start failed, as the exit reason a supervisor reports.
+    /// The reason a start failed, as the exit reason a supervisor reports: `init`'s own
+    /// reason, or this error (kept for [`ExitReason::downcast_ref`]).
     pub fn reason(&self) -> ExitReason {
         match self {
             StartError::Stopped(r) | StartError::Error(r) | StartError::Exited(r) => r.clone(),
-            other => ExitReason::error(other),
+            other => ExitReason::from(other.clone()),
         }
     }
 }

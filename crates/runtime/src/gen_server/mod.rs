@@ -89,7 +89,7 @@ pub use context::ServerContext;
 pub use error::{CallError, StartError, StopError};
 pub use reply::{ReplyError, ReplyTo};
 pub use result::{CallResult, HandleResult, Info, Init, Next, PendingReply};
-pub use start::{child_spec, child_spec_with, start_with, StartOptions};
+pub use start::{start_with, StartOptions};
 
 use crate::sys::{OldVsn, SystemRequest};
 use crate::ExitReason;
@@ -238,16 +238,6 @@ pub trait GenServer: Sized + Send + 'static {
     fn code_change(&self, old_vsn: &OldVsn, extra: &str) -> Result<Option<Self>, ExitReason> {
         let _ = (old_vsn, extra);
         Ok(None)
-    }
-
-    /// A child spec for supervisors, with this type's name as id; see [`child_spec`].
-    fn child_spec(args: Self::Args) -> crate::supervisor::ChildSpec
-    where
-        Self::Args: Clone + Sync,
-    {
-        let full = std::any::type_name::<Self>();
-        let short = full.rsplit("::").next().unwrap_or(full);
-        child_spec::<Self>(short, args)
     }
 
     /// Start the server, not linked; returns once `init` has finished.

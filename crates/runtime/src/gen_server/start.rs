@@ -1,14 +1,13 @@
 //! Starting a GenServer: synchronous start, names, start timeout.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
 use super::{event_loop, GenServer, Server, StartError};
 use crate::process::{self, table, Builder};
+use crate::registry::Name;
 use crate::signal::ops;
-use crate::supervisor::{ChildSpec, Started};
 use crate::{ExitReason, RegisterError, SpawnError};
 
 /// How to start a server: linked or not, under a name, with a start timeout or a bounded
@@ -25,7 +24,7 @@ use crate::{ExitReason, RegisterError, SpawnError};
 #[derive(Debug, Clone, Default)]
 pub struct StartOptions {
     pub(crate) link: bool,
-    pub(crate) name: Option<Arc<str>>,
+    pub(crate) name: Option<Name>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) mailbox_capacity: Option<usize>,
 }
@@ -44,11 +43,35 @@ impl StartOptions {
         self
     }
 
-    /// Register the server under `name` before `init` runs; a taken name fails the start with
-    /// [`StartError::AlreadyStarted`] and `init` is never called.
-    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+    /// Register the server under `name` — a local name, or a [`Via`](crate::registry::Via)
+    /// name such as a [`Registry`](crate::registry::Registry) key — before `init` runs. A
+    /// taken name fails the start with [`StartError::AlreadyStarted`] and `init` is never
+    /// called. The name is released when the server exits.
+    pub fn name(mut self, name: impl Into<Name>) -> Self {
         self.name = Some(name.into());
         self
+    }
+
+    /// The name, if one was given.
+    pub fn name_ref(&self) -> Option<&Name> {
+        self.name.as_ref()
+    }
+
+    /// A process [`Builder`] with these options' link (to the calling process), name and
+    /// mailbox bound: for a start function that spawns a plain process rather than a
+    /// GenServer.
+    pub fn builder(&self) -> Builder {
+        let mut builder = Builder::new();
+        if let Some(name) = &self.name {
+            builder = builder.name(name.clone());
+        }
+        if let Some(capacity) = self.mailbox_capacity {
+            builder = builder.mailbox_capacity(capacity);
+        }
+        if self.link {
+            builder = builder.link_caller();
+        }
+        builder
     }
 
     /// Kill the server and fail with [`StartError::Timeout`] if `init` takes longer.
@@ -103,6 +126,7 @@ pub async fn start_with<S: GenServer>(
             // The parent is the caller, which is running.
             SpawnError::NoProc(_) => StartError::Exited(ExitReason::NoProc),
             SpawnError::NoRuntime => StartError::NoRuntime,
+            SpawnError::NotInProcess => unreachable!("a start sets up no monitor"),
         })?;
     let pid = addr.pid();
     // Watched rather than joined through the task's handle: a start that waits on the child's
@@ -137,49 +161,4 @@ pub async fn start_with<S: GenServer>(
             Err(StartError::Exited(addr.exit_reason().unwrap_or(reason)))
         }
     }
-}
-
-/// A child spec that starts server `S` with `args` under a supervisor (linked to it, as every
-/// supervised child must be). Restarts start it again with a clone of `args`.
-///
-/// # Examples
-///
-/// ```
-/// # use ferrotp_runtime::gen_server::{self, GenServer, Init, ServerContext};
-/// # struct Cache;
-/// # impl GenServer for Cache {
-/// #     type Args = usize; type Call = (); type Cast = (); type Info = (); type Continue = ();
-/// #     async fn init(_: usize, _: &mut ServerContext<Self>) -> Init<Self> { Init::ok(Cache) }
-/// # }
-/// use ferrotp_runtime::supervisor::Restart;
-///
-/// let spec = gen_server::child_spec::<Cache>("cache", 1024).restart(Restart::Transient);
-/// assert_eq!(&*spec.id, "cache");
-/// ```
-pub fn child_spec<S>(id: impl Into<Arc<str>>, args: S::Args) -> ChildSpec
-where
-    S: GenServer,
-    S::Args: Clone + Sync,
-{
-    child_spec_with::<S>(id, args, StartOptions::new())
-}
-
-/// As [`child_spec`], with start options — typically a name, so that clients holding
-/// [`Server::named`] reach each restarted incarnation.
-pub fn child_spec_with<S>(id: impl Into<Arc<str>>, args: S::Args, opts: StartOptions) -> ChildSpec
-where
-    S: GenServer,
-    S::Args: Clone + Sync,
-{
-    let opts = opts.link();
-    ChildSpec::worker(id, move || {
-        let (args, opts) = (args.clone(), opts.clone());
-        async move {
-            match start_with::<S>(args, opts).await {
-                Ok(server) => Ok(Started::Pid(server.pid().unwrap_or(crate::Pid::RUNTIME))),
-                Err(StartError::Ignored) => Ok(Started::Ignore),
-                Err(e) => Err(e.reason()),
-            }
-        }
-    })
 }

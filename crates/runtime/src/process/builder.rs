@@ -7,7 +7,7 @@ use super::cell::{AnyProcess, ProcessCell};
 use super::core::{Status, Watcher};
 use super::{panic, runner::Runner, table, Context, JoinHandle};
 use crate::error::SpawnError;
-use crate::registry::name;
+use crate::registry::Name;
 use crate::{Addr, Pid, ProcessResult, Reference};
 
 /// Options for spawning a process: a bounded mailbox, `trap_exit` from the start, a registered
@@ -37,7 +37,7 @@ use crate::{Addr, Pid, ProcessResult, Reference};
 pub struct Builder {
     capacity: Option<usize>,
     trap_exit: bool,
-    name: Option<Arc<str>>,
+    name: Option<Name>,
     links: Vec<Pid>,
     monitor: Option<(Pid, Reference)>,
 }
@@ -62,8 +62,9 @@ impl Builder {
         self
     }
 
-    /// Register the process under `name` before it runs.
-    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+    /// Register the process under `name` — a local name or a
+    /// [`Via`](crate::registry::Via) name — before it runs.
+    pub fn name(mut self, name: impl Into<Name>) -> Self {
         self.name = Some(name.into());
         self
     }
@@ -75,6 +76,60 @@ impl Builder {
             self.links.push(pid);
         }
         self
+    }
+
+    /// Link the process to the calling process before it runs, as
+    /// [`spawn_link`](super::spawn_link) does; from outside any process there is nothing to
+    /// link to, and this does nothing.
+    pub fn link_caller(self) -> Self {
+        match super::current() {
+            Some(caller) => self.link(caller),
+            None => self,
+        }
+    }
+
+    /// Spawn the process monitored by the calling process: the monitor exists before the
+    /// body's first poll, so a process that dies at once is never missed — its `Down` arrives
+    /// with the returned reference (Erlang's `spawn_monitor`).
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NotInProcess`] when not called from a process (a monitor needs a
+    /// process to deliver its `Down` to), or as [`spawn`](Self::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use ferrotp_runtime::process::{self, Builder};
+    /// use ferrotp_runtime::{ExitReason, Message};
+    ///
+    /// let watcher = process::spawn::<(), _, _>(|mut ctx| async move {
+    ///     let (child, reference) = Builder::new()
+    ///         .spawn_monitor::<(), _, _>(|_| async { Err(ExitReason::error("at once")) })
+    ///         .unwrap();
+    ///     match ctx.recv().await {
+    ///         Message::Down(down) => {
+    ///             assert_eq!((down.reference, down.pid), (reference, child.pid()));
+    ///             assert_eq!(down.reason, ExitReason::error("at once"));
+    ///         }
+    ///         other => panic!("{other:?}"),
+    ///     }
+    ///     Ok(())
+    /// });
+    /// assert!(process::await_exit(watcher.pid()).await.is_normal());
+    /// # }
+    /// ```
+    pub fn spawn_monitor<M, F, Fut>(mut self, body: F) -> Result<(Addr<M>, Reference), SpawnError>
+    where
+        M: Send + 'static,
+        F: FnOnce(Context<M>) -> Fut + Send + 'static,
+        Fut: Future<Output = ProcessResult> + Send + 'static,
+    {
+        let watcher = super::current().ok_or(SpawnError::NotInProcess)?;
+        let reference = Reference::new();
+        self.monitor = Some((watcher, reference));
+        self.spawn(body).map(|addr| (addr, reference))
     }
 
     pub(crate) fn monitored_by(mut self, watcher: Pid, reference: Reference) -> Self {
@@ -148,7 +203,7 @@ impl Builder {
             .map(|&p| table::get(p).ok_or(SpawnError::NoProc(p)))
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(n) = &self.name {
-            crate::registry::register(n.clone(), pid)?;
+            n.register(pid)?;
         }
         for (i, p) in partners.iter().enumerate() {
             let (mut mine, mut theirs) = super::core::lock_pair(&cell.core, p.core());
@@ -161,7 +216,7 @@ impl Builder {
                     }
                 }
                 if let Some(n) = &self.name {
-                    name::release(n, pid);
+                    n.release(pid);
                 }
                 return Err(SpawnError::NoProc(p.core().pid));
             }

@@ -211,6 +211,8 @@ impl<M: Send + 'static> Context<M> {
             }
             // Only if the context was moved out of its process into another executor.
             Err(SpawnError::NoRuntime) => panic!("{}", SpawnError::NoRuntime),
+            // The monitor's watcher is given explicitly (this process), never looked up.
+            Err(SpawnError::NotInProcess) => unreachable!("the watcher is this process"),
         }
     }
 }

@@ -262,6 +262,11 @@ impl Departure {
                 p.receive_exit(pid, reason, true);
             }
         }
+        // Processes first, runtime callbacks (an `await_exit`, a registry's cleanup) after:
+        // whoever learns of the exit through a callback knows every link and monitor has been
+        // told. The first callback waits without an allocation; most exits have at most one.
+        let mut first_callback = None;
+        let mut more_callbacks = Vec::new();
         for (reference, watcher) in monitored_by {
             let down = Down {
                 reference,
@@ -274,11 +279,15 @@ impl Departure {
                         p.deliver_down(down);
                     }
                 }
-                Watcher::Callback(cb) => {
-                    if super::panic::call_guarded(move || cb(down)).is_err() {
-                        tracing::error!(%pid, "a monitor callback panicked; ignored");
-                    }
+                Watcher::Callback(cb) if first_callback.is_none() => {
+                    first_callback = Some((cb, down))
                 }
+                Watcher::Callback(cb) => more_callbacks.push((cb, down)),
+            }
+        }
+        for (cb, down) in first_callback.into_iter().chain(more_callbacks) {
+            if super::panic::call_guarded(move || cb(down)).is_err() {
+                tracing::error!(%pid, "a monitor callback panicked; ignored");
             }
         }
         for (reference, target) in monitoring {

@@ -12,14 +12,33 @@
 //! affected. This needs `panic = "unwind"` (the default); with `panic = "abort"` a panic ends
 //! the whole program, and ferrotp cannot change that.
 //!
-//! # Exit signals
+//! # Links, monitors and exit signals
 //!
-//! A process ends when its body returns (`Ok(())` is `Normal`, `Err(reason)` is `reason`; see [`crate::ProcessResult`]), when
-//! it panics, or when an exit signal terminates it (see [`signal`](crate::signal) for the
-//! rules). A terminating signal takes effect the next time the process awaits: a process is a
-//! future, and a future can only be stopped between polls. Code that computes for a long time
-//! without awaiting cannot be interrupted; run such work with `tokio::task::spawn_blocking`
-//! and await it, so the process stays responsive to signals.
+//! A process ends when its body returns (`Ok(())` is `Normal`, `Err(reason)` is `reason`; see
+//! [`crate::ProcessResult`]), when it panics, or when an exit signal terminates it. A process
+//! that terminates sends an exit signal carrying its reason to every process linked to it, and
+//! a [`Down`](crate::Down) message to every process monitoring it.
+//!
+//! * **Links** are bidirectional and there is at most one between two processes; `link` twice
+//!   is one link, and `unlink` from either side removes it. Once `unlink` returns, the link
+//!   has no further effect on the caller (an `Exit` message may already be queued).
+//! * **Monitors** are unidirectional and independent: monitoring the same process twice gives
+//!   two references and two `Down`s. Monitoring a dead process gives an immediate `Down` with
+//!   [`crate::ExitReason::NoProc`]. `demonitor` removes the monitor, and
+//!   with `flush` also an already queued `Down`.
+//! * **What an exit signal does** is the table of Erlang's reference manual, §"Receiving Exit
+//!   Signals", in its order: a signal through a link that was removed is dropped;
+//!   `exit(pid, Kill)` terminates the receiver with `Killed`, trapping or not; a receiver that
+//!   traps exits gets any other signal as an [`Exit`](crate::Exit) message (a `Kill` that came
+//!   through a link included); `Normal` is dropped, unless the receiver sent it to itself;
+//!   any other reason terminates the receiver with that reason.
+//! * **Ordering**: signals and messages between one pair of processes arrive in the order they
+//!   were sent; a dying process's `Exit`/`Down` comes after every message it sent before.
+//!
+//! A terminating signal takes effect the next time the process awaits: a process is a future,
+//! and a future can only be stopped between polls. Code that computes for a long time without
+//! awaiting cannot be interrupted; run such work with `tokio::task::spawn_blocking` and await
+//! it, so the process stays responsive to signals.
 //!
 //! # Example
 //!
@@ -58,7 +77,7 @@ mod info;
 mod join;
 pub(crate) mod mailbox;
 pub(crate) mod panic;
-mod recent;
+pub(crate) mod recent;
 pub(crate) mod runner;
 pub(crate) mod table;
 
@@ -208,7 +227,7 @@ pub fn is_alive(pid: Pid) -> bool {
 /// Send an exit signal with `reason` to `target` (Erlang's `exit/2`).
 ///
 /// The sender is the calling process, or [`Pid::RUNTIME`] when called from outside any process.
-/// What the signal does is OTP's rule ([`signal::decide`](crate::signal::decide)): `Kill`
+/// What the signal does is OTP's rule ([see above](self#links-monitors-and-exit-signals)): `Kill`
 /// terminates the target with `Killed` even if it traps exits; `Normal` is ignored by a
 /// non-trapping target; any other reason terminates a non-trapping target with that reason or
 /// becomes an [`Exit`](crate::Exit) message for a trapping one.
@@ -237,7 +256,8 @@ pub fn exit(target: Pid, reason: ExitReason) -> Result<(), NoProcError> {
 /// For code outside processes (a `main`, a test) that needs what a monitor gives a process; to
 /// wait for a process you spawned, [`spawn_joinable`] is cheaper (no watch is registered).
 /// The watch is set up when `await_exit` is *called*, not when the future is first polled: an
-/// exit that happens in between is not missed.
+/// exit that happens in between is not missed. When it resolves, every link and monitor of the
+/// process has been told: its exit signals and `Down` messages are in their mailboxes.
 ///
 /// A process that has already exited gives its reason if it exited recently (the runtime keeps
 /// the reasons of about the last 1,024 exits); `NoProc` means no reason is known: the pid never

@@ -23,10 +23,17 @@
 //! ```
 //!
 //! **[`Registry`]** is Elixir's `Registry`: a local key–value directory of processes with
-//! unique or duplicate keys, used for discovery and pub/sub.
+//! unique or duplicate keys, owned by a process of its own, used for discovery and pub/sub.
+//!
+//! **[`Name`]** is what a process is started under and found by: a local name, or a
+//! [`Via`] name that a registry resolves — [`Registry::via`] makes one from a key, Elixir's
+//! `{:via, Registry, {registry, key}}`. Clients built from a name resolve it at every request
+//! and so follow restarts.
 
 mod keyed;
 pub(crate) mod name;
+mod via;
 
 pub use keyed::{Keys, Registry, RegistryError};
 pub use name::{lookup, register, registered, unregister, whereis};
+pub use via::{Name, Via, ViaRegistry};

@@ -4,7 +4,7 @@ use crate::ExitReason;
 
 /// How an exit signal reached its receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// Sent through a link because the linked process terminated (Erlang's *link flag* set).
     Link {
         /// Whether the receiver still holds the link when the signal arrives; `unlink` from
@@ -20,7 +20,7 @@ pub enum Origin {
 
 /// What the receiver of an exit signal does with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// The signal has no effect.
     Drop,
     /// The receiver terminates with this reason.
@@ -42,19 +42,7 @@ pub enum Effect {
 /// 4. `normal` is dropped, unless the receiver sent it to itself, which terminates it `normal`;
 /// 5. any other reason terminates the receiver with the same reason (a link-delivered `kill`
 ///    stays `kill`).
-///
-/// # Examples
-///
-/// ```
-/// use ferrotp_runtime::signal::{decide, Effect, Origin};
-/// use ferrotp_runtime::ExitReason;
-///
-/// let kill = decide(&ExitReason::Kill, Origin::Exit { to_self: false }, true);
-/// assert_eq!(kill, Effect::Terminate(ExitReason::Killed));
-/// let trapped = decide(&ExitReason::Shutdown, Origin::Link { active: true }, true);
-/// assert_eq!(trapped, Effect::Message);
-/// ```
-pub fn decide(reason: &ExitReason, origin: Origin, trapping: bool) -> Effect {
+pub(crate) fn decide(reason: &ExitReason, origin: Origin, trapping: bool) -> Effect {
     if origin == (Origin::Link { active: false }) {
         return Effect::Drop;
     }

@@ -6,13 +6,17 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
+
 use super::Restart;
+use crate::gen_server::{self, GenServer, StartError, StartOptions};
+use crate::registry::Name;
 use crate::{ExitReason, Pid};
 
 /// What a child's start function reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Started {
-    /// The child runs, linked to the supervisor.
+    /// The child runs as this process.
     Pid(Pid),
     /// The child chose not to run (`init` returned `Ignore`); the supervisor keeps the spec
     /// (unless temporary) with no process.
@@ -44,48 +48,61 @@ pub enum ChildType {
 /// The future a start function returns.
 pub type StartFuture = Pin<Box<dyn Future<Output = Result<Started, ExitReason>> + Send>>;
 
-/// A start function: called in the supervisor's process, it must start the child *linked* to
-/// it (`start_link`) and return once the child is initialised.
-///
-/// As in OTP, the supervisor waits for it: a start that never returns blocks the supervisor.
-/// Give GenServer children a bound with
-/// [`StartOptions::timeout`](crate::gen_server::StartOptions::timeout) in
-/// [`child_spec_with`](crate::gen_server::child_spec_with): a slow `init` is then killed and
-/// counts as a failed start.
-pub type StartFn = Arc<dyn Fn() -> StartFuture + Send + Sync>;
+type StartFn = Arc<dyn Fn(StartOptions) -> StartFuture + Send + Sync>;
 
-/// How to start, restart and stop one child (OTP's child spec).
+/// How to start, restart and stop one child (OTP's child spec), built from whatever is started.
 ///
-/// | field       | default                                  | OTP            |
-/// |-------------|------------------------------------------|----------------|
-/// | id          | required, unique in its supervisor       | `id`           |
-/// | start       | required                                 | `start`        |
-/// | restart     | `Permanent`                              | `restart`      |
-/// | shutdown    | `Timeout(5 s)` for workers, `Infinity` for supervisors | `shutdown` |
-/// | child type  | `Worker`                                 | `type`         |
-/// | significant | `false`                                  | `significant`  |
-///
-/// # Examples
+/// Every startable thing returns one, with a default id, and every spec is adjusted the same
+/// way:
 ///
 /// ```
 /// use std::time::Duration;
-/// use ferrotp_runtime::supervisor::{ChildSpec, Restart, Shutdown, Started};
-/// use ferrotp_runtime::process;
+/// use ferrotp_runtime::gen_server::{GenServer, Init, ServerContext};
+/// use ferrotp_runtime::registry::{Keys, Registry};
+/// use ferrotp_runtime::supervisor::{Child, DynamicSupervisor, DynamicSupervisorFlags, Restart, Shutdown};
 ///
-/// let spec = ChildSpec::worker("ticker", || async {
-///     let addr = process::spawn_link::<(), _, _>(|_| std::future::pending());
-///     Ok(Started::Pid(addr.pid()))
-/// })
-/// .restart(Restart::Transient)
-/// .shutdown(Shutdown::Timeout(Duration::from_secs(1)));
-/// assert_eq!(&*spec.id, "ticker");
+/// # struct Cache;
+/// # impl GenServer for Cache {
+/// #     type Args = usize; type Call = (); type Cast = (); type Info = (); type Continue = ();
+/// #     async fn init(_: usize, _: &mut ServerContext<Self>) -> Init<Self> { Init::ok(Cache) }
+/// # }
+/// let children = vec![
+///     Registry::<String, ()>::child_spec(Keys::Unique).name("sessions"),
+///     Cache::child_spec(1024).name("cache").restart(Restart::Transient),
+///     DynamicSupervisor::child_spec(DynamicSupervisorFlags::new())
+///         .id("workers")
+///         .shutdown(Shutdown::Timeout(Duration::from_secs(30))),
+/// ];
+/// assert_eq!(&*children[1].id, "Cache");
 /// ```
+///
+/// | field       | default                                  | OTP            |
+/// |-------------|------------------------------------------|----------------|
+/// | id          | what is started (the type's name), unique in its supervisor | `id` |
+/// | start       | set by the constructor                   | `start`        |
+/// | restart     | `Permanent`; `Temporary` for one-shot arguments | `restart` |
+/// | shutdown    | `Timeout(5 s)` for workers, `Infinity` for supervisors | `shutdown` |
+/// | child type  | `Worker`, or `Supervisor` for supervisors | `type`        |
+/// | significant | `false`                                  | `significant`  |
+/// | name        | none: local or via                       | the `Name` in the start arguments |
+///
+/// A start function is called in the supervisor's process with the [`StartOptions`] it must
+/// start the child with: linked to the supervisor, and under the spec's name. The supervisor
+/// links itself to each child it starts anyway, so a start function that forgets to link
+/// cannot disable supervision.
+///
+/// # Arguments by value
+///
+/// A spec owns its child's start arguments and hands them to each start by value: a clone per
+/// start for arguments that are `Clone` ([`Child::child_spec`], [`ChildSpec::worker_with`]),
+/// or the arguments themselves, once, for a child that needs a one-shot resource such as a
+/// `TcpStream` ([`Child::child_spec_once`], [`ChildSpec::worker_once`]). Such a child cannot
+/// be started twice, so it is temporary; a supervisor refuses it with another restart type
+/// ([`ChildSpecProblem::OneShotRestart`](super::ChildSpecProblem::OneShotRestart)).
 #[derive(Clone)]
 pub struct ChildSpec {
     /// Unique name of the child in its supervisor.
     pub id: Arc<str>,
-    /// How to start it.
-    pub start: StartFn,
     /// When it is restarted.
     pub restart: Restart,
     /// How it is stopped.
@@ -94,45 +111,130 @@ pub struct ChildSpec {
     pub child_type: ChildType,
     /// Whether its termination can shut its supervisor down (see `AutoShutdown`).
     pub significant: bool,
+    start: StartFn,
+    options: StartOptions,
+    /// Started from one-shot arguments: it can be started once.
+    pub(crate) one_shot: bool,
 }
 
 impl ChildSpec {
-    /// Run the start function in the calling (supervisor) process; a panic in it is a failed
-    /// start, not a crash of the supervisor.
-    pub(crate) async fn run_start(&self) -> Result<Started, ExitReason> {
-        match crate::process::panic::guarded((self.start)()).await {
-            Ok(result) => result,
-            Err(panicked) => Err(panicked),
-        }
-    }
-
-    /// A worker: permanent, stopped with a 5 s shutdown timeout.
+    /// A worker started by `start`, called with the start options at each start (the
+    /// arguments it needs are its own captures).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ferrotp_runtime::supervisor::{ChildSpec, Started};
+    ///
+    /// let spec = ChildSpec::worker("ticker", |opts| async move {
+    ///     // Linked to the supervisor, under the spec's name if it has one.
+    ///     let addr = opts
+    ///         .builder()
+    ///         .spawn::<(), _, _>(|_| std::future::pending())
+    ///         .map_err(ferrotp_runtime::ExitReason::from)?;
+    ///     Ok(Started::Pid(addr.pid()))
+    /// });
+    /// assert_eq!(&*spec.id, "ticker");
+    /// ```
     pub fn worker<F, Fut>(id: impl Into<Arc<str>>, start: F) -> ChildSpec
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
+        F: Fn(StartOptions) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Started, ExitReason>> + Send + 'static,
     {
+        ChildSpec::from_fn(id, Arc::new(move |opts| Box::pin(start(opts))), false)
+    }
+
+    /// A worker started by `start(args, options)`, with a clone of `args` at each start.
+    pub fn worker_with<A, F, Fut>(id: impl Into<Arc<str>>, args: A, start: F) -> ChildSpec
+    where
+        A: Clone + Send + 'static,
+        F: Fn(A, StartOptions) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Started, ExitReason>> + Send + 'static,
+    {
+        // Behind a lock only so that the spec is `Sync` for any `Send` arguments.
+        let args = Mutex::new(args);
+        ChildSpec::from_fn(
+            id,
+            Arc::new(move |opts| Box::pin(start(args.lock().clone(), opts))),
+            false,
+        )
+    }
+
+    /// A temporary worker started once by `start(args, options)`, which gets `args`
+    /// themselves: for a child that owns a one-shot resource (a socket, a channel end).
+    pub fn worker_once<A, F, Fut>(id: impl Into<Arc<str>>, args: A, start: F) -> ChildSpec
+    where
+        A: Send + 'static,
+        F: FnOnce(A, StartOptions) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Started, ExitReason>> + Send + 'static,
+    {
+        let once = Mutex::new(Some((args, start)));
+        let id: Arc<str> = id.into();
+        let spec_id = id.clone();
+        ChildSpec::from_fn(
+            id,
+            Arc::new(move |opts| match once.lock().take() {
+                Some((args, start)) => Box::pin(start(args, opts)),
+                None => {
+                    let reason = ExitReason::error(format_args!(
+                        "child {spec_id:?} was built from one-shot arguments and has started \
+                         once already: build a new spec to start it again"
+                    ));
+                    Box::pin(std::future::ready(Err(reason)))
+                }
+            }),
+            true,
+        )
+        .restart(Restart::Temporary)
+    }
+
+    /// A supervisor child: as [`worker`](Self::worker), stopped with `Infinity` (it stops its
+    /// own children first).
+    pub fn supervisor<F, Fut>(id: impl Into<Arc<str>>, start: F) -> ChildSpec
+    where
+        F: Fn(StartOptions) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Started, ExitReason>> + Send + 'static,
+    {
+        ChildSpec::worker(id, start).supervisor_child()
+    }
+
+    fn from_fn(id: impl Into<Arc<str>>, start: StartFn, one_shot: bool) -> ChildSpec {
         ChildSpec {
             id: id.into(),
-            start: Arc::new(move || Box::pin(start())),
             restart: Restart::Permanent,
             shutdown: Shutdown::Timeout(Duration::from_secs(5)),
             child_type: ChildType::Worker,
             significant: false,
+            start,
+            options: StartOptions::new(),
+            one_shot,
         }
     }
 
-    /// A supervisor child: permanent, stopped with `Infinity` (it stops its own children).
-    pub fn supervisor<F, Fut>(id: impl Into<Arc<str>>, start: F) -> ChildSpec
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Started, ExitReason>> + Send + 'static,
-    {
-        ChildSpec {
-            shutdown: Shutdown::Infinity,
-            child_type: ChildType::Supervisor,
-            ..ChildSpec::worker(id, start)
-        }
+    /// Mark the child a supervisor: stopped with `Infinity` unless set otherwise.
+    pub(crate) fn supervisor_child(mut self) -> ChildSpec {
+        self.child_type = ChildType::Supervisor;
+        self.shutdown = Shutdown::Infinity;
+        self
+    }
+
+    /// Set the id.
+    pub fn id(mut self, id: impl Into<Arc<str>>) -> Self {
+        self.id = id.into();
+        self
+    }
+
+    /// Start the child under `name` — a local name, or a [`Via`](crate::registry::Via) name
+    /// such as a [`Registry`](crate::registry::Registry) key. Clients built from the name
+    /// follow the child across restarts.
+    pub fn name(mut self, name: impl Into<Name>) -> Self {
+        self.options = self.options.name(name);
+        self
+    }
+
+    /// The name the child starts under, if any.
+    pub fn name_ref(&self) -> Option<&Name> {
+        self.options.name_ref()
     }
 
     /// Set the restart type.
@@ -147,16 +249,36 @@ impl ChildSpec {
         self
     }
 
-    /// Set the id.
-    pub fn id(mut self, id: impl Into<Arc<str>>) -> Self {
-        self.id = id.into();
-        self
-    }
-
     /// Mark the child significant (for `AutoShutdown`).
     pub fn significant(mut self, significant: bool) -> Self {
         self.significant = significant;
         self
+    }
+
+    /// Bound the child's start: a GenServer whose `init` takes longer is killed, and the
+    /// start fails. As in OTP, a supervisor waits for each start, so an unbounded `init` that
+    /// hangs blocks its supervisor.
+    pub fn start_timeout(mut self, timeout: Duration) -> Self {
+        self.options = self.options.timeout(timeout);
+        self
+    }
+
+    /// Bound the child's mailbox (for GenServer children; see
+    /// [`StartOptions::mailbox_capacity`]).
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.options = self.options.mailbox_capacity(capacity);
+        self
+    }
+
+    /// Run the start function in the calling (supervisor) process, with options that link the
+    /// child to it; a panic in the start function is a failed start, not a crash of the
+    /// supervisor.
+    pub(crate) async fn run_start(&self) -> Result<Started, ExitReason> {
+        let start = (self.start)(self.options.clone().link());
+        match crate::process::panic::guarded(start).await {
+            Ok(result) => result,
+            Err(panicked) => Err(panicked),
+        }
     }
 }
 
@@ -168,6 +290,82 @@ impl fmt::Debug for ChildSpec {
             .field("shutdown", &self.shutdown)
             .field("child_type", &self.child_type)
             .field("significant", &self.significant)
+            .field("name", &self.options.name_ref())
+            .field("one_shot", &self.one_shot)
             .finish_non_exhaustive()
     }
 }
+
+/// A type's name without its module path (`Cache<u32>` for `app::cache::Cache<u32>`): the
+/// default id of a child.
+pub(crate) fn short_type_name<T: ?Sized>() -> String {
+    let full = std::any::type_name::<T>();
+    let (path, generics) = full.split_at(full.find('<').unwrap_or(full.len()));
+    let name = path.rsplit("::").next().unwrap_or(path);
+    format!("{name}{generics}")
+}
+
+/// A GenServer's start outcome, as a start function reports it.
+pub(crate) fn started<S: GenServer>(
+    outcome: Result<gen_server::Server<S>, StartError>,
+) -> Result<Started, ExitReason> {
+    match outcome {
+        Ok(server) => match server.pid() {
+            Some(pid) => Ok(Started::Pid(pid)),
+            // A handle from `start` addresses its process; it has a pid even once dead.
+            None => Err(ExitReason::NoProc),
+        },
+        Err(StartError::Ignored) => Ok(Started::Ignore),
+        Err(e) => Err(e.reason()),
+    }
+}
+
+/// Child specs for every GenServer, as Elixir's `use GenServer` defines `child_spec/1`: the id
+/// is the type's name (without its module path), the restart `Permanent`, the shutdown 5 s.
+///
+/// Implemented for every [`GenServer`]; servers declared with `#[gen_server]` also get an
+/// inherent `child_spec` that takes `init`'s arguments one by one, like their `start`.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use ferrotp_runtime::gen_server::{GenServer, Init, ServerContext};
+/// use ferrotp_runtime::supervisor::{Child, Strategy, Supervisor, SupervisorFlags};
+///
+/// struct Cache(usize);
+/// impl GenServer for Cache {
+///     type Args = usize; type Call = (); type Cast = (); type Info = (); type Continue = ();
+///     async fn init(size: usize, _: &mut ServerContext<Self>) -> Init<Self> { Init::ok(Cache(size)) }
+/// }
+///
+/// let sup = Supervisor::start(
+///     SupervisorFlags::new(Strategy::OneForOne),
+///     vec![Cache::child_spec(1024).name("cache")],
+/// )
+/// .await
+/// .unwrap();
+/// assert_eq!(sup.count_children().await.unwrap().active, 1);
+/// # }
+/// ```
+pub trait Child: GenServer {
+    /// A spec that starts the server with a clone of `args` at each (re)start.
+    fn child_spec(args: Self::Args) -> ChildSpec
+    where
+        Self::Args: Clone,
+    {
+        ChildSpec::worker_with(short_type_name::<Self>(), args, |args, opts| async move {
+            started(gen_server::start_with::<Self>(args, opts).await)
+        })
+    }
+
+    /// A temporary spec that starts the server once, with `args` themselves (for arguments
+    /// that are not `Clone`, such as a socket).
+    fn child_spec_once(args: Self::Args) -> ChildSpec {
+        ChildSpec::worker_once(short_type_name::<Self>(), args, |args, opts| async move {
+            started(gen_server::start_with::<Self>(args, opts).await)
+        })
+    }
+}
+
+impl<S: GenServer> Child for S {}

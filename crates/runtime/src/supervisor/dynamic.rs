@@ -1,21 +1,21 @@
 //! Elixir's `DynamicSupervisor`: children started on demand, all alike, one-for-one.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 
-use parking_lot::Mutex;
-use tokio::time::Instant;
-
+use super::child::{self, Child};
+use super::flags::check_spec;
+use super::intensity::RestartLog;
 use super::strategy::should_restart;
 use super::{
-    add_restart, shutdown, ChildCounts, ChildInfo, ChildPid, ChildSpec, Intensity, Started,
-    SupervisorError,
+    shutdown, ChildCounts, ChildInfo, ChildPid, ChildSpec, ChildSpecProblem, FlagsProblem,
+    Intensity, Started, SupervisorError,
 };
 use crate::gen_server::{
     self, CallResult, GenServer, HandleResult, Info, Init, ReplyTo, Server, ServerContext,
     StartOptions, StopError,
 };
+use crate::registry::Name;
 use crate::{ExitReason, Pid};
 
 /// How a dynamic supervisor behaves.
@@ -61,33 +61,47 @@ impl DynamicSupervisorFlags {
     }
 }
 
+impl DynamicSupervisorFlags {
+    /// Elixir's checks of `DynamicSupervisor.init/1`'s options.
+    pub(crate) fn validate(&self) -> Result<(), SupervisorError> {
+        if self.intensity.max_seconds == 0 {
+            return Err(SupervisorError::InvalidFlags(FlagsProblem::ZeroPeriod));
+        }
+        if self.max_children == Some(0) {
+            return Err(SupervisorError::InvalidFlags(FlagsProblem::ZeroMaxChildren));
+        }
+        Ok(())
+    }
+}
+
 type MakeSpec<E> = Box<dyn FnOnce(&E) -> ChildSpec + Send>;
 
 /// A dynamic supervisor's calls, each with its typed reply.
-#[doc(hidden)]
-#[allow(missing_debug_implementations)]
-pub enum DynCall<E> {
+pub(crate) enum DynCall<E> {
     StartChild(MakeSpec<E>, ReplyTo<Result<Option<Pid>, SupervisorError>>),
     TerminateChild(Pid, ReplyTo<Result<(), SupervisorError>>),
     WhichChildren(ReplyTo<Vec<ChildInfo>>),
     CountChildren(ReplyTo<ChildCounts>),
 }
 
+/// A dynamic child: its spec, where it is, and the pid it is known by — its running pid, or,
+/// while a failed restart is retried, the pid it had (OTP's `{restarting, OldPid}`), by which
+/// it can still be terminated.
 struct DynChild {
-    spec: ChildSpec,
-    pid: ChildPid,
+    child: Child,
+    known_as: Pid,
 }
 
 /// The state of a dynamic supervisor; `E` is its `extra_arguments`, handed to every child
 /// spec built with [`DynamicSupervisor::start_child_with`].
-pub struct DynamicState<E> {
+pub(crate) struct DynamicState<E> {
     flags: DynamicSupervisorFlags,
     extra: E,
     children: HashMap<u64, DynChild>,
+    /// Running children by pid, and restarting ones by the pid they had.
     by_pid: HashMap<Pid, u64>,
     next_key: u64,
-    restarts: VecDeque<u64>,
-    epoch: Instant,
+    restarts: RestartLog,
 }
 
 impl<E> fmt::Debug for DynamicState<E> {
@@ -102,14 +116,15 @@ impl<E> fmt::Debug for DynamicState<E> {
 impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
     type Args = (DynamicSupervisorFlags, E);
     type Call = DynCall<E>;
+    /// Retry the restart of the child with this key.
     type Cast = u64;
     type Info = ();
     type Continue = ();
 
     async fn init((flags, extra): Self::Args, ctx: &mut ServerContext<Self>) -> Init<Self> {
         ctx.trap_exit(true);
-        if flags.intensity.max_seconds == 0 {
-            return Init::Stop(ExitReason::error("invalid max_seconds: must be at least 1"));
+        if let Err(e) = flags.validate() {
+            return Init::Stop(ExitReason::from(e));
         }
         Init::ok(DynamicState {
             flags,
@@ -117,8 +132,7 @@ impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
             children: HashMap::new(),
             by_pid: HashMap::new(),
             next_key: 0,
-            restarts: VecDeque::new(),
-            epoch: Instant::now(),
+            restarts: RestartLog::new(),
         })
     }
 
@@ -129,35 +143,31 @@ impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
     ) -> CallResult<Self> {
         match call {
             DynCall::StartChild(make, to) => {
-                let started = self.start_child(make).await;
+                let started = self.start_child(make, ctx).await;
                 CallResult::reply(to, started)
             }
             DynCall::TerminateChild(pid, to) => {
                 let done = self.terminate_child(pid, ctx).await;
                 CallResult::reply(to, done)
             }
-            DynCall::WhichChildren(to) => CallResult::reply(
-                to,
-                self.children
-                    .values()
-                    .map(|c| ChildInfo {
-                        id: c.spec.id.clone(),
-                        pid: c.pid,
-                        child_type: c.spec.child_type,
-                        restart: c.spec.restart,
-                    })
-                    .collect(),
-            ),
+            DynCall::WhichChildren(to) => {
+                CallResult::reply(to, self.children.values().map(|c| c.child.info()).collect())
+            }
             DynCall::CountChildren(to) => CallResult::reply(
                 to,
-                ChildCounts::tally(self.children.values().map(|c| (c.pid, c.spec.child_type))),
+                ChildCounts::tally(
+                    self.children
+                        .values()
+                        .map(|c| (c.child.pid, c.child.spec.child_type)),
+                ),
             ),
         }
     }
 
     async fn handle_cast(&mut self, key: u64, ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
         match self.children.get(&key) {
-            Some(c) if c.pid == ChildPid::Restarting => self.restart(key, ctx).await,
+            // Still to be retried: not terminated meanwhile.
+            Some(c) if c.child.pid == ChildPid::Restarting => self.restart(key, ctx).await,
             _ => HandleResult::noreply(),
         }
     }
@@ -170,18 +180,23 @@ impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
         let Info::Exit(exit) = info else {
             return HandleResult::noreply();
         };
-        let Some(key) = self.by_pid.remove(&exit.from) else {
+        let Some(&key) = self.by_pid.get(&exit.from) else {
             return HandleResult::noreply();
         };
-        let restart = self.children[&key].spec.restart;
+        if self.children[&key].child.pid != ChildPid::Running(exit.from) {
+            // A restarting child's old pid: its exit was handled already.
+            return HandleResult::noreply();
+        }
+        let restart = self.children[&key].child.spec.restart;
         if !should_restart(restart, &exit.reason) {
-            self.children.remove(&key);
+            self.remove(key);
             return HandleResult::noreply();
         }
         tracing::error!(
-            supervisor = %ctx.pid(), child = &*self.children[&key].spec.id,
+            supervisor = %ctx.pid(), child = &*self.children[&key].child.spec.id,
             pid = %exit.from, reason = %exit.reason, "dynamic child terminated; restarting"
         );
+        self.children.get_mut(&key).expect("found above").child.pid = ChildPid::Undefined;
         self.restart(key, ctx).await
     }
 
@@ -191,10 +206,12 @@ impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
         let stopping: Vec<_> = self
             .children
             .values()
-            .filter_map(|c| match c.pid {
+            .filter_map(|c| match c.child.pid {
                 ChildPid::Running(pid) => Some((
-                    c.spec.id.clone(),
-                    shutdown::begin(pid, c.spec.restart, c.spec.shutdown, |p| ctx.unlink(p)),
+                    c.child.spec.id.clone(),
+                    shutdown::begin(pid, c.child.spec.restart, c.child.spec.shutdown, |p| {
+                        ctx.unlink(p)
+                    }),
                 )),
                 _ => None,
             })
@@ -208,7 +225,17 @@ impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
 }
 
 impl<E: Send + Sync + 'static> DynamicState<E> {
-    async fn start_child(&mut self, make: MakeSpec<E>) -> Result<Option<Pid>, SupervisorError> {
+    fn remove(&mut self, key: u64) -> Option<DynChild> {
+        let c = self.children.remove(&key)?;
+        self.by_pid.remove(&c.known_as);
+        Some(c)
+    }
+
+    async fn start_child(
+        &mut self,
+        make: MakeSpec<E>,
+        ctx: &ServerContext<Self>,
+    ) -> Result<Option<Pid>, SupervisorError> {
         if self
             .flags
             .max_children
@@ -220,12 +247,11 @@ impl<E: Send + Sync + 'static> DynamicState<E> {
         if spec.significant {
             return Err(SupervisorError::InvalidChildSpec {
                 id: spec.id.clone(),
-                problem:
-                    "a dynamic supervisor has no auto_shutdown: children cannot be significant"
-                        .into(),
+                problem: ChildSpecProblem::SignificantInDynamicSupervisor,
             });
         }
-        match spec.run_start().await {
+        check_spec(&spec)?;
+        match child::start(&spec, ctx).await {
             Ok(Started::Pid(pid)) => {
                 let key = self.next_key;
                 self.next_key += 1;
@@ -233,8 +259,11 @@ impl<E: Send + Sync + 'static> DynamicState<E> {
                 self.children.insert(
                     key,
                     DynChild {
-                        spec,
-                        pid: ChildPid::Running(pid),
+                        child: Child {
+                            spec,
+                            pid: ChildPid::Running(pid),
+                        },
+                        known_as: pid,
                     },
                 );
                 Ok(Some(pid))
@@ -244,48 +273,48 @@ impl<E: Send + Sync + 'static> DynamicState<E> {
         }
     }
 
+    /// Stop the child known as `pid` — running, or being restarted after it ran as `pid` —
+    /// and forget it.
     async fn terminate_child(
         &mut self,
         pid: Pid,
-        ctx: &mut ServerContext<Self>,
+        ctx: &ServerContext<Self>,
     ) -> Result<(), SupervisorError> {
-        let key = self.by_pid.remove(&pid).ok_or(SupervisorError::NotFound)?;
-        let child = self.children.remove(&key).expect("indexed by pid");
-        let s = shutdown::begin(pid, child.spec.restart, child.spec.shutdown, |p| {
-            ctx.unlink(p)
-        });
-        s.finish(ctx.pid(), &child.spec.id).await;
+        let key = *self.by_pid.get(&pid).ok_or(SupervisorError::NotFound)?;
+        let c = self.remove(key).expect("indexed by pid");
+        if let ChildPid::Running(running) = c.child.pid {
+            child::stop(running, &c.child.spec, ctx).await;
+        }
         Ok(())
     }
 
     async fn restart(&mut self, key: u64, ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
-        let now = self.epoch.elapsed().as_secs();
-        if !add_restart(&mut self.restarts, now, self.flags.intensity) {
+        if !self.restarts.allow(self.flags.intensity) {
             tracing::error!(
                 supervisor = %ctx.pid(),
                 "reached_max_restart_intensity: dynamic supervisor shutting down"
             );
             return HandleResult::Stop(ExitReason::Shutdown);
         }
-        let spec = self.children[&key].spec.clone();
-        match spec.run_start().await {
+        let spec = self.children[&key].child.spec.clone();
+        match child::start(&spec, ctx).await {
             Ok(Started::Pid(pid)) => {
+                let c = self.children.get_mut(&key).expect("restarting");
+                self.by_pid.remove(&c.known_as);
+                c.child.pid = ChildPid::Running(pid);
+                c.known_as = pid;
                 self.by_pid.insert(pid, key);
-                if let Some(c) = self.children.get_mut(&key) {
-                    c.pid = ChildPid::Running(pid);
-                }
             }
             Ok(Started::Ignore) => {
-                self.children.remove(&key);
+                self.remove(key);
             }
             Err(reason) => {
                 tracing::error!(
                     supervisor = %ctx.pid(), child = &*spec.id, reason = %reason,
                     "restart failed; retrying"
                 );
-                if let Some(c) = self.children.get_mut(&key) {
-                    c.pid = ChildPid::Restarting;
-                }
+                // Listed as restarting, known by its old pid, until the retry.
+                self.children.get_mut(&key).expect("restarting").child.pid = ChildPid::Restarting;
                 ctx.server().cast(key);
             }
         }
@@ -301,11 +330,11 @@ impl<E: Send + Sync + 'static> DynamicState<E> {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use ferrotp_runtime::supervisor::{ChildSpec, DynamicSupervisor, DynamicSupervisorFlags, Started};
-/// use ferrotp_runtime::process;
 ///
 /// let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new().max_children(2)).await.unwrap();
-/// let worker = || ChildSpec::worker("worker", || async {
-///     Ok(Started::Pid(process::spawn_link::<(), _, _>(|_| std::future::pending()).pid()))
+/// let worker = || ChildSpec::worker("worker", |opts| async move {
+///     let addr = opts.builder().spawn::<(), _, _>(|_| std::future::pending()).unwrap();
+///     Ok(Started::Pid(addr.pid()))
 /// });
 /// sup.start_child(worker()).await.unwrap();
 /// sup.start_child(worker()).await.unwrap();
@@ -338,7 +367,7 @@ impl DynamicSupervisor<()> {
     ///
     /// # Errors
     ///
-    /// [`SupervisorError::Start`] for invalid flags.
+    /// [`SupervisorError::InvalidFlags`] for invalid flags (nothing is started).
     pub async fn start(flags: DynamicSupervisorFlags) -> Result<Self, SupervisorError> {
         Self::start_with(flags, (), StartOptions::new()).await
     }
@@ -350,6 +379,12 @@ impl DynamicSupervisor<()> {
     /// As [`start`](Self::start).
     pub async fn start_link(flags: DynamicSupervisorFlags) -> Result<Self, SupervisorError> {
         Self::start_with(flags, (), StartOptions::new().link()).await
+    }
+
+    /// A child spec running a dynamic supervisor under another supervisor; its id is
+    /// `"DynamicSupervisor"`.
+    pub fn child_spec(flags: DynamicSupervisorFlags) -> ChildSpec {
+        Self::child_spec_with_extra(flags, ())
     }
 }
 
@@ -364,32 +399,37 @@ impl<E: Send + Sync + 'static> DynamicSupervisor<E> {
         extra_arguments: E,
         opts: StartOptions,
     ) -> Result<Self, SupervisorError> {
+        // Reject bad flags before anything runs, as `Supervisor::start` does.
+        flags.validate()?;
         gen_server::start_with::<DynamicState<E>>((flags, extra_arguments), opts)
             .await
             .map(|server| DynamicSupervisor { server })
-            .map_err(|e| SupervisorError::Start(e.reason()))
+            .map_err(SupervisorError::from_start)
     }
 
-    /// A child spec running this dynamic supervisor under another supervisor.
-    pub fn child_spec(
-        id: impl Into<Arc<str>>,
-        flags: DynamicSupervisorFlags,
-        extra_arguments: E,
-    ) -> ChildSpec
+    /// A child spec running a dynamic supervisor with these `extra_arguments` under another
+    /// supervisor; a clone of them for each (re)start. Its id is `"DynamicSupervisor"`.
+    pub fn child_spec_with_extra(flags: DynamicSupervisorFlags, extra_arguments: E) -> ChildSpec
     where
         E: Clone,
     {
-        let extra = Arc::new(Mutex::new(extra_arguments));
-        ChildSpec::supervisor(id, move || {
-            let extra = extra.lock().clone();
-            async move {
-                match DynamicSupervisor::start_with(flags, extra, StartOptions::new().link()).await
-                {
-                    Ok(sup) => Ok(Started::Pid(sup.pid().unwrap_or(Pid::RUNTIME))),
-                    Err(e) => Err(ExitReason::error(e)),
+        ChildSpec::worker_with(
+            "DynamicSupervisor",
+            extra_arguments,
+            move |extra, opts| async move {
+                match DynamicSupervisor::start_with(flags, extra, opts).await {
+                    Ok(sup) => Ok(Started::Pid(sup.running_pid())),
+                    Err(e) => Err(ExitReason::from(e)),
                 }
-            }
-        })
+            },
+        )
+        .supervisor_child()
+    }
+
+    fn running_pid(&self) -> Pid {
+        self.server
+            .pid()
+            .expect("a started supervisor's handle addresses its process")
     }
 
     /// A handle to the live dynamic supervisor `pid` (for example a child of a supervisor).
@@ -404,8 +444,9 @@ impl<E: Send + Sync + 'static> DynamicSupervisor<E> {
         })
     }
 
-    /// The dynamic supervisor registered under `name`.
-    pub fn named(name: impl Into<Arc<str>>) -> Self {
+    /// A handle that reaches the dynamic supervisor registered under `name` (local or via) at
+    /// each request.
+    pub fn named(name: impl Into<Name>) -> Self {
         DynamicSupervisor {
             server: Server::named(name),
         }
@@ -414,11 +455,6 @@ impl<E: Send + Sync + 'static> DynamicSupervisor<E> {
     /// Its pid.
     pub fn pid(&self) -> Option<Pid> {
         self.server.pid()
-    }
-
-    /// The underlying server.
-    pub fn server(&self) -> &Server<DynamicState<E>> {
-        &self.server
     }
 
     async fn call<T: Send + 'static>(
@@ -451,7 +487,8 @@ impl<E: Send + Sync + 'static> DynamicSupervisor<E> {
             .await?
     }
 
-    /// Stop the child `pid` with its shutdown spec; it is not restarted.
+    /// Stop the child `pid` with its shutdown spec; it is not restarted. A child whose restart
+    /// failed and is being retried is found by the pid it had, and removed (OTP's rule).
     ///
     /// # Errors
     ///
@@ -460,7 +497,8 @@ impl<E: Send + Sync + 'static> DynamicSupervisor<E> {
         self.call(|to| DynCall::TerminateChild(pid, to)).await?
     }
 
-    /// The children, in no particular order.
+    /// The children, in no particular order; a child whose restart is being retried is
+    /// listed as [`ChildPid::Restarting`].
     ///
     /// # Errors
     ///

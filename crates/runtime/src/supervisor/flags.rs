@@ -2,7 +2,9 @@
 
 use std::collections::HashSet;
 
-use super::{ChildSpec, Intensity, Restart, Strategy, SupervisorError};
+use super::{
+    ChildSpec, ChildSpecProblem, FlagsProblem, Intensity, Restart, Strategy, SupervisorError,
+};
 
 /// When a supervisor shuts itself down because significant children ended (OTP 24's
 /// `auto_shutdown`).
@@ -66,37 +68,24 @@ impl SupervisorFlags {
 
     pub(crate) fn validate(&self) -> Result<(), SupervisorError> {
         if self.intensity.max_seconds == 0 {
-            return Err(SupervisorError::InvalidFlags(
-                "max_seconds must be at least 1 (OTP's invalid_period)".into(),
-            ));
+            return Err(SupervisorError::InvalidFlags(FlagsProblem::ZeroPeriod));
         }
         Ok(())
     }
 
     /// Check one spec against these flags (OTP's `check_childspec`).
     pub(crate) fn validate_child(&self, spec: &ChildSpec) -> Result<(), SupervisorError> {
-        let invalid = |problem: &str| SupervisorError::InvalidChildSpec {
+        let invalid = |problem| SupervisorError::InvalidChildSpec {
             id: spec.id.clone(),
-            problem: problem.into(),
+            problem,
         };
         if spec.significant && spec.restart == Restart::Permanent {
-            return Err(invalid(
-                "a permanent child cannot be significant (bad_combination): make it transient or temporary",
-            ));
+            return Err(invalid(ChildSpecProblem::SignificantPermanent));
         }
         if spec.significant && self.auto_shutdown == AutoShutdown::Never {
-            return Err(invalid(
-                "significant children need auto_shutdown AnySignificant or AllSignificant (bad_combination)",
-            ));
+            return Err(invalid(ChildSpecProblem::SignificantWithoutAutoShutdown));
         }
-        if let super::Shutdown::Timeout(d) = spec.shutdown {
-            if d.is_zero() {
-                return Err(invalid(
-                    "a zero shutdown timeout kills at once: use Shutdown::BrutalKill",
-                ));
-            }
-        }
-        Ok(())
+        check_spec(spec)
     }
 
     pub(crate) fn validate_children(&self, specs: &[ChildSpec]) -> Result<(), SupervisorError> {
@@ -110,4 +99,21 @@ impl SupervisorFlags {
         }
         Ok(())
     }
+}
+
+/// The checks every supervisor makes of a spec, whatever its flags.
+pub(crate) fn check_spec(spec: &ChildSpec) -> Result<(), SupervisorError> {
+    let invalid = |problem| SupervisorError::InvalidChildSpec {
+        id: spec.id.clone(),
+        problem,
+    };
+    if let super::Shutdown::Timeout(d) = spec.shutdown {
+        if d.is_zero() {
+            return Err(invalid(ChildSpecProblem::ZeroShutdownTimeout));
+        }
+    }
+    if spec.one_shot && spec.restart != Restart::Temporary {
+        return Err(invalid(ChildSpecProblem::OneShotRestart));
+    }
+    Ok(())
 }

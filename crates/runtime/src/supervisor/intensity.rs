@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 
+use tokio::time::Instant;
+
 /// How many restarts a supervisor tolerates in a window before it gives up.
 ///
 /// Elixir's defaults: 3 restarts in 5 seconds. With `max_restarts = I`, the `(I+1)`-th restart
@@ -31,27 +33,35 @@ impl Default for Intensity {
 /// the restart if there are at most `max_restarts` of them. Timestamps are whole seconds, so a
 /// gap shorter than the period is always counted and a gap of `period + 1` seconds or more is
 /// always forgotten.
-///
-/// # Examples
-///
-/// ```
-/// use std::collections::VecDeque;
-/// use ferrotp_runtime::supervisor::{add_restart, Intensity};
-///
-/// let limit = Intensity { max_restarts: 3, max_seconds: 5 };
-/// let mut log = VecDeque::new();
-/// assert!(add_restart(&mut log, 10, limit));
-/// assert!(add_restart(&mut log, 11, limit));
-/// assert!(add_restart(&mut log, 12, limit));
-/// assert!(!add_restart(&mut log, 13, limit)); // the 4th within 5 s
-/// ```
-pub fn add_restart(restarts: &mut VecDeque<u64>, now: u64, limit: Intensity) -> bool {
+pub(crate) fn add_restart(restarts: &mut VecDeque<u64>, now: u64, limit: Intensity) -> bool {
     let oldest_kept = now.saturating_sub(limit.max_seconds);
     while restarts.front().is_some_and(|&r| r < oldest_kept) {
         restarts.pop_front();
     }
     restarts.push_back(now);
     restarts.len() <= limit.max_restarts as usize
+}
+
+/// The restarts a supervisor made recently, counted against its [`Intensity`].
+#[derive(Debug, Clone)]
+pub(crate) struct RestartLog {
+    restarts: VecDeque<u64>,
+    epoch: Instant,
+}
+
+impl RestartLog {
+    pub(crate) fn new() -> RestartLog {
+        RestartLog {
+            restarts: VecDeque::new(),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Count a restart now; whether `intensity` allows it.
+    pub(crate) fn allow(&mut self, intensity: Intensity) -> bool {
+        let now = self.epoch.elapsed().as_secs();
+        add_restart(&mut self.restarts, now, intensity)
+    }
 }
 
 #[cfg(test)]

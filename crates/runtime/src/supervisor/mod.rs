@@ -12,14 +12,17 @@
 //! * **Start**: children start one at a time in list order; each start returns after the
 //!   child's `init`. If one fails, the ones already started are stopped in reverse order and
 //!   the supervisor fails to start with [`SupervisorError::FailedToStartChild`].
-//! * **Restart types** ([`should_restart`]): permanent always, transient after an abnormal
-//!   exit only, temporary never (and its spec is dropped).
-//! * **Strategies** ([`restart_plan`]): one-for-one restarts the child; one-for-all stops the
+//! * **Restart types** ([`Restart`]): permanent always, transient after an abnormal exit only,
+//!   temporary never (and its spec is dropped).
+//! * **Strategies** ([`Strategy`]): one-for-one restarts the child; one-for-all stops the
 //!   others (reverse order) and restarts all; rest-for-one stops and restarts the children
 //!   started after it. A group restart counts as **one** restart.
-//! * **Intensity** ([`add_restart`]): the `(max_restarts + 1)`-th restart within `max_seconds`
+//! * **Intensity** ([`Intensity`]): the `(max_restarts + 1)`-th restart within `max_seconds`
 //!   shuts the supervisor down with `Shutdown`. A failed restart is retried through the
 //!   mailbox (other requests are served between attempts), and every attempt counts.
+//! * **Links**: the supervisor links itself to every child it starts, whatever the start
+//!   function did, so a start function that forgot to link cannot leave a dead child listed as
+//!   running (OTP relies on `start_link`; ferrotp makes sure).
 //! * **Shutdown**: children stop one at a time in reverse start order, each by its
 //!   [`Shutdown`]: `exit(child, Shutdown)`, wait, then `Kill`; or `Kill` at once.
 //! * **Signals**: the supervisor dies with its parent (running the shutdown first); exit
@@ -29,8 +32,8 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use ferrotp_runtime::gen_server::{self, GenServer, Init, ServerContext};
-//! use ferrotp_runtime::supervisor::{ChildPid, Strategy, Supervisor, SupervisorFlags};
+//! use ferrotp_runtime::gen_server::{GenServer, Init, ServerContext};
+//! use ferrotp_runtime::supervisor::{Child, ChildPid, Strategy, Supervisor, SupervisorFlags};
 //!
 //! struct Worker;
 //! impl GenServer for Worker {
@@ -47,8 +50,8 @@
 //! let sup = Supervisor::start(
 //!     SupervisorFlags::new(Strategy::OneForOne),
 //!     vec![
-//!         gen_server::child_spec::<Worker>("a", ()),
-//!         gen_server::child_spec::<Worker>("b", ()),
+//!         Worker::child_spec(()).id("a"),
+//!         Worker::child_spec(()).id("b"),
 //!     ],
 //! )
 //! .await
@@ -59,30 +62,35 @@
 //! # }
 //! ```
 
+mod child;
 mod child_spec;
-pub mod dynamic;
+mod dynamic;
 mod error;
 mod flags;
 mod intensity;
+mod module;
 mod shutdown;
 mod state;
 mod strategy;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use parking_lot::Mutex;
-
-pub use child_spec::{ChildSpec, ChildType, Shutdown, StartFn, StartFuture, Started};
+pub use child_spec::{Child, ChildSpec, ChildType, Shutdown, StartFuture, Started};
 pub use dynamic::{DynamicSupervisor, DynamicSupervisorFlags};
-pub use error::SupervisorError;
+pub use error::{ChildSpecProblem, FlagsProblem, SupervisorError};
 pub use flags::{AutoShutdown, SupervisorFlags};
-pub use intensity::{add_restart, Intensity};
-pub use state::SupervisorState;
-pub use strategy::{restart_plan, should_restart, Restart, RestartPlan, Strategy};
+pub use intensity::Intensity;
+pub use module::{SupervisorInit, SupervisorModule};
+pub use strategy::{Restart, Strategy};
 
-use crate::gen_server::{self, Server, StartError, StartOptions, StopError};
+pub(crate) use child_spec::{short_type_name, started};
+
+use crate::gen_server::{self, Server, StartOptions, StopError};
+use crate::registry::Name;
+use crate::sys::{self, OldVsn, SysError};
 use crate::{ExitReason, Pid};
-use state::{SupCall, SupervisorArgs};
+use state::{SupCall, SupervisorState};
 
 /// Where a child is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,47 +190,52 @@ impl Supervisor {
         children: Vec<ChildSpec>,
         opts: StartOptions,
     ) -> Result<Supervisor, SupervisorError> {
-        // Reject bad input before anything runs.
+        // Reject bad input before anything runs (a module's init is checked in its process).
         flags.validate_children(&children)?;
-        let failure = Arc::new(Mutex::new(None));
-        let args = SupervisorArgs {
-            flags,
-            children,
-            failure: failure.clone(),
-        };
-        match gen_server::start_with::<SupervisorState>(args, opts).await {
+        Self::start_module(module::Fixed { flags, children }, opts).await
+    }
+
+    /// Start a supervisor defined by its `init` callback, which runs in the supervisor's
+    /// process (OTP's `supervisor:start_link(Module, Args)`).
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::Ignored`] if `init` returned `Ignore`; otherwise as
+    /// [`start`](Self::start).
+    pub async fn start_module(
+        module: impl SupervisorModule,
+        opts: StartOptions,
+    ) -> Result<Supervisor, SupervisorError> {
+        Self::start_arc(Arc::new(module), opts).await
+    }
+
+    async fn start_arc(
+        module: Arc<dyn SupervisorModule>,
+        opts: StartOptions,
+    ) -> Result<Supervisor, SupervisorError> {
+        match gen_server::start_with::<SupervisorState>(module, opts).await {
             Ok(server) => Ok(Supervisor { server }),
-            Err(e) => Err(failure.lock().take().unwrap_or(match e {
-                StartError::AlreadyStarted(pid) => SupervisorError::AlreadyStarted(pid),
-                other => SupervisorError::Start(other.reason()),
-            })),
+            Err(e) => Err(SupervisorError::from_start(e)),
         }
     }
 
     /// A child spec that runs a supervisor with these flags and children under another
-    /// supervisor.
-    pub fn child_spec(
-        id: impl Into<Arc<str>>,
-        flags: SupervisorFlags,
-        children: Vec<ChildSpec>,
-    ) -> ChildSpec {
-        Self::child_spec_with(id, flags, children, StartOptions::new())
+    /// supervisor; its id is `"Supervisor"`.
+    pub fn child_spec(flags: SupervisorFlags, children: Vec<ChildSpec>) -> ChildSpec {
+        Self::module_child_spec(Arc::new(module::Fixed { flags, children }), "Supervisor")
     }
 
-    /// As [`child_spec`](Self::child_spec), registered under a name or with other options.
-    pub fn child_spec_with(
+    pub(crate) fn module_child_spec(
+        module: Arc<dyn SupervisorModule>,
         id: impl Into<Arc<str>>,
-        flags: SupervisorFlags,
-        children: Vec<ChildSpec>,
-        opts: StartOptions,
     ) -> ChildSpec {
-        let opts = opts.link();
-        ChildSpec::supervisor(id, move || {
-            let (children, opts) = (children.clone(), opts.clone());
+        ChildSpec::supervisor(id, move |opts| {
+            let module = module.clone();
             async move {
-                match Supervisor::start_with(flags, children, opts).await {
-                    Ok(sup) => Ok(Started::Pid(sup.pid().unwrap_or(Pid::RUNTIME))),
-                    Err(e) => Err(ExitReason::error(e)),
+                match Supervisor::start_arc(module, opts).await {
+                    Ok(sup) => Ok(Started::Pid(sup.running_pid())),
+                    Err(SupervisorError::Ignored) => Ok(Started::Ignore),
+                    Err(e) => Err(ExitReason::from(e)),
                 }
             }
         })
@@ -239,8 +252,9 @@ impl Supervisor {
         })
     }
 
-    /// A handle that reaches the supervisor registered under `name`.
-    pub fn named(name: impl Into<Arc<str>>) -> Supervisor {
+    /// A handle that reaches the supervisor registered under `name` (local or via) at each
+    /// request.
+    pub fn named(name: impl Into<Name>) -> Supervisor {
         Supervisor {
             server: Server::named(name),
         }
@@ -251,9 +265,26 @@ impl Supervisor {
         self.server.pid()
     }
 
-    /// The underlying server (for `sys`).
-    pub fn server(&self) -> &Server<SupervisorState> {
-        &self.server
+    /// The pid of a handle made by a start, which addresses its process.
+    fn running_pid(&self) -> Pid {
+        self.server
+            .pid()
+            .expect("a started supervisor's handle addresses its process")
+    }
+
+    /// Re-run the supervisor's `init` and apply what changed, as OTP's release handler does on
+    /// a supervisor's code change: suspend it, `code_change`, resume it. See
+    /// [`SupervisorModule`] for the rules.
+    ///
+    /// # Errors
+    ///
+    /// [`SysError`] if the supervisor is not alive, or the new flags or specs are invalid
+    /// (then nothing changed, and the supervisor runs on as it was).
+    pub async fn change_code(&self, timeout: Option<Duration>) -> Result<(), SysError> {
+        sys::suspend(&self.server, timeout).await?;
+        let changed = sys::change_code(&self.server, OldVsn::Up(String::new()), "", timeout).await;
+        let resumed = sys::resume(&self.server, timeout).await;
+        changed.and(resumed)
     }
 
     async fn call<T: Send + 'static>(

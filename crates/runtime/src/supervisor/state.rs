@@ -1,36 +1,23 @@
 //! The supervisor process: a GenServer that traps exits and applies OTP's rules.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-use tokio::time::Instant;
-
+use super::child::{self, Child};
+use super::intensity::RestartLog;
 use super::strategy::{restart_plan, should_restart};
 use super::{
-    add_restart, shutdown, AutoShutdown, ChildInfo, ChildPid, ChildSpec, Restart, Started,
-    SupervisorError, SupervisorFlags,
+    AutoShutdown, ChildInfo, ChildPid, ChildSpec, Restart, Started, SupervisorError,
+    SupervisorFlags, SupervisorInit, SupervisorModule,
 };
 use crate::gen_server::{CallResult, GenServer, HandleResult, Info, Init, ReplyTo, ServerContext};
+use crate::sys::OldVsn;
 use crate::{ExitReason, Pid};
-
-/// What a supervisor is started with.
-#[doc(hidden)]
-#[allow(missing_debug_implementations)]
-pub struct SupervisorArgs {
-    pub(crate) flags: SupervisorFlags,
-    pub(crate) children: Vec<ChildSpec>,
-    /// Where `init` leaves a detailed start failure for the starter.
-    pub(crate) failure: Arc<Mutex<Option<SupervisorError>>>,
-}
 
 type StartResult = Result<Option<Pid>, SupervisorError>;
 type Done = Result<(), SupervisorError>;
 
 /// A supervisor's calls, each with its typed reply.
-#[doc(hidden)]
-#[allow(missing_debug_implementations)]
-pub enum SupCall {
+pub(crate) enum SupCall {
     WhichChildren(ReplyTo<Vec<ChildInfo>>),
     CountChildren(ReplyTo<super::ChildCounts>),
     StartChild(ChildSpec, ReplyTo<StartResult>),
@@ -40,25 +27,19 @@ pub enum SupCall {
     GetChildSpec(Arc<str>, ReplyTo<Option<ChildSpec>>),
 }
 
-#[doc(hidden)]
-#[allow(missing_debug_implementations)]
-pub enum SupCast {
+pub(crate) enum SupCast {
     /// Retry the restart of a child whose last start failed (OTP's `try_again_restart`).
     TryAgain(Arc<str>),
 }
 
-struct Child {
-    spec: ChildSpec,
-    pid: ChildPid,
-}
-
 /// The state of a supervisor process.
-pub struct SupervisorState {
+pub(crate) struct SupervisorState {
+    /// What `init` is re-run from on a code change.
+    module: Arc<dyn SupervisorModule>,
     flags: SupervisorFlags,
     /// In start order.
     children: Vec<Child>,
-    restarts: VecDeque<u64>,
-    epoch: Instant,
+    restarts: RestartLog,
 }
 
 impl std::fmt::Debug for SupervisorState {
@@ -71,28 +52,30 @@ impl std::fmt::Debug for SupervisorState {
 }
 
 impl GenServer for SupervisorState {
-    type Args = SupervisorArgs;
+    type Args = Arc<dyn SupervisorModule>;
     type Call = SupCall;
     type Cast = SupCast;
     type Info = ();
     type Continue = ();
 
-    async fn init(args: SupervisorArgs, ctx: &mut ServerContext<Self>) -> Init<Self> {
+    async fn init(module: Arc<dyn SupervisorModule>, ctx: &mut ServerContext<Self>) -> Init<Self> {
         ctx.trap_exit(true);
-        if let Err(e) = args.flags.validate_children(&args.children) {
-            let reason = ExitReason::error(&e);
-            *args.failure.lock() = Some(e);
-            return Init::Stop(reason);
+        let (flags, specs) = match module.init() {
+            SupervisorInit::Ok(flags, specs) => (flags, specs),
+            SupervisorInit::Ignore => return Init::Ignore,
+        };
+        if let Err(e) = flags.validate_children(&specs) {
+            return Init::Stop(ExitReason::from(e));
         }
         let mut state = SupervisorState {
-            flags: args.flags,
-            children: Vec::with_capacity(args.children.len()),
-            restarts: VecDeque::new(),
-            epoch: Instant::now(),
+            module,
+            flags,
+            children: Vec::with_capacity(specs.len()),
+            restarts: RestartLog::new(),
         };
         // One at a time, in order: each child's start returns after its init.
-        for spec in args.children {
-            match spec.run_start().await {
+        for spec in specs {
+            match child::start(&spec, ctx).await {
                 Ok(Started::Pid(pid)) => state.children.push(Child {
                     spec,
                     pid: ChildPid::Running(pid),
@@ -108,12 +91,14 @@ impl GenServer for SupervisorState {
                         "child failed to start; stopping the children already started"
                     );
                     state.terminate_all(ctx).await;
-                    let detail = format!("failed_to_start_child {}: {reason}", spec.id);
-                    *args.failure.lock() = Some(SupervisorError::FailedToStartChild {
-                        id: spec.id.clone(),
-                        reason,
-                    });
-                    return Init::Stop(ExitReason::shutdown_with(detail));
+                    // OTP's `{shutdown, {failed_to_start_child, Id, Reason}}`, keeping the
+                    // typed error for the starter.
+                    return Init::Stop(ExitReason::shutdown_with_error(
+                        SupervisorError::FailedToStartChild {
+                            id: spec.id.clone(),
+                            reason,
+                        },
+                    ));
                 }
             }
         }
@@ -126,23 +111,13 @@ impl GenServer for SupervisorState {
         ctx: &mut ServerContext<Self>,
     ) -> CallResult<Self> {
         match call {
-            SupCall::WhichChildren(to) => CallResult::reply(
-                to,
-                // Most recently started first, as OTP's which_children.
-                self.children
-                    .iter()
-                    .rev()
-                    .map(|c| ChildInfo {
-                        id: c.spec.id.clone(),
-                        pid: c.pid,
-                        child_type: c.spec.child_type,
-                        restart: c.spec.restart,
-                    })
-                    .collect(),
-            ),
+            // Most recently started first, as OTP's which_children.
+            SupCall::WhichChildren(to) => {
+                CallResult::reply(to, self.children.iter().rev().map(Child::info).collect())
+            }
             SupCall::CountChildren(to) => CallResult::reply(to, self.counts()),
             SupCall::StartChild(spec, to) => {
-                let started = self.start_new_child(spec).await;
+                let started = self.start_new_child(spec, ctx).await;
                 CallResult::reply(to, started)
             }
             SupCall::TerminateChild(id, to) => {
@@ -150,7 +125,7 @@ impl GenServer for SupervisorState {
                 CallResult::reply(to, done)
             }
             SupCall::RestartChild(id, to) => {
-                let started = self.restart_child(&id).await;
+                let started = self.restart_child(&id, ctx).await;
                 CallResult::reply(to, started)
             }
             SupCall::DeleteChild(id, to) => CallResult::reply(to, self.delete_child(&id)),
@@ -201,6 +176,38 @@ impl GenServer for SupervisorState {
     async fn terminate(&mut self, _reason: &ExitReason, ctx: &mut ServerContext<Self>) {
         self.terminate_all(ctx).await;
     }
+
+    /// OTP's supervisor upgrade: `init` runs again; see [`SupervisorModule`] for what changes.
+    fn code_change(&self, _old: &OldVsn, _extra: &str) -> Result<Option<Self>, ExitReason> {
+        let (flags, specs) = match self.module.init() {
+            SupervisorInit::Ok(flags, specs) => (flags, specs),
+            SupervisorInit::Ignore => return Ok(None),
+        };
+        flags.validate_children(&specs).map_err(ExitReason::from)?;
+        let mut children: Vec<Child> = self
+            .children
+            .iter()
+            .map(|c| Child {
+                spec: c.spec.clone(),
+                pid: c.pid,
+            })
+            .collect();
+        for spec in specs {
+            match children.iter_mut().find(|c| c.spec.id == spec.id) {
+                Some(kept) => kept.spec = spec,
+                None => children.push(Child {
+                    spec,
+                    pid: ChildPid::Undefined,
+                }),
+            }
+        }
+        Ok(Some(SupervisorState {
+            module: self.module.clone(),
+            flags,
+            children,
+            restarts: self.restarts.clone(),
+        }))
+    }
 }
 
 impl SupervisorState {
@@ -212,10 +219,6 @@ impl SupervisorState {
         self.children
             .iter()
             .position(|c| c.pid == ChildPid::Running(pid))
-    }
-
-    fn now_secs(&self) -> u64 {
-        self.epoch.elapsed().as_secs()
     }
 
     fn counts(&self) -> super::ChildCounts {
@@ -276,8 +279,7 @@ impl SupervisorState {
 
     /// Restart child `i` under the strategy, counting one restart against the intensity.
     async fn restart(&mut self, i: usize, ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
-        let now = self.now_secs();
-        if !add_restart(&mut self.restarts, now, self.flags.intensity) {
+        if !self.restarts.allow(self.flags.intensity) {
             tracing::error!(
                 supervisor = %ctx.pid(), child = &*self.children[i].spec.id,
                 max_restarts = self.flags.intensity.max_restarts,
@@ -298,7 +300,7 @@ impl SupervisorState {
         let failed_id = self.children[i].spec.id.clone();
         for &j in &plan.restart {
             let spec = self.children[j].spec.clone();
-            match spec.run_start().await {
+            match child::start(&spec, ctx).await {
                 Ok(Started::Pid(pid)) => {
                     tracing::info!(supervisor = %ctx.pid(), child = &*spec.id, %pid, "child restarted");
                     self.children[j].pid = ChildPid::Running(pid);
@@ -329,9 +331,7 @@ impl SupervisorState {
     /// Stop child `j` with its shutdown spec; its pid becomes undefined.
     async fn stop_child(&mut self, j: usize, ctx: &mut ServerContext<Self>) {
         if let ChildPid::Running(pid) = self.children[j].pid {
-            let spec = &self.children[j].spec;
-            let stopping = shutdown::begin(pid, spec.restart, spec.shutdown, |p| ctx.unlink(p));
-            stopping.finish(ctx.pid(), &spec.id).await;
+            child::stop(pid, &self.children[j].spec, ctx).await;
         }
         self.children[j].pid = ChildPid::Undefined;
     }
@@ -343,7 +343,11 @@ impl SupervisorState {
         }
     }
 
-    async fn start_new_child(&mut self, spec: ChildSpec) -> Result<Option<Pid>, SupervisorError> {
+    async fn start_new_child(
+        &mut self,
+        spec: ChildSpec,
+        ctx: &ServerContext<Self>,
+    ) -> Result<Option<Pid>, SupervisorError> {
         self.flags.validate_child(&spec)?;
         if let Some(i) = self.find(&spec.id) {
             return Err(match self.children[i].pid {
@@ -351,7 +355,7 @@ impl SupervisorState {
                 _ => SupervisorError::AlreadyPresent,
             });
         }
-        match spec.run_start().await {
+        match child::start(&spec, ctx).await {
             Ok(Started::Pid(pid)) => {
                 self.children.push(Child {
                     spec,
@@ -385,7 +389,11 @@ impl SupervisorState {
         Ok(())
     }
 
-    async fn restart_child(&mut self, id: &str) -> Result<Option<Pid>, SupervisorError> {
+    async fn restart_child(
+        &mut self,
+        id: &str,
+        ctx: &ServerContext<Self>,
+    ) -> Result<Option<Pid>, SupervisorError> {
         let i = self.find(id).ok_or(SupervisorError::NotFound)?;
         match self.children[i].pid {
             ChildPid::Running(_) => return Err(SupervisorError::Running),
@@ -393,7 +401,7 @@ impl SupervisorState {
             ChildPid::Undefined => {}
         }
         let spec = self.children[i].spec.clone();
-        match spec.run_start().await {
+        match child::start(&spec, ctx).await {
             Ok(Started::Pid(pid)) => {
                 self.children[i].pid = ChildPid::Running(pid);
                 Ok(Some(pid))

@@ -15,7 +15,13 @@ pub enum Strategy {
     RestForOne,
 }
 
-/// When a terminated child is restarted.
+/// When a terminated child is restarted (OTP's `do_restart`).
+///
+/// | restart   | `Normal` | `Shutdown` | `ShutdownWith(_)` | other (`Killed`, panic, …) |
+/// |-----------|----------|------------|-------------------|----------------------------|
+/// | Permanent | restart  | restart    | restart           | restart                    |
+/// | Transient | –        | –          | –                 | restart                    |
+/// | Temporary | –        | –          | –                 | –                          |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Restart {
     /// Always.
@@ -27,14 +33,9 @@ pub enum Restart {
     Temporary,
 }
 
-/// Whether a child with `restart` that exited with `reason` is restarted (OTP's `do_restart`).
-///
-/// | restart   | `Normal` | `Shutdown` | `ShutdownWith(_)` | other (`Killed`, panic, …) |
-/// |-----------|----------|------------|-------------------|----------------------------|
-/// | Permanent | restart  | restart    | restart           | restart                    |
-/// | Transient | –        | –          | –                 | restart                    |
-/// | Temporary | –        | –          | –                 | –                          |
-pub fn should_restart(restart: Restart, reason: &ExitReason) -> bool {
+/// Whether a child with `restart` that exited with `reason` is restarted (the table on
+/// [`Restart`]).
+pub(crate) fn should_restart(restart: Restart, reason: &ExitReason) -> bool {
     match restart {
         Restart::Permanent => true,
         Restart::Transient => !reason.is_shutdown(),
@@ -44,30 +45,19 @@ pub fn should_restart(restart: Restart, reason: &ExitReason) -> bool {
 
 /// What a strategy does about the child at `failed` (an index in start order).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RestartPlan {
+pub(crate) struct RestartPlan {
     /// Running children to terminate first, in this order (reverse start order).
-    pub terminate: Vec<usize>,
+    pub(crate) terminate: Vec<usize>,
     /// Children to start again afterwards, in this order (start order). Temporary children
     /// are never in it: terminated as bystanders, they are removed.
-    pub restart: Vec<usize>,
+    pub(crate) restart: Vec<usize>,
 }
 
 /// Plan the reaction of `strategy` to the termination of child `failed`.
 ///
 /// `children[i]` is `(restart type, running)` for the child at start position `i`; the
 /// failed child itself is not running any more.
-///
-/// # Examples
-///
-/// ```
-/// use ferrotp_runtime::supervisor::{restart_plan, Restart, Strategy};
-///
-/// let kids = [(Restart::Permanent, true), (Restart::Permanent, false), (Restart::Temporary, true)];
-/// let plan = restart_plan(Strategy::RestForOne, &kids, 1);
-/// assert_eq!(plan.terminate, [2]);
-/// assert_eq!(plan.restart, [1]); // the temporary bystander is not restarted
-/// ```
-pub fn restart_plan(
+pub(crate) fn restart_plan(
     strategy: Strategy,
     children: &[(Restart, bool)],
     failed: usize,
