@@ -86,7 +86,7 @@ async fn spawn_ferrotp(n: u64) -> (Duration, u64) {
         let batch = left.min(BATCH as u64);
         let mut done = Vec::with_capacity(batch as usize);
         for _ in 0..batch {
-            let (addr, exited) = process::spawn_joinable::<u64, _, _>(|mut ctx| async move {
+            let (addr, exited) = process::spawn_joinable(|mut ctx: Context<u64>| async move {
                 ctx.recv().await;
                 Ok(())
             });
@@ -142,7 +142,7 @@ async fn ring_ferrotp(hops: u64) -> (Duration, u64) {
         let done = done_tx.clone();
         let succ = next.take();
         let close = if i == RING - 1 { first_rx.take() } else { None };
-        let addr = process::spawn::<u64, _, _>(move |mut ctx| async move {
+        let addr = process::spawn(move |mut ctx: Context<u64>| async move {
             let succ = match (succ, close) {
                 (Some(s), _) => s,
                 (None, Some(rx)) => rx.await.unwrap(),
@@ -265,7 +265,7 @@ async fn call_ferrotp_from_process(n: u64) -> (Duration, u64) {
     let server = Echo::start(()).await.unwrap();
     let (tx, rx) = oneshot::channel();
     let caller = server.clone();
-    process::spawn::<(), _, _>(move |_| async move {
+    process::spawn(move |_: Context| async move {
         let _ = tx.send(calls(&caller, n).await);
         Ok(())
     });
@@ -400,7 +400,7 @@ fn skynet_tokio(num: u64, size: u64) -> std::pin::Pin<Box<dyn Future<Output = u6
 
 /// A skynet actor: reports its subtree's sum to `parent`.
 fn skynet_process(num: u64, size: u64, parent: Addr<u64>) {
-    process::spawn::<u64, _, _>(move |mut ctx| async move {
+    process::spawn(move |mut ctx: Context<u64>| async move {
         let sum = if size == 1 {
             num
         } else {
@@ -441,7 +441,7 @@ async fn skynet_ferrotp_run() -> (Duration, u64) {
     let n = skynet_size();
     let (tx, rx) = oneshot::channel();
     let start = Instant::now();
-    process::spawn::<u64, _, _>(move |mut ctx| async move {
+    process::spawn(move |mut ctx: Context<u64>| async move {
         skynet_process(0, n, ctx.addr());
         if let Message::User(sum) = ctx.recv().await {
             let _ = tx.send(sum);
@@ -478,7 +478,7 @@ async fn registry_mass_exit(n: usize) -> Duration {
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
     for _ in 0..n {
         let (topic, ready) = (topic.clone(), ready_tx.clone());
-        subscribers.push(process::spawn::<(), _, _>(move |mut ctx| async move {
+        subscribers.push(process::spawn(move |mut ctx: Context| async move {
             topic.register(0, ()).unwrap();
             let _ = ready.send(());
             ctx.recv().await;
@@ -520,7 +520,7 @@ fn idle_memory(side: &str) -> f64 {
         // Warm up allocator arenas and runtime structures.
         let warm: Vec<_> = (0..1000)
             .map(|_| {
-                process::spawn::<u8, _, _>(|mut c| async move {
+                process::spawn(|mut c: Context<u8>| async move {
                     c.recv().await;
                     Ok(())
                 })
@@ -543,7 +543,7 @@ fn idle_memory(side: &str) -> f64 {
                 }
                 keep_tokio.push(tx);
             } else if held {
-                keep_ferrotp.push(process::spawn::<u64, _, _>(|mut ctx| async move {
+                keep_ferrotp.push(process::spawn(|mut ctx: Context<u64>| async move {
                     let mut total = 0u64;
                     while let Message::User(n) = ctx.recv().await {
                         total += n;
@@ -552,7 +552,7 @@ fn idle_memory(side: &str) -> f64 {
                     Ok(())
                 }));
             } else {
-                keep_ferrotp.push(process::spawn::<u64, _, _>(|mut ctx| async move {
+                keep_ferrotp.push(process::spawn(|mut ctx: Context<u64>| async move {
                     ctx.recv().await;
                     Ok(())
                 }));
@@ -604,7 +604,7 @@ async fn op_only(spec: &str) {
         "crash" => drop(restart_ferrotp(n, true).await),
         "skynet" => {
             let (tx, rx) = oneshot::channel();
-            process::spawn::<u64, _, _>(move |mut ctx| async move {
+            process::spawn(move |mut ctx: Context<u64>| async move {
                 skynet_process(0, n, ctx.addr());
                 if let Message::User(sum) = ctx.recv().await {
                     let _ = tx.send(sum);

@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!("1. A panic ends one process; a linked process that traps exits is told why.");
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    let overseer = process::spawn::<(), _, _>(move |mut ctx| async move {
+    let overseer = process::spawn(move |mut ctx: Context| async move {
         ctx.trap_exit(true);
         let worker = ctx.spawn_link(divider("alice"));
         worker.send(4)?;
@@ -65,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "\n2. A link without trap_exit: the crash takes the partner down with the same reason."
     );
-    let partner = process::spawn::<(), _, _>(|ctx| async move {
+    let partner = process::spawn(|ctx: Context| async move {
         let worker = ctx.spawn_link(divider("bob"));
         worker.send(0)?;
         std::future::pending().await
@@ -75,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!("\n3. A monitor only reports: the watcher gets a Down and carries on.");
     let (tx, rx) = tokio::sync::oneshot::channel();
-    process::spawn::<(), _, _>(move |mut ctx| async move {
+    process::spawn(move |mut ctx: Context| async move {
         let (worker, reference) = ctx.spawn_monitor(divider("carol"));
         worker.send(10)?;
         process::exit(worker.pid(), ExitReason::Kill)?;
@@ -100,7 +100,7 @@ async fn main() -> anyhow::Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     for i in 0..3 {
         let (topics, tx) = (topics.clone(), tx.clone());
-        process::spawn::<&'static str, _, _>(move |mut ctx| async move {
+        process::spawn(move |mut ctx: Context<&'static str>| async move {
             topics.register("news", ctx.addr())?;
             let _ = tx.send(format!("subscriber {i} {} joined 'news'", ctx.pid()));
             while let Message::User(headline) = ctx.recv().await {

@@ -3,16 +3,18 @@
 //! Erlang/OTP's fault-tolerance model for Rust, on tokio: lightweight isolated processes,
 //! links and monitors, GenServers, supervision trees, "let it crash", and hot code upgrades.
 //!
-//! This facade re-exports the runtime ([`ferrotp_runtime`]); most programs only need the
-//! [`prelude`].
+//! This facade re-exports the runtime ([`process`], [`gen_server`](mod@gen_server),
+//! [`supervisor`], [`registry`], [`task`], [`sys`], …), the `#[gen_server]` attribute, and,
+//! with the default feature `hot`, hot code upgrades ([`hot`], [`abi`]); most programs only
+//! need the [`prelude`].
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use ferrotp::prelude::*;
 //!
 //! let (tx, rx) = tokio::sync::oneshot::channel();
-//! process::spawn::<(), _, _>(|mut ctx| async move {
-//!     let (_worker, reference) = ctx.spawn_monitor::<(), _, _>(|_| async {
+//! process::spawn(|mut ctx: Context| async move {
+//!     let (_worker, reference) = ctx.spawn_monitor(|_: Context| async {
 //!         Err(ExitReason::error("lost connection"))
 //!     });
 //!     if let Message::Down(down) = ctx.recv().await {
@@ -30,15 +32,16 @@
 pub use ferrotp_runtime::*;
 
 /// Hot code upgrades (feature `hot`, on by default): load actor modules from dynamic
-/// libraries, upgrade them while their processes run, roll back what fails. See
-/// [`ferrotp_loader`].
+/// libraries, upgrade them while their processes run, roll back what fails.
 #[cfg(feature = "hot")]
+#[doc(inline)]
 pub use ferrotp_loader as hot;
 
 /// The contract a hot module is written against (feature `hot`): `HotModule`, `Interface`,
 /// `export_module!`. A module crate depends on `ferrotp-abi` directly, not on this facade,
 /// which would bring tokio into it.
 #[cfg(feature = "hot")]
+#[doc(inline)]
 pub use ferrotp_abi as abi;
 
 /// Declare a GenServer from an `impl` block: `init` builds the state, `#[call]` methods answer

@@ -125,7 +125,7 @@ async fn a_failed_start_link_leaves_no_exit_message_for_a_trapping_parent() {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let parent = Builder::new()
         .trap_exit(true)
-        .spawn::<(), _, _>(move |mut ctx| async move {
+        .spawn(move |mut ctx: Context| async move {
             let err = Srv::start_link(setup).await.unwrap_err();
             // Wait well past the child's exit: no Exit message may arrive.
             let late = ctx.recv_timeout(Duration::from_secs(5)).await;
@@ -143,7 +143,7 @@ async fn a_failed_start_link_leaves_no_exit_message_for_a_trapping_parent() {
 async fn a_failed_start_link_with_an_abnormal_reason_kills_a_non_trapping_parent() {
     let log = Log::default();
     let setup = Setup::new(&log).init(InitMode::Stop(ExitReason::error("nope")));
-    let parent = process::spawn::<(), _, _>(move |_| async move {
+    let parent = process::spawn(move |_: Context| async move {
         let _ = Srv::start_link(setup).await;
         std::future::pending().await
     });
@@ -230,7 +230,7 @@ async fn a_call_times_out_the_server_keeps_running_and_the_late_reply_is_dropped
     let (tx, rx) = tokio::sync::oneshot::channel();
     let srv2 = srv.clone();
     // The caller is a process: its mailbox must stay clean after the timeout.
-    process::spawn::<(), _, _>(move |ctx| async move {
+    process::spawn(move |ctx: Context| async move {
         let r = srv2
             .call_timeout(
                 |r| Call::Slow(Duration::from_secs(10), 1, r),
@@ -458,7 +458,7 @@ async fn terminate_runs_on_a_parent_exit_when_trapping_even_for_normal() {
     let log = Log::default();
     let setup = Setup::new(&log).trapping();
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let parent = process::spawn::<(), _, _>(move |mut ctx| async move {
+    let parent = process::spawn(move |mut ctx: Context| async move {
         let srv = Srv::start_link(setup).await.unwrap();
         let _ = tx.send(srv);
         ctx.recv().await; // exit normally on any message
@@ -476,7 +476,7 @@ async fn a_parent_exit_kills_a_non_trapping_server_without_terminate() {
     let log = Log::default();
     let setup = Setup::new(&log);
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let parent = process::spawn::<(), _, _>(move |mut ctx| async move {
+    let parent = process::spawn(move |mut ctx: Context| async move {
         let srv = Srv::start_link(setup).await.unwrap();
         let _ = tx.send(srv);
         ctx.recv().await;

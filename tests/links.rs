@@ -104,7 +104,7 @@ async fn spawn_link_links_before_the_child_runs() {
     let exited = process::await_exit(probe.pid());
     probe
         .run(|ctx| {
-            ctx.spawn_link::<(), _, _>(|_| async { Err::<(), _>(ExitReason::error("at once")) });
+            ctx.spawn_link(|_: Context| async { Err::<(), _>(ExitReason::error("at once")) });
         })
         .await;
     assert_eq!(exited.await, ExitReason::error("at once"));
@@ -133,7 +133,7 @@ async fn builder_link_to_a_dead_process_fails_before_the_body_runs() {
     let err = Builder::new()
         .link(dead.pid())
         .name("never_registered_link_target")
-        .spawn::<(), _, _>(move |_| async move {
+        .spawn(move |_: Context| async move {
             flag.store(true, std::sync::atomic::Ordering::SeqCst);
             Ok(())
         })

@@ -24,7 +24,7 @@ async fn a_process_draining_a_long_mailbox_lets_other_tasks_run() {
     let (go, started) = tokio::sync::oneshot::channel::<()>();
     let drainer = {
         let (other_ran, seen_at) = (other_ran.clone(), seen_at.clone());
-        process::spawn::<u32, _, _>(move |mut ctx| async move {
+        process::spawn(move |mut ctx: Context<u32>| async move {
             let _ = started.await;
             for n in 0..QUEUED {
                 ctx.recv().await;
@@ -114,7 +114,7 @@ async fn a_shutdown_timeout_past_the_clocks_range_waits_for_the_child() {
 
 #[tokio::test(start_paused = true)]
 async fn timers_past_the_clocks_range_never_fire_and_can_be_cancelled() {
-    let addr = process::spawn::<&'static str, _, _>(|mut ctx| async move {
+    let addr = process::spawn(|mut ctx: Context<&'static str>| async move {
         let m = ctx.recv().await;
         panic!("a timer that never fires delivered {m:?}");
     });
@@ -140,7 +140,7 @@ fn a_spawn_outside_any_runtime_fails_typed_and_does_not_kill_its_link_partner() 
     // This thread is in no runtime.
     let spawned = process::Builder::new()
         .link(partner.pid())
-        .spawn::<(), _, _>(|_| async { Ok(()) });
+        .spawn(|_: Context| async { Ok(()) });
     assert_eq!(spawned.unwrap_err(), SpawnError::NoRuntime);
     rt.block_on(async {
         tokio::task::yield_now().await;

@@ -1,5 +1,6 @@
 //! `#[gen_server]`: generated clients end to end, and its diagnostics (trybuild).
 
+use ferrotp::Context;
 use std::time::Duration;
 
 use ferrotp::gen_server::CallError;
@@ -234,7 +235,7 @@ impl Gate {
         reply: ferrotp::gen_server::ReplyTo<u32>,
         ctx: &mut ferrotp::gen_server::ServerContext<Self>,
     ) {
-        ctx.spawn_link::<(), _, _>(move |_| async move {
+        ctx.spawn_link(move |_: Context| async move {
             let _ = reply.reply(n * 10);
             Ok(())
         });
@@ -494,7 +495,7 @@ impl Watchdog {
 }
 
 fn sleeper() -> ferrotp::Addr<()> {
-    ferrotp::process::spawn::<(), _, _>(|mut ctx| async move {
+    ferrotp::process::spawn(|mut ctx: Context| async move {
         ctx.recv().await;
         Ok(())
     })

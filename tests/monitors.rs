@@ -128,7 +128,7 @@ async fn spawn_monitor_reports_a_child_that_fails_at_once() {
     let (cpid, r) = probe
         .run(|ctx| {
             let (child, r) =
-                ctx.spawn_monitor::<(), _, _>(|_| async { Err::<(), _>(ExitReason::Shutdown) });
+                ctx.spawn_monitor(|_: Context| async { Err::<(), _>(ExitReason::Shutdown) });
             (child.pid(), r)
         })
         .await;

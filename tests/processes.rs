@@ -10,14 +10,13 @@ use ferrotp::process::ProcessStatus;
 
 #[tokio::test(start_paused = true)]
 async fn returning_from_the_body_exits_normal() {
-    let addr = process::spawn::<(), _, _>(|_| async { Ok(()) });
+    let addr = process::spawn(|_: Context| async { Ok(()) });
     assert_eq!(process::await_exit(addr.pid()).await, ExitReason::Normal);
 }
 
 #[tokio::test(start_paused = true)]
 async fn returning_an_error_exits_with_it() {
-    let addr =
-        process::spawn::<(), _, _>(|_| async { Err::<(), _>(ExitReason::error("bad config")) });
+    let addr = process::spawn(|_: Context| async { Err::<(), _>(ExitReason::error("bad config")) });
     assert_eq!(
         process::await_exit(addr.pid()).await,
         ExitReason::error("bad config")
@@ -26,7 +25,7 @@ async fn returning_an_error_exits_with_it() {
 
 #[tokio::test(start_paused = true)]
 async fn a_panic_becomes_the_exit_reason_with_message_and_location() {
-    let addr = process::spawn::<u32, _, _>(|mut ctx| async move {
+    let addr = process::spawn(|mut ctx: Context<u32>| async move {
         if let Message::User(n) = ctx.recv().await {
             panic!("cannot handle {n}");
         }
@@ -47,7 +46,7 @@ async fn a_panic_becomes_the_exit_reason_with_message_and_location() {
 async fn a_panic_reaches_links_and_monitors_and_nothing_else() {
     let mut watcher = Probe::spawn(true);
     let bystander = idle(false);
-    let crasher = process::spawn::<(), _, _>(|mut ctx| async move {
+    let crasher = process::spawn(|mut ctx: Context| async move {
         ctx.recv().await;
         panic!("boom");
     });
@@ -73,7 +72,7 @@ async fn ten_thousand_panicking_processes_leave_the_runtime_working() {
     let mut exits = Vec::with_capacity(N);
     let mut addrs = Vec::with_capacity(N);
     for _ in 0..N {
-        let addr = process::spawn::<usize, _, _>(|mut ctx| async move {
+        let addr = process::spawn(|mut ctx: Context<usize>| async move {
             if let Message::User(i) = ctx.recv().await {
                 panic!("process {i} failed");
             }
@@ -128,7 +127,7 @@ async fn messages_from_one_sender_arrive_in_send_order() {
 
 #[tokio::test(start_paused = true)]
 async fn sending_to_a_dead_process_hands_the_message_back_as_noproc() {
-    let addr = process::spawn::<String, _, _>(|_| async { Ok(()) });
+    let addr = process::spawn(|_: Context<String>| async { Ok(()) });
     process::await_exit(addr.pid()).await;
     let err = addr.send("lost?".to_string()).unwrap_err();
     assert!(err.is_noproc());
@@ -140,7 +139,7 @@ async fn sending_to_a_dead_process_hands_the_message_back_as_noproc() {
 async fn a_full_bounded_mailbox_hands_the_message_back() {
     let addr = Builder::new()
         .mailbox_capacity(2)
-        .spawn::<u8, _, _>(|_| std::future::pending())
+        .spawn(|_: Context<u8>| std::future::pending())
         .unwrap();
     addr.send(1).unwrap();
     addr.send(2).unwrap();
@@ -157,7 +156,7 @@ async fn exit_and_down_notices_are_never_refused_by_a_full_mailbox() {
     let full = Builder::new()
         .mailbox_capacity(1)
         .trap_exit(true)
-        .spawn::<u8, _, _>(|mut ctx| async move {
+        .spawn(|mut ctx: Context<u8>| async move {
             let target = idle(false);
             ctx.monitor(target.pid());
             ctx.link(target.pid()).unwrap();
@@ -187,7 +186,7 @@ async fn exit_and_down_notices_are_never_refused_by_a_full_mailbox() {
 #[tokio::test(start_paused = true)]
 async fn a_terminating_signal_takes_effect_at_the_next_await() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let worker = process::spawn::<(), _, _>(|_| async move {
+    let worker = process::spawn(|_: Context| async move {
         // A long computation that yields between steps is interruptible.
         let _held = tx;
         loop {
@@ -204,7 +203,7 @@ async fn a_terminating_signal_takes_effect_at_the_next_await() {
 #[tokio::test(start_paused = true)]
 async fn recv_timeout_returns_none_when_nothing_arrives() {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    process::spawn::<(), _, _>(|mut ctx| async move {
+    process::spawn(|mut ctx: Context| async move {
         let got = ctx.recv_timeout(Duration::from_secs(10)).await;
         tx.send(got.is_none()).unwrap();
         Ok(())
@@ -280,11 +279,11 @@ fn dropping_the_runtime_ends_its_processes_and_tells_their_watchers() {
 
 #[tokio::test(start_paused = true)]
 async fn a_join_handle_yields_the_exit_reason_however_the_process_ended() {
-    let (_, normal) = process::spawn_joinable::<(), _, _>(|_| async { Ok(()) });
+    let (_, normal) = process::spawn_joinable(|_: Context| async { Ok(()) });
     let (_, failed) =
-        process::spawn_joinable::<(), _, _>(|_| async { Err(ExitReason::error("bad input")) });
-    let (_, panicked) = process::spawn_joinable::<(), _, _>(|_| async { panic!("boom") });
-    let (sleeper, killed) = process::spawn_joinable::<(), _, _>(|_| std::future::pending());
+        process::spawn_joinable(|_: Context| async { Err(ExitReason::error("bad input")) });
+    let (_, panicked) = process::spawn_joinable(|_: Context| async { panic!("boom") });
+    let (sleeper, killed) = process::spawn_joinable(|_: Context| std::future::pending());
     process::exit(sleeper.pid(), ExitReason::Kill).unwrap();
     assert_eq!(normal.await, ExitReason::Normal);
     assert_eq!(failed.await, ExitReason::error("bad input"));
@@ -294,7 +293,7 @@ async fn a_join_handle_yields_the_exit_reason_however_the_process_ended() {
 
 #[tokio::test(start_paused = true)]
 async fn dropping_a_join_handle_leaves_the_process_running() {
-    let (addr, handle) = process::spawn_joinable::<u8, _, _>(|mut ctx| async move {
+    let (addr, handle) = process::spawn_joinable(|mut ctx: Context<u8>| async move {
         ctx.recv().await;
         Ok(())
     });
@@ -310,7 +309,7 @@ async fn dropping_a_join_handle_leaves_the_process_running() {
 #[tokio::test(start_paused = true)]
 async fn await_exit_on_a_process_that_already_exited_gives_its_reason() {
     let (addr, done) =
-        process::spawn_joinable::<(), _, _>(|_| async { Err(ExitReason::error("gone")) });
+        process::spawn_joinable(|_: Context| async { Err(ExitReason::error("gone")) });
     done.await;
     assert!(!process::is_alive(addr.pid()));
     assert_eq!(
@@ -327,9 +326,9 @@ async fn await_exit_on_a_pid_that_never_named_a_process_is_noproc() {
 #[tokio::test(start_paused = true)]
 async fn a_process_spawned_monitored_that_dies_at_once_is_never_missed() {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    process::spawn::<(), _, _>(move |mut ctx| async move {
+    process::spawn(move |mut ctx: Context| async move {
         let (child, reference) = Builder::new()
-            .spawn_monitor::<(), _, _>(|_| async { Err(ExitReason::error("at once")) })
+            .spawn_monitor(|_: Context| async { Err(ExitReason::error("at once")) })
             .unwrap();
         if let Message::Down(down) = ctx.recv().await {
             let _ = tx.send((
@@ -349,7 +348,7 @@ async fn a_process_spawned_monitored_that_dies_at_once_is_never_missed() {
 #[tokio::test(start_paused = true)]
 async fn spawn_monitor_outside_a_process_is_a_typed_error() {
     let err = Builder::new()
-        .spawn_monitor::<(), _, _>(|_| std::future::pending())
+        .spawn_monitor(|_: Context| std::future::pending())
         .unwrap_err();
     assert_eq!(err, SpawnError::NotInProcess);
 }
@@ -357,10 +356,10 @@ async fn spawn_monitor_outside_a_process_is_a_typed_error() {
 #[tokio::test(start_paused = true)]
 async fn link_caller_links_to_the_calling_process_before_the_child_runs() {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let parent = process::spawn::<(), _, _>(move |_| async move {
+    let parent = process::spawn(move |_: Context| async move {
         let child = Builder::new()
             .link_caller()
-            .spawn::<(), _, _>(|_| std::future::pending())
+            .spawn(|_: Context| std::future::pending())
             .unwrap();
         let _ = tx.send(child.pid());
         Err(ExitReason::error("parent crashed"))
@@ -379,7 +378,7 @@ struct Frozen(u32);
 
 #[tokio::test(start_paused = true)]
 async fn an_error_a_process_exits_with_keeps_its_type_for_whoever_receives_the_reason() {
-    let addr = process::spawn::<(), _, _>(|_| async { Err(Frozen(7))? });
+    let addr = process::spawn(|_: Context| async { Err(Frozen(7))? });
     let reason = process::await_exit(addr.pid()).await;
     assert_eq!(reason.downcast_ref::<Frozen>(), Some(&Frozen(7)));
     // Equal by message to a reason rebuilt from text (a log line, another node).

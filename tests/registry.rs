@@ -107,7 +107,7 @@ async fn builder_name_taken_fails_before_the_body_runs() {
     registry::register("reg_builder", a.pid()).unwrap();
     let err = Builder::new()
         .name("reg_builder")
-        .spawn::<(), _, _>(|_| async { panic!("must not run") })
+        .spawn(|_: Context| async { panic!("must not run") })
         .unwrap_err();
     assert!(matches!(
         err,

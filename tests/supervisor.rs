@@ -677,7 +677,7 @@ async fn a_supervisor_dies_with_its_parent_after_stopping_its_children() {
     let log = Log::default();
     let children = vec![kid("a", &log)];
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let parent = process::spawn::<(), _, _>(move |mut ctx| async move {
+    let parent = process::spawn(move |mut ctx: Context| async move {
         let sup = Supervisor::start_link(flags(Strategy::OneForOne), children)
             .await
             .unwrap();
@@ -742,7 +742,7 @@ async fn a_child_whose_init_hangs_fails_the_start_after_its_start_timeout() {
 fn unlinked(id: &'static str) -> ChildSpec {
     ChildSpec::worker(id, |_opts| async move {
         let addr = process::Builder::new()
-            .spawn::<(), _, _>(|_| std::future::pending())
+            .spawn(|_: Context| std::future::pending())
             .map_err(ExitReason::from)?;
         Ok(Started::Pid(addr.pid()))
     })
@@ -774,7 +774,7 @@ async fn a_child_that_died_before_the_supervisor_linked_is_restarted() {
         async move {
             if n == 0 {
                 let doomed = process::Builder::new()
-                    .spawn::<(), _, _>(|_| async { Err(ExitReason::error("died at once")) })
+                    .spawn(|_: Context| async { Err(ExitReason::error("died at once")) })
                     .map_err(ExitReason::from)?;
                 let pid = doomed.pid();
                 process::await_exit(pid).await;
@@ -782,7 +782,7 @@ async fn a_child_that_died_before_the_supervisor_linked_is_restarted() {
             } else {
                 let addr = opts
                     .builder()
-                    .spawn::<(), _, _>(|_| std::future::pending())
+                    .spawn(|_: Context| std::future::pending())
                     .map_err(ExitReason::from)?;
                 Ok(Started::Pid(addr.pid()))
             }
@@ -951,7 +951,7 @@ async fn an_ignoring_init_starts_nothing_and_leaves_no_process_or_exit_message()
     // A trapping parent starts it linked, then looks for any message for 5 s.
     let parent = process::Builder::new()
         .trap_exit(true)
-        .spawn::<(), _, _>(move |mut ctx| async move {
+        .spawn(move |mut ctx: Context| async move {
             let started = Supervisor::start_module(t, StartOptions::new().link()).await;
             let links = process::process_info(ctx.pid()).unwrap().links;
             let quiet = tokio::time::timeout(Duration::from_secs(5), ctx.recv())

@@ -61,7 +61,7 @@ async fn await_of_a_crashed_task_gives_its_exit_reason() {
 
 #[tokio::test(start_paused = true)]
 async fn a_crashing_task_takes_its_non_trapping_caller_down() {
-    let caller = process::spawn::<(), _, _>(|_| async {
+    let caller = process::spawn(|_: Context| async {
         let t = Task::spawn(async { panic!("task bug") });
         let _ = t.await;
         std::future::pending().await
@@ -72,7 +72,7 @@ async fn a_crashing_task_takes_its_non_trapping_caller_down() {
 #[tokio::test(start_paused = true)]
 async fn a_timed_out_await_does_not_kill_the_caller() {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let caller = process::spawn::<(), _, _>(move |_| async move {
+    let caller = process::spawn(move |_: Context| async move {
         let t = Task::spawn(std::future::pending::<()>());
         let _ = tx.send(t.join(Duration::from_secs(1)).await);
         std::future::pending().await
@@ -116,7 +116,7 @@ async fn async_nolink_crash_only_reaches_the_awaiting_caller() {
         .unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let tasks2 = tasks.clone();
-    let caller = process::spawn::<(), _, _>(move |_| async move {
+    let caller = process::spawn(move |_: Context| async move {
         let t = tasks2
             .async_nolink(async { panic!("task bug") })
             .await
@@ -139,7 +139,7 @@ async fn async_linked_crash_takes_the_caller_down() {
     let tasks = TaskSupervisor::start(DynamicSupervisorFlags::new())
         .await
         .unwrap();
-    let caller = process::spawn::<(), _, _>(move |_| async move {
+    let caller = process::spawn(move |_: Context| async move {
         let t = tasks
             .async_linked(async { panic!("task bug") })
             .await

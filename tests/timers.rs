@@ -75,7 +75,7 @@ async fn send_interval_ticks_every_period_until_cancelled() {
 
 #[tokio::test(start_paused = true)]
 async fn an_interval_ends_when_its_receiver_exits() {
-    let addr = process::spawn::<u8, _, _>(|mut ctx| async move {
+    let addr = process::spawn(|mut ctx: Context<u8>| async move {
         ctx.recv().await;
         Ok(())
     });

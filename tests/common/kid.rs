@@ -1,5 +1,6 @@
 //! A supervised worker that logs its life and crashes on request.
 
+use ferrotp::Context;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,7 +104,7 @@ pub fn plain(id: &'static str) -> ChildSpec {
     ChildSpec::worker(id, |opts| async move {
         let addr = opts
             .builder()
-            .spawn::<(), _, _>(|_| std::future::pending())
+            .spawn(|_: Context| std::future::pending())
             .map_err(ExitReason::from)?;
         Ok(ferrotp::supervisor::Started::Pid(addr.pid()))
     })

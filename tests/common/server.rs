@@ -1,5 +1,6 @@
 //! A GenServer whose behaviour each test chooses, and which logs its callbacks.
 
+use ferrotp::Context;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -155,7 +156,7 @@ impl GenServer for Srv {
                 CallResult::noreply()
             }
             Call::ReplyFromElsewhere(v, from) => {
-                ctx.spawn_link::<(), _, _>(move |_| async move {
+                ctx.spawn_link(move |_: Context| async move {
                     from.reply(v).unwrap();
                     Ok(())
                 });

@@ -478,8 +478,9 @@ impl DevWatcher {
 /// What [`DevWatcher::cargo`] builds, and which sources it watches.
 ///
 /// ```no_run
-/// # async fn f(loader: ferrotp_loader::Loader) -> Result<(), Box<dyn std::error::Error>> {
-/// use ferrotp_loader::{CargoProject, DevWatcher};
+/// # mod ferrotp { pub mod hot { pub use ferrotp_loader::*; } }
+/// # async fn f(loader: ferrotp::hot::Loader) -> Result<(), Box<dyn std::error::Error>> {
+/// use ferrotp::hot::{CargoProject, DevWatcher};
 ///
 /// let project = CargoProject::new(".")
 ///     .package("my-module")

@@ -41,6 +41,13 @@
 //! files and directories, and can pin a SHA-256 allowlist. It is a guard against accidents and
 //! against other local users, not a sandbox.
 //!
+//! # Development tools (feature `dev-tooling`)
+//!
+//! `DevWatcher` watches a directory (or a cargo project) and loads or upgrades each library
+//! published there; `cargo_build` builds one with cargo and reads cargo's JSON messages. They
+//! bring `notify` and `serde_json` in, and are meant for development: enable the
+//! `dev-tooling` feature (of this crate, or of `ferrotp`) to get them.
+//!
 //! # Libraries are never unloaded
 //!
 //! Unloading a Rust `cdylib` (`dlclose`) is unsound in practice: its thread-local destructors
@@ -51,6 +58,7 @@
 mod client;
 mod deadline;
 mod decl;
+#[cfg(feature = "dev-tooling")]
 mod dev;
 mod error;
 mod image;
@@ -64,6 +72,7 @@ mod upgrade;
 mod version;
 
 pub use client::HotClient;
+#[cfg(feature = "dev-tooling")]
 pub use dev::{cargo_build, BuildError, CargoProject, DevEvent, DevWatcher};
 pub use error::{HotCallError, HotStartError, LoadError, ModuleFault, UpgradeError};
 pub use loader::{LoadedVersion, Loader, LoaderConfig, ModuleStatus};

@@ -203,6 +203,7 @@ impl Loader {
 
     /// The SHA-256 of what a load of `path` would read, with every check of the trust policy
     /// (no links followed, no FIFO waited on, the size cap), without mapping anything.
+    #[cfg(feature = "dev-tooling")]
     pub(crate) async fn admitted_digest(&self, path: &Path) -> Result<String, LoadError> {
         let inner = self.inner.clone();
         let requested = path.to_path_buf();

@@ -43,7 +43,8 @@ pub const DEFAULT_MAX_LIBRARY_SIZE: u64 = 512 * 1024 * 1024;
 /// # Examples
 ///
 /// ```
-/// use ferrotp_loader::TrustPolicy;
+/// # mod ferrotp { pub mod hot { pub use ferrotp_loader::*; } }
+/// use ferrotp::hot::TrustPolicy;
 ///
 /// let policy = TrustPolicy::default()
 ///     .allow_dir("/opt/myapp/modules")

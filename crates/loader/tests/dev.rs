@@ -4,6 +4,8 @@
 //! File-system notifications arrive in real time, so these tests run on a real clock; every
 //! wait is bounded and ends as soon as the awaited event arrives.
 
+#![cfg(feature = "dev-tooling")]
+
 mod common;
 
 use std::path::{Path, PathBuf};

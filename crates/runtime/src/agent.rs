@@ -4,8 +4,9 @@
 //! shared state that needs no protocol of its own; write a GenServer when the state has rules.
 //!
 //! ```
+//! # use ferrotp_runtime as ferrotp;
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use ferrotp_runtime::agent::Agent;
+//! use ferrotp::agent::Agent;
 //!
 //! let counter = Agent::start(|| 0u64).await.unwrap();
 //! counter.update(|n| *n += 1).await.unwrap();

@@ -2,8 +2,9 @@
 //! Ctrl-C or SIGTERM, and turn the outcome into an exit status.
 //!
 //! ```no_run
-//! use ferrotp_runtime::application::Application;
-//! use ferrotp_runtime::supervisor::{Strategy, SupervisorFlags};
+//! # use ferrotp_runtime as ferrotp;
+//! use ferrotp::application::Application;
+//! use ferrotp::supervisor::{Strategy, SupervisorFlags};
 //!
 //! #[tokio::main]
 //! async fn main() -> std::process::ExitCode {

@@ -29,13 +29,15 @@ impl NoProcError {
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::process::Builder;
+/// use ferrotp::Context;
+/// use ferrotp::process::Builder;
 ///
 /// // A process that never reads its bounded mailbox.
 /// let addr = Builder::new()
 ///     .mailbox_capacity(1)
-///     .spawn::<u32, _, _>(|_ctx| std::future::pending())
+///     .spawn(|_ctx: Context<u32>| std::future::pending())
 ///     .unwrap();
 /// addr.send(1).unwrap();
 /// let err = addr.send(2).unwrap_err();

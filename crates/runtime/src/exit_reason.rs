@@ -31,7 +31,8 @@ use std::sync::Arc;
 /// # Examples
 ///
 /// ```
-/// use ferrotp_runtime::ExitReason;
+/// # use ferrotp_runtime as ferrotp;
+/// use ferrotp::ExitReason;
 ///
 /// let r = ExitReason::error("database unreachable");
 /// assert!(r.is_abnormal());
@@ -172,7 +173,8 @@ impl ExitReason {
     /// # Examples
     ///
     /// ```
-    /// use ferrotp_runtime::ExitReason;
+    /// # use ferrotp_runtime as ferrotp;
+    /// use ferrotp::ExitReason;
     ///
     /// #[derive(Debug, thiserror::Error)]
     /// #[error("account {0} is frozen")]
@@ -275,7 +277,8 @@ pub type ProcessResult = Result<(), ExitReason>;
 /// # Examples
 ///
 /// ```
-/// use ferrotp_runtime::{ExitReason, ProcessResult};
+/// # use ferrotp_runtime as ferrotp;
+/// use ferrotp::{ExitReason, ProcessResult};
 ///
 /// fn parse(port: &str) -> ProcessResult {
 ///     let _port: u16 = port.parse()?;

@@ -24,14 +24,16 @@
 //! # Example
 //!
 //! ```
+//! # use ferrotp_runtime as ferrotp;
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use ferrotp_runtime::{process, ExitReason, Message};
+//! use ferrotp::Context;
+//! use ferrotp::{process, ExitReason, Message};
 //!
 //! let (tx, rx) = tokio::sync::oneshot::channel();
-//! process::spawn::<(), _, _>(|mut ctx| async move {
+//! process::spawn(|mut ctx: Context| async move {
 //!     ctx.trap_exit(true);
 //!     // A linked worker that crashes: we are told, we do not crash.
-//!     ctx.spawn_link::<(), _, _>(|_| async {
+//!     ctx.spawn_link(|_: Context| async {
 //!         let config: Vec<u8> = Vec::new();
 //!         let _first = config[0]; // index out of bounds: the worker panics
 //!         Ok(())

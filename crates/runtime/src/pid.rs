@@ -18,8 +18,9 @@ use std::sync::OnceLock;
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::{process, Message};
+/// use ferrotp::{process, Message};
 ///
 /// let addr = process::spawn(|mut ctx| async move {
 ///     while let Message::User(()) = ctx.recv().await {}

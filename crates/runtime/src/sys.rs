@@ -131,9 +131,10 @@ fn or_default(timeout: Option<Duration>) -> Duration {
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::gen_server::{GenServer, Init, ServerContext};
-/// use ferrotp_runtime::sys;
+/// use ferrotp::gen_server::{GenServer, Init, ServerContext};
+/// use ferrotp::sys;
 ///
 /// #[derive(Clone)]
 /// struct Counter(u64);

@@ -16,8 +16,9 @@
 //! `handle_info({ref, result})` and `{:DOWN, ref, ...}` in one message.
 //!
 //! ```
+//! # use ferrotp_runtime as ferrotp;
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use ferrotp_runtime::task::Task;
+//! use ferrotp::task::Task;
 //!
 //! let task = Task::spawn(async { 6 * 7 });
 //! assert_eq!(task.await.ok(), Some(42)); // `.await` waits up to 5 s, like `Task.await/1`
@@ -152,7 +153,7 @@ impl<T: Send + 'static> Task<T> {
     {
         let (tx, rx) = oneshot::channel();
         let owner = process::current();
-        let addr = process::spawn_link::<(), _, _>(move |_| task_body(fut, tx));
+        let addr = process::spawn_link(move |_: crate::Context| task_body(fut, tx));
         Task { addr, rx, owner }
     }
 
@@ -292,9 +293,10 @@ where
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// use std::time::Duration;
-/// use ferrotp_runtime::supervisor::{Restart, Shutdown};
-/// use ferrotp_runtime::task::TaskOptions;
+/// use ferrotp::supervisor::{Restart, Shutdown};
+/// use ferrotp::task::TaskOptions;
 ///
 /// let opts = TaskOptions::new()
 ///     .restart(Restart::Transient)
@@ -341,9 +343,10 @@ impl TaskOptions {
 /// Elixir's `Task.Supervisor`: a dynamic supervisor for tasks.
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::task::{TaskError, TaskSupervisor};
-/// use ferrotp_runtime::ExitReason;
+/// use ferrotp::task::{TaskError, TaskSupervisor};
+/// use ferrotp::ExitReason;
 ///
 /// let tasks = TaskSupervisor::start(Default::default()).await.unwrap();
 /// let failing = tasks.async_nolink(async { Err::<u8, _>(ExitReason::error("unused")).unwrap() }).await.unwrap();
@@ -467,7 +470,7 @@ impl TaskSupervisor {
                     builder = builder.link(owner);
                 }
                 let addr = builder
-                    .spawn::<(), _, _>(move |_| task_body(fut, tx))
+                    .spawn(move |_: crate::Context| task_body(fut, tx))
                     .map_err(ExitReason::from)?;
                 let pid = addr.pid();
                 let _ = addr_tx.send(addr);
@@ -496,9 +499,10 @@ impl TaskSupervisor {
     /// # Examples
     ///
     /// ```
+    /// # use ferrotp_runtime as ferrotp;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use ferrotp_runtime::task::{TaskRef, TaskSupervisor};
-    /// use ferrotp_runtime::{process, ExitReason, Message};
+    /// use ferrotp::task::{TaskRef, TaskSupervisor};
+    /// use ferrotp::{process, ExitReason, Message};
     ///
     /// let tasks = TaskSupervisor::start(Default::default()).await.unwrap();
     /// let (tx, rx) = tokio::sync::oneshot::channel();
@@ -514,7 +518,7 @@ impl TaskSupervisor {
     ///     }
     ///     Ok(())
     /// });
-    /// # let _: &ferrotp_runtime::Addr<(TaskRef, Result<i32, ExitReason>)> = &owner;
+    /// # let _: &ferrotp::Addr<(TaskRef, Result<i32, ExitReason>)> = &owner;
     /// assert_eq!(rx.await.unwrap(), Ok(42));
     /// # }
     /// ```
@@ -573,7 +577,7 @@ impl TaskSupervisor {
             async move {
                 let addr = start
                     .builder()
-                    .spawn::<(), _, _>(move |_| async move {
+                    .spawn(move |_: crate::Context| async move {
                         fut.await;
                         Ok(())
                     })

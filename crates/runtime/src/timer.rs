@@ -10,9 +10,10 @@
 //! # Examples
 //!
 //! ```
+//! # use ferrotp_runtime as ferrotp;
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
 //! use std::time::Duration;
-//! use ferrotp_runtime::{process, timer, Message};
+//! use ferrotp::{process, timer, Message};
 //!
 //! let (tx, rx) = tokio::sync::oneshot::channel();
 //! let addr = process::spawn(|mut ctx| async move {

@@ -33,8 +33,9 @@
 //! # Example
 //!
 //! ```
+//! # use ferrotp_runtime as ferrotp;
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use ferrotp_runtime::gen_server::*;
+//! use ferrotp::gen_server::*;
 //!
 //! struct Counter {
 //!     count: u64,

@@ -19,8 +19,9 @@ use crate::Pid;
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::gen_server::{CallResult, GenServer, HandleResult, Init, ReplyTo, ServerContext};
+/// use ferrotp::gen_server::{CallResult, GenServer, HandleResult, Init, ReplyTo, ServerContext};
 ///
 /// /// Holds calls until someone casts `release`.
 /// struct Gate { waiting: Vec<ReplyTo<&'static str>> }

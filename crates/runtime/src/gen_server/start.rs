@@ -16,7 +16,8 @@ use crate::{ExitReason, RegisterError, SpawnError};
 /// # Examples
 ///
 /// ```
-/// # use ferrotp_runtime::gen_server::StartOptions;
+/// # use ferrotp_runtime as ferrotp;
+/// # use ferrotp::gen_server::StartOptions;
 /// # use std::time::Duration;
 /// let opts = StartOptions::new().name("cache").timeout(Duration::from_secs(1));
 /// # let _ = opts;

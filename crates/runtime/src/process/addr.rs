@@ -19,8 +19,9 @@ use crate::Pid;
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::{process, Message};
+/// use ferrotp::{process, Message};
 ///
 /// let (tx, rx) = tokio::sync::oneshot::channel();
 /// let echo = process::spawn(|mut ctx| async move {
@@ -33,7 +34,7 @@ use crate::Pid;
 /// assert_eq!(rx.await.unwrap(), "echo: hi");
 /// # }
 /// ```
-pub struct Addr<M> {
+pub struct Addr<M = ()> {
     cell: Arc<ProcessCell<M>>,
 }
 

@@ -16,9 +16,10 @@ use crate::{Addr, Pid, ProcessResult, Reference};
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::process::Builder;
-/// use ferrotp_runtime::{registry, Message};
+/// use ferrotp::process::Builder;
+/// use ferrotp::{registry, Message};
 ///
 /// let addr = Builder::new()
 ///     .name("logger")
@@ -100,13 +101,15 @@ impl Builder {
     /// # Examples
     ///
     /// ```
+    /// # use ferrotp_runtime as ferrotp;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use ferrotp_runtime::process::{self, Builder};
-    /// use ferrotp_runtime::{ExitReason, Message};
+    /// use ferrotp::Context;
+    /// use ferrotp::process::{self, Builder};
+    /// use ferrotp::{ExitReason, Message};
     ///
-    /// let watcher = process::spawn::<(), _, _>(|mut ctx| async move {
+    /// let watcher = process::spawn(|mut ctx: Context| async move {
     ///     let (child, reference) = Builder::new()
-    ///         .spawn_monitor::<(), _, _>(|_| async { Err(ExitReason::error("at once")) })
+    ///         .spawn_monitor(|_: Context| async { Err(ExitReason::error("at once")) })
     ///         .unwrap();
     ///     match ctx.recv().await {
     ///         Message::Down(down) => {

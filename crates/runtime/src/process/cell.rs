@@ -143,7 +143,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn parked_processes_are_woken_after_every_lock_is_released() {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let receiver = process::spawn::<u32, _, _>(|mut ctx| async move {
+        let receiver = process::spawn(|mut ctx: crate::Context<u32>| async move {
             ctx.trap_exit(true);
             let mut seen = Vec::new();
             for _ in 0..3 {
@@ -153,7 +153,7 @@ mod tests {
                     Message::Down(_) => "down",
                 });
                 if seen.len() == 2 {
-                    let doomed = process::spawn::<(), _, _>(|mut c| async move {
+                    let doomed = process::spawn(|mut c: crate::Context| async move {
                         c.recv().await;
                         Ok(())
                     });

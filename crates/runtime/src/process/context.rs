@@ -20,16 +20,21 @@ use crate::{Addr, ExitReason, Message, Pid, ProcessResult, Reference};
 /// another tokio task it still receives messages there, but an exit signal only takes effect
 /// when the process's own task next runs.
 ///
+/// `M` is the type of the messages the process takes; a process that takes none of its own
+/// (it only receives `Exit` and `Down`, or nothing) is a `Context` with `M = ()`, which is
+/// what to write instead of a turbofish: `process::spawn(|ctx: Context| ...)`.
+///
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::{process, ExitReason, Message};
+/// use ferrotp::{process, Context, ExitReason, Message};
 ///
 /// let (tx, rx) = tokio::sync::oneshot::channel();
-/// process::spawn::<(), _, _>(|mut ctx| async move {
+/// process::spawn(|mut ctx: Context| async move {
 ///     ctx.trap_exit(true);
-///     let child = ctx.spawn_link::<(), _, _>(|_| async { Err(ExitReason::error("boom")) });
+///     let child = ctx.spawn_link(|_: Context| async { Err(ExitReason::error("boom")) });
 ///     if let Message::Exit(exit) = ctx.recv().await {
 ///         tx.send((exit.from == child.pid(), exit.reason)).unwrap();
 ///     }
@@ -38,7 +43,7 @@ use crate::{Addr, ExitReason, Message, Pid, ProcessResult, Reference};
 /// assert_eq!(rx.await.unwrap(), (true, ExitReason::error("boom")));
 /// # }
 /// ```
-pub struct Context<M> {
+pub struct Context<M = ()> {
     cell: Arc<ProcessCell<M>>,
 }
 

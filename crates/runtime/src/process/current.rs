@@ -38,12 +38,14 @@ impl Drop for Enter {
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::process;
+/// use ferrotp::Context;
+/// use ferrotp::process;
 ///
 /// assert_eq!(process::current(), None);
 /// let (tx, rx) = tokio::sync::oneshot::channel();
-/// let addr = process::spawn::<(), _, _>(|ctx| async move {
+/// let addr = process::spawn(|ctx: Context| async move {
 ///     tx.send(process::current() == Some(ctx.pid())).unwrap();
 ///     Ok(())
 /// });

@@ -49,10 +49,12 @@ pub struct ProcessInfo {
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::process;
+/// use ferrotp::Context;
+/// use ferrotp::process;
 ///
-/// let addr = process::spawn::<u8, _, _>(|mut ctx| async move {
+/// let addr = process::spawn(|mut ctx: Context<u8>| async move {
 ///     ctx.recv().await;
 ///     Ok(())
 /// });

@@ -43,12 +43,14 @@
 //! # Example
 //!
 //! ```
+//! # use ferrotp_runtime as ferrotp;
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use ferrotp_runtime::{process, ExitReason, Message};
+//! use ferrotp::Context;
+//! use ferrotp::{process, ExitReason, Message};
 //!
 //! let (tx, rx) = tokio::sync::oneshot::channel();
-//! process::spawn::<(), _, _>(|mut ctx| async move {
-//!     let (worker, reference) = ctx.spawn_monitor::<u32, _, _>(|mut ctx| async move {
+//! process::spawn(|mut ctx: Context| async move {
+//!     let (worker, reference) = ctx.spawn_monitor(|mut ctx: Context<u32>| async move {
 //!         if let Message::User(n) = ctx.recv().await {
 //!             assert!(n < 10, "number too large: {n}");
 //!         }
@@ -107,8 +109,9 @@ use crate::{ExitReason, Pid, ProcessResult};
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::{process, Message};
+/// use ferrotp::{process, Message};
 ///
 /// let adder = process::spawn(|mut ctx| async move {
 ///     let mut total = 0u64;
@@ -171,8 +174,9 @@ where
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::{process, ExitReason, Message};
+/// use ferrotp::{process, ExitReason, Message};
 ///
 /// let (worker, done) = process::spawn_joinable(|mut ctx| async move {
 ///     if let Message::User(n) = ctx.recv().await {
@@ -239,10 +243,12 @@ pub fn is_alive(pid: Pid) -> bool {
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::{process, ExitReason};
+/// use ferrotp::Context;
+/// use ferrotp::{process, ExitReason};
 ///
-/// let sleeper = process::spawn::<(), _, _>(|_| std::future::pending());
+/// let sleeper = process::spawn(|_: Context| std::future::pending());
 /// process::exit(sleeper.pid(), ExitReason::Kill).unwrap();
 /// assert_eq!(process::await_exit(sleeper.pid()).await, ExitReason::Killed);
 /// # }

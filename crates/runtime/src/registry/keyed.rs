@@ -81,10 +81,12 @@ pub enum RegistryError {
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::gen_server::StartOptions;
-/// use ferrotp_runtime::registry::{Keys, Registry};
-/// use ferrotp_runtime::process;
+/// use ferrotp::Context;
+/// use ferrotp::gen_server::StartOptions;
+/// use ferrotp::registry::{Keys, Registry};
+/// use ferrotp::process;
 ///
 /// Registry::<&'static str, u32>::start_with(Keys::Duplicate, StartOptions::new().name("topics"))
 ///     .await
@@ -92,7 +94,7 @@ pub enum RegistryError {
 /// let topics = Registry::<&'static str, u32>::named("topics");
 /// let (tx, rx) = tokio::sync::oneshot::channel();
 /// let reg = topics.clone();
-/// let sub = process::spawn::<(), _, _>(move |_ctx| async move {
+/// let sub = process::spawn(move |_ctx: Context| async move {
 ///     reg.register("news", 1).unwrap();
 ///     tx.send(()).unwrap();
 ///     std::future::pending().await
@@ -439,10 +441,11 @@ where
     /// # Examples
     ///
     /// ```
+    /// # use ferrotp_runtime as ferrotp;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use ferrotp_runtime::agent::Agent;
-    /// use ferrotp_runtime::gen_server::StartOptions;
-    /// use ferrotp_runtime::registry::{Keys, Registry};
+    /// use ferrotp::agent::Agent;
+    /// use ferrotp::gen_server::StartOptions;
+    /// use ferrotp::registry::{Keys, Registry};
     ///
     /// let users = Registry::<String, ()>::start(Keys::Unique).await.unwrap();
     /// let alice = Agent::start_with(|| 0u32, StartOptions::new().name(users.via("alice".into())))

@@ -7,14 +7,15 @@
 //! holds an old [`Addr`](crate::Addr) gets `noproc`.
 //!
 //! ```
+//! # use ferrotp_runtime as ferrotp;
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use ferrotp_runtime::{process, registry, Message};
+//! use ferrotp::{process, registry, Message};
 //!
 //! let addr = process::spawn(|mut ctx| async move {
 //!     while let Message::User(_n) = ctx.recv().await {}
 //!     Ok(())
 //! });
-//! # let addr: ferrotp_runtime::Addr<u32> = addr;
+//! # let addr: ferrotp::Addr<u32> = addr;
 //! registry::register("counter", addr.pid()).unwrap();
 //! assert_eq!(registry::whereis("counter"), Some(addr.pid()));
 //! let found = registry::lookup::<u32>("counter").unwrap();

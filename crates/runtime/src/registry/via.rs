@@ -82,7 +82,8 @@ impl fmt::Debug for Via {
 /// # Examples
 ///
 /// ```
-/// use ferrotp_runtime::registry::{Keys, Name, Registry};
+/// # use ferrotp_runtime as ferrotp;
+/// use ferrotp::registry::{Keys, Name, Registry};
 ///
 /// let local: Name = "cache".into();
 /// assert_eq!(local.to_string(), "cache");

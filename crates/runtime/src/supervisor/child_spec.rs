@@ -56,10 +56,11 @@ type StartFn = Arc<dyn Fn(StartOptions) -> StartFuture + Send + Sync>;
 /// way:
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// use std::time::Duration;
-/// use ferrotp_runtime::gen_server::{GenServer, Init, ServerContext};
-/// use ferrotp_runtime::registry::{Keys, Registry};
-/// use ferrotp_runtime::supervisor::{Child, DynamicSupervisor, DynamicSupervisorFlags, Restart, Shutdown};
+/// use ferrotp::gen_server::{GenServer, Init, ServerContext};
+/// use ferrotp::registry::{Keys, Registry};
+/// use ferrotp::supervisor::{Child, DynamicSupervisor, DynamicSupervisorFlags, Restart, Shutdown};
 ///
 /// # struct Cache;
 /// # impl GenServer for Cache {
@@ -124,14 +125,16 @@ impl ChildSpec {
     /// # Examples
     ///
     /// ```
-    /// use ferrotp_runtime::supervisor::{ChildSpec, Started};
+    /// # use ferrotp_runtime as ferrotp;
+    /// use ferrotp::Context;
+    /// use ferrotp::supervisor::{ChildSpec, Started};
     ///
     /// let spec = ChildSpec::worker("ticker", |opts| async move {
     ///     // Linked to the supervisor, under the spec's name if it has one.
     ///     let addr = opts
     ///         .builder()
-    ///         .spawn::<(), _, _>(|_| std::future::pending())
-    ///         .map_err(ferrotp_runtime::ExitReason::from)?;
+    ///         .spawn(|_: Context| std::future::pending())
+    ///         .map_err(ferrotp::ExitReason::from)?;
     ///     Ok(Started::Pid(addr.pid()))
     /// });
     /// assert_eq!(&*spec.id, "ticker");
@@ -329,9 +332,10 @@ pub(crate) fn started<S: GenServer>(
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::gen_server::{GenServer, Init, ServerContext};
-/// use ferrotp_runtime::supervisor::{Child, Strategy, Supervisor, SupervisorFlags};
+/// use ferrotp::gen_server::{GenServer, Init, ServerContext};
+/// use ferrotp::supervisor::{Child, Strategy, Supervisor, SupervisorFlags};
 ///
 /// struct Cache(usize);
 /// impl GenServer for Cache {

@@ -23,7 +23,8 @@ use crate::{ExitReason, Pid};
 /// # Examples
 ///
 /// ```
-/// use ferrotp_runtime::supervisor::DynamicSupervisorFlags;
+/// # use ferrotp_runtime as ferrotp;
+/// use ferrotp::supervisor::DynamicSupervisorFlags;
 ///
 /// let flags = DynamicSupervisorFlags::new().max_children(100);
 /// assert_eq!(flags.max_children, Some(100));
@@ -328,12 +329,14 @@ impl<E: Send + Sync + 'static> DynamicState<E> {
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::supervisor::{ChildSpec, DynamicSupervisor, DynamicSupervisorFlags, Started};
+/// use ferrotp::Context;
+/// use ferrotp::supervisor::{ChildSpec, DynamicSupervisor, DynamicSupervisorFlags, Started};
 ///
 /// let sup = DynamicSupervisor::start(DynamicSupervisorFlags::new().max_children(2)).await.unwrap();
 /// let worker = || ChildSpec::worker("worker", |opts| async move {
-///     let addr = opts.builder().spawn::<(), _, _>(|_| std::future::pending()).unwrap();
+///     let addr = opts.builder().spawn(|_: Context| std::future::pending()).unwrap();
 ///     Ok(Started::Pid(addr.pid()))
 /// });
 /// sup.start_child(worker()).await.unwrap();

@@ -24,7 +24,8 @@ pub enum AutoShutdown {
 /// # Examples
 ///
 /// ```
-/// use ferrotp_runtime::supervisor::{Strategy, SupervisorFlags};
+/// # use ferrotp_runtime as ferrotp;
+/// use ferrotp::supervisor::{Strategy, SupervisorFlags};
 ///
 /// let flags = SupervisorFlags::new(Strategy::OneForAll).max_restarts(10).max_seconds(60);
 /// assert_eq!(flags.intensity.max_restarts, 10);

@@ -31,9 +31,10 @@
 //! # Example
 //!
 //! ```
+//! # use ferrotp_runtime as ferrotp;
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use ferrotp_runtime::gen_server::{GenServer, Init, ServerContext};
-//! use ferrotp_runtime::supervisor::{Child, ChildPid, Strategy, Supervisor, SupervisorFlags};
+//! use ferrotp::gen_server::{GenServer, Init, ServerContext};
+//! use ferrotp::supervisor::{Child, ChildPid, Strategy, Supervisor, SupervisorFlags};
 //!
 //! struct Worker;
 //! impl GenServer for Worker {

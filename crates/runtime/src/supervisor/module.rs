@@ -31,10 +31,11 @@ pub enum SupervisorInit {
 /// # Examples
 ///
 /// ```
+/// # use ferrotp_runtime as ferrotp;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use ferrotp_runtime::gen_server::StartOptions;
-/// use ferrotp_runtime::registry::{Keys, Registry};
-/// use ferrotp_runtime::supervisor::{
+/// use ferrotp::gen_server::StartOptions;
+/// use ferrotp::registry::{Keys, Registry};
+/// use ferrotp::supervisor::{
 ///     DynamicSupervisor, DynamicSupervisorFlags, Strategy, Supervisor, SupervisorFlags,
 ///     SupervisorInit, SupervisorModule,
 /// };
