@@ -863,6 +863,83 @@ async fn a_one_shot_child_must_be_temporary() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_restarted_supervisor_leaves_out_a_one_shot_child_that_already_ran() {
+    let inner = Supervisor::child_spec(
+        flags(Strategy::OneForOne),
+        vec![Conn::child_spec_once(Socket(1))],
+    )
+    .id("inner");
+    let outer = Supervisor::start(flags(Strategy::OneForOne), vec![inner])
+        .await
+        .unwrap();
+    let first = pid_of(&outer, "inner").await.unwrap();
+    let first_exit = process::await_exit(first);
+    process::exit(first, ExitReason::Kill).unwrap();
+    assert_eq!(first_exit.await, ExitReason::Killed);
+
+    let second = loop {
+        match pid_of(&outer, "inner").await {
+            Some(p) if p != first => break p,
+            _ => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+    };
+    let restarted = Supervisor::from_pid(second).unwrap();
+    assert!(restarted.which_children().await.unwrap().is_empty());
+    assert!(outer.pid().is_some_and(process::is_alive));
+}
+
+#[tokio::test(start_paused = true)]
+async fn code_change_does_not_bring_back_a_spent_one_shot_child() {
+    let spec = ChildSpec::worker_once("job", (), |(), opts| async move {
+        let addr = opts
+            .builder()
+            .spawn(|_: Context| async { Ok(()) })
+            .map_err(ExitReason::from)?;
+        Ok(Started::Pid(addr.pid()))
+    });
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![spec])
+        .await
+        .unwrap();
+    while !sup.which_children().await.unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    sup.change_code(None).await.unwrap();
+    assert!(sup.which_children().await.unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_transient_child_found_dead_at_start_with_a_normal_exit_is_not_restarted() {
+    let starts = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = starts.clone();
+    // A start function that forgot to link, whose process has already exited normally.
+    let spec = ChildSpec::worker("early", move |_opts| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let done = process::Builder::new()
+                .spawn(|_: Context| async { Ok(()) })
+                .map_err(ExitReason::from)?;
+            let pid = done.pid();
+            assert_eq!(process::await_exit(pid).await, ExitReason::Normal);
+            Ok(Started::Pid(pid))
+        }
+    })
+    .restart(Restart::Transient);
+    let sup = Supervisor::start(flags(Strategy::OneForOne), vec![spec])
+        .await
+        .unwrap();
+    // The exit is handled like any other: the child is listed as not running.
+    let children = loop {
+        let children = sup.which_children().await.unwrap();
+        if children[0].pid == ChildPid::Undefined {
+            break children;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    assert_eq!(children.len(), 1);
+    assert_eq!(starts.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn every_startable_gives_a_child_spec_with_a_default_id() {
     let log = Log::default();
     let specs = [

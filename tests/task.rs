@@ -343,3 +343,88 @@ async fn start_child_takes_a_shutdown_option() {
     assert_eq!(t0.elapsed(), Duration::ZERO);
     assert!(!process::is_alive(pid));
 }
+
+#[tokio::test(start_paused = true)]
+async fn yield_for_after_the_value_gives_the_normal_exit_instead_of_the_value_again() {
+    let mut t = Task::spawn(async { 7 });
+    assert_eq!(t.yield_for(Duration::from_secs(1)).await, Some(Ok(7)));
+    let again = tokio::time::timeout(Duration::from_secs(5), t.yield_for(Duration::from_secs(1)))
+        .await
+        .expect("a second yield_for returns at once");
+    assert_eq!(again, Some(Err(ExitReason::Normal)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn join_after_yield_for_took_the_value_gives_the_normal_exit() {
+    let mut t = Task::spawn(async { 7 });
+    assert_eq!(t.yield_for(Duration::from_secs(1)).await, Some(Ok(7)));
+    let joined = tokio::time::timeout(Duration::from_secs(5), t.join(Duration::from_secs(1)))
+        .await
+        .expect("join returns at once");
+    assert_eq!(joined.unwrap_err().exit_reason(), Some(&ExitReason::Normal));
+}
+
+#[tokio::test(start_paused = true)]
+async fn yield_for_after_a_crash_gives_the_same_exit_reason_again() {
+    let tasks = TaskSupervisor::start(Default::default()).await.unwrap();
+    let mut t = tasks.async_nolink(async { panic!("boom") }).await.unwrap();
+    let first = t.yield_for(Duration::from_secs(1)).await;
+    let Some(Err(reason)) = first else {
+        panic!("expected the crash, got {first:?}")
+    };
+    assert!(reason.is_panic(), "{reason:?}");
+    let again = tokio::time::timeout(Duration::from_secs(5), t.yield_for(Duration::from_secs(1)))
+        .await
+        .expect("returns at once");
+    assert_eq!(again, Some(Err(reason)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn async_nolink_send_delivers_exactly_one_message_per_task_whatever_its_end() {
+    let tasks = TaskSupervisor::start(Default::default()).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let sink = process::spawn(
+        move |mut ctx: Context<(TaskRef, Result<u32, ExitReason>)>| async move {
+            while let Message::User(m) = ctx.recv().await {
+                let _ = tx.send(m);
+            }
+            Ok(())
+        },
+    );
+    let wrap = |t: TaskRef, o: Result<u32, ExitReason>| (t, o);
+    let value = tasks
+        .async_nolink_send(async { 1u32 }, sink.clone(), wrap)
+        .await
+        .unwrap();
+    let crashed = tasks
+        .async_nolink_send(async { panic!("boom") }, sink.clone(), wrap)
+        .await
+        .unwrap();
+    let killed = tasks
+        .async_nolink_send(std::future::pending::<u32>(), sink.clone(), wrap)
+        .await
+        .unwrap();
+    process::exit(killed.pid, ExitReason::Kill).unwrap();
+    let stopped = tasks
+        .async_nolink_send(std::future::pending::<u32>(), sink.clone(), wrap)
+        .await
+        .unwrap();
+    tasks.stop().await.unwrap();
+    let mut got = std::collections::HashMap::new();
+    for _ in 0..4 {
+        let (t, outcome) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("one message per task")
+            .unwrap();
+        assert!(
+            got.insert(t.reference, outcome).is_none(),
+            "two messages for {t:?}"
+        );
+    }
+    assert_eq!(got[&value.reference], Ok(1));
+    assert!(got[&crashed.reference].as_ref().unwrap_err().is_panic());
+    assert_eq!(got[&killed.reference], Err(ExitReason::Killed));
+    assert_eq!(got[&stopped.reference], Err(ExitReason::Shutdown));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(rx.try_recv().is_err(), "a fifth message arrived");
+}

@@ -205,3 +205,47 @@ async fn a_supervisor_child_spec_can_carry_a_via_name() {
     };
     assert_eq!(reg.lookup(&"worker".into()), vec![(pid, ())]);
 }
+
+/// Spawns a via-named process linked to `me` when dropped, that is while `me` exits: the
+/// link fails after the name was registered.
+struct SpawnLinkedOnDrop {
+    reg: Registry<String, ()>,
+    me: Pid,
+    outcome: std::sync::Arc<std::sync::Mutex<Option<Result<Pid, String>>>>,
+}
+
+impl Drop for SpawnLinkedOnDrop {
+    fn drop(&mut self) {
+        let spawned = process::Builder::new()
+            .name(self.reg.via("k".into()))
+            .link(self.me)
+            .spawn(|_: Context| std::future::pending())
+            .map(|a| a.pid())
+            .map_err(|e| e.to_string());
+        *self.outcome.lock().unwrap() = Some(spawned);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spawn_that_fails_after_registering_its_via_name_leaves_no_registration() {
+    let reg = unique().await;
+    let outcome = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let (r, o) = (reg.clone(), outcome.clone());
+    let dying = process::spawn(move |ctx: Context| async move {
+        let _guard = SpawnLinkedOnDrop {
+            reg: r,
+            me: ctx.pid(),
+            outcome: o,
+        };
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    tokio::task::yield_now().await;
+    process::exit(dying.pid(), ExitReason::Kill).unwrap();
+    process::await_exit(dying.pid()).await;
+    let spawned = outcome.lock().unwrap().take().expect("the destructor ran");
+    assert!(spawned.is_err(), "{spawned:?}");
+    assert!(reg.lookup(&"k".into()).is_empty());
+    let owner = reg.pid().unwrap();
+    assert!(process::process_info(owner).unwrap().links.is_empty());
+}

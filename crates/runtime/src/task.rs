@@ -169,6 +169,9 @@ impl<T: Send + 'static> Task<T> {
     /// [`TaskError::Exit`] if the task died; [`TaskError::Timeout`], with the task still
     /// running and its handle, if it did not finish in time.
     pub async fn join(mut self, timeout: Duration) -> Result<T, TaskError<T>> {
+        if self.rx.is_terminated() {
+            return Err(TaskError::Exit(self.exit_reason().await));
+        }
         match tokio::time::timeout(timeout, &mut self.rx).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(_)) => Err(TaskError::Exit(self.exit_reason().await)),
@@ -182,7 +185,31 @@ impl<T: Send + 'static> Task<T> {
     /// Wait up to `timeout` without giving up on the task (Elixir's `Task.yield/2`):
     /// `Some(Ok(value))`, `Some(Err(reason))` if it died, or `None` if it still runs — call
     /// again later.
+    ///
+    /// The value is returned once. Once `yield_for` has returned `Some`, the task has ended,
+    /// and later calls (and [`join`](Self::join)) return its exit reason at once: `Normal`
+    /// after a value, as Elixir's `{:exit, :normal}`.
+    ///
+    /// ```
+    /// # use ferrotp_runtime as ferrotp;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use ferrotp::task::Task;
+    /// use ferrotp::ExitReason;
+    ///
+    /// let mut task = Task::spawn(async { 6 * 7 });
+    /// assert_eq!(task.yield_for(Duration::from_secs(1)).await, Some(Ok(42)));
+    /// assert_eq!(
+    ///     task.yield_for(Duration::from_secs(1)).await,
+    ///     Some(Err(ExitReason::Normal))
+    /// );
+    /// # }
+    /// ```
     pub async fn yield_for(&mut self, timeout: Duration) -> Option<Result<T, ExitReason>> {
+        if self.rx.is_terminated() {
+            return Some(Err(self.exit_reason().await));
+        }
         match tokio::time::timeout(timeout, &mut self.rx).await {
             Ok(Ok(value)) => Some(Ok(value)),
             Ok(Err(_)) => Some(Err(self.exit_reason().await)),

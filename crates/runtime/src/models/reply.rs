@@ -33,7 +33,11 @@ fn a_reply_racing_its_timeout_is_either_received_or_handed_back_to_the_server() 
                 Some(7),
                 "the server was told its reply arrived, the caller timed out"
             ),
-            Waited::Dropped => unreachable!("settling a timeout never reports a dropped handle"),
+            Waited::Dropped | Waited::NoRuntime => {
+                unreachable!(
+                    "settling a timeout reports neither a dropped handle nor a lost runtime"
+                )
+            }
         }
         // Nothing reaches the caller afterwards.
         assert!(rx.try_recv().is_err());

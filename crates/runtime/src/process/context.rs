@@ -136,6 +136,12 @@ impl<M: Send + 'static> Context<M> {
         ops::link(&*self.cell, other)
     }
 
+    /// Link to `other` if it is running; `false`, with no `Exit` message even when trapping,
+    /// if it is not.
+    pub(crate) fn link_if_alive(&self, other: Pid) -> bool {
+        ops::link_if_alive(&*self.cell, other)
+    }
+
     /// Remove the link to `other`, if any. Afterwards the link has no effect on this process
     /// (an `Exit` message from it may already be queued).
     pub fn unlink(&self, other: Pid) {

@@ -10,17 +10,8 @@ use crate::{ExitReason, Pid, Reference};
 /// Link `me` and `other`. OTP's rule for a dead `other`: a trapping caller gets an
 /// `Exit { from: other, reason: NoProc }` message, a non-trapping caller an error.
 pub(crate) fn link(me: &dyn AnyProcess, other: Pid) -> Result<(), NoProcError> {
-    let my_pid = me.core().pid;
-    if other == my_pid {
+    if link_if_alive(me, other) {
         return Ok(());
-    }
-    if let Some(target) = table::get(other) {
-        let (mut mine, mut theirs) = lock_pair(me.core(), target.core());
-        if theirs.status == Status::Running {
-            mine.relations().links.insert(other);
-            theirs.relations().links.insert(my_pid);
-            return Ok(());
-        }
     }
     if me.core().lock().trap_exit {
         me.deliver_exit_message(other, ExitReason::NoProc);
@@ -28,6 +19,25 @@ pub(crate) fn link(me: &dyn AnyProcess, other: Pid) -> Result<(), NoProcError> {
     } else {
         Err(NoProcError::new(other))
     }
+}
+
+/// Link `me` and `other` if `other` is running; `false`, with no signal or message to
+/// anyone, if it is not. Linking to oneself is a no-op that succeeds.
+pub(crate) fn link_if_alive(me: &dyn AnyProcess, other: Pid) -> bool {
+    let my_pid = me.core().pid;
+    if other == my_pid {
+        return true;
+    }
+    let Some(target) = table::get(other) else {
+        return false;
+    };
+    let (mut mine, mut theirs) = lock_pair(me.core(), target.core());
+    if theirs.status != Status::Running {
+        return false;
+    }
+    mine.relations().links.insert(other);
+    theirs.relations().links.insert(my_pid);
+    true
 }
 
 pub(crate) fn unlink(me: &dyn AnyProcess, other: Pid) {

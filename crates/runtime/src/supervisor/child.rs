@@ -38,7 +38,7 @@ pub(crate) async fn start<S: GenServer>(
 ) -> Result<Started, ExitReason> {
     let started = spec.run_start().await?;
     if let Started::Pid(pid) = started {
-        if ctx.link(pid).is_err() {
+        if !ctx.process.link_if_alive(pid) {
             let reason = recent::lookup(pid).unwrap_or(ExitReason::NoProc);
             let _ = ops::exit(pid, ctx.pid(), &reason);
         }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,7 +100,10 @@ type StartFn = Arc<dyn Fn(StartOptions) -> StartFuture + Send + Sync>;
 /// or the arguments themselves, once, for a child that needs a one-shot resource such as a
 /// `TcpStream` ([`Child::child_spec_once`], [`ChildSpec::worker_once`]). Such a child cannot
 /// be started twice, so it is temporary; a supervisor refuses it with another restart type
-/// ([`ChildSpecProblem::OneShotRestart`](super::ChildSpecProblem::OneShotRestart)).
+/// ([`ChildSpecProblem::OneShotRestart`](super::ChildSpecProblem::OneShotRestart)). Once
+/// started, its spec is spent: a supervisor that runs its `init` again (restarted by its own
+/// supervisor, or upgraded) leaves it out, as it would a temporary child that has ended, and
+/// a dynamic supervisor's `start_child` with it fails with an error saying so.
 #[derive(Clone)]
 pub struct ChildSpec {
     /// Unique name of the child in its supervisor.
@@ -114,8 +118,8 @@ pub struct ChildSpec {
     pub significant: bool,
     start: StartFn,
     options: StartOptions,
-    /// Started from one-shot arguments: it can be started once.
-    pub(crate) one_shot: bool,
+    /// Started from one-shot arguments: it can be started once. Set once they are used.
+    pub(crate) one_shot: Option<Arc<AtomicBool>>,
 }
 
 impl ChildSpec {
@@ -144,7 +148,7 @@ impl ChildSpec {
         F: Fn(StartOptions) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Started, ExitReason>> + Send + 'static,
     {
-        ChildSpec::from_fn(id, Arc::new(move |opts| Box::pin(start(opts))), false)
+        ChildSpec::from_fn(id, Arc::new(move |opts| Box::pin(start(opts))), None)
     }
 
     /// A worker started by `start(args, options)`, with a clone of `args` at each start.
@@ -159,7 +163,7 @@ impl ChildSpec {
         ChildSpec::from_fn(
             id,
             Arc::new(move |opts| Box::pin(start(args.lock().clone(), opts))),
-            false,
+            None,
         )
     }
 
@@ -172,12 +176,17 @@ impl ChildSpec {
         Fut: Future<Output = Result<Started, ExitReason>> + Send + 'static,
     {
         let once = Mutex::new(Some((args, start)));
+        let spent = Arc::new(AtomicBool::new(false));
+        let mark = spent.clone();
         let id: Arc<str> = id.into();
         let spec_id = id.clone();
         ChildSpec::from_fn(
             id,
             Arc::new(move |opts| match once.lock().take() {
-                Some((args, start)) => Box::pin(start(args, opts)),
+                Some((args, start)) => {
+                    mark.store(true, Ordering::Release);
+                    Box::pin(start(args, opts))
+                }
                 None => {
                     let reason = ExitReason::error(format_args!(
                         "child {spec_id:?} was built from one-shot arguments and has started \
@@ -186,7 +195,7 @@ impl ChildSpec {
                     Box::pin(std::future::ready(Err(reason)))
                 }
             }),
-            true,
+            Some(spent),
         )
         .restart(Restart::Temporary)
     }
@@ -201,7 +210,11 @@ impl ChildSpec {
         ChildSpec::worker(id, start).supervisor_child()
     }
 
-    fn from_fn(id: impl Into<Arc<str>>, start: StartFn, one_shot: bool) -> ChildSpec {
+    fn from_fn(
+        id: impl Into<Arc<str>>,
+        start: StartFn,
+        one_shot: Option<Arc<AtomicBool>>,
+    ) -> ChildSpec {
         ChildSpec {
             id: id.into(),
             restart: Restart::Permanent,
@@ -212,6 +225,18 @@ impl ChildSpec {
             options: StartOptions::new(),
             one_shot,
         }
+    }
+
+    /// Built from one-shot arguments.
+    pub(crate) fn is_one_shot(&self) -> bool {
+        self.one_shot.is_some()
+    }
+
+    /// Built from one-shot arguments that an earlier start used: it can never start again.
+    pub(crate) fn is_spent(&self) -> bool {
+        self.one_shot
+            .as_ref()
+            .is_some_and(|spent| spent.load(Ordering::Acquire))
     }
 
     /// Mark the child a supervisor: stopped with `Infinity` unless set otherwise.
@@ -294,7 +319,7 @@ impl fmt::Debug for ChildSpec {
             .field("child_type", &self.child_type)
             .field("significant", &self.significant)
             .field("name", &self.options.name_ref())
-            .field("one_shot", &self.one_shot)
+            .field("one_shot", &self.is_one_shot())
             .finish_non_exhaustive()
     }
 }

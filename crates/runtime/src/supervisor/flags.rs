@@ -113,7 +113,7 @@ pub(crate) fn check_spec(spec: &ChildSpec) -> Result<(), SupervisorError> {
             return Err(invalid(ChildSpecProblem::ZeroShutdownTimeout));
         }
     }
-    if spec.one_shot && spec.restart != Restart::Temporary {
+    if spec.is_one_shot() && spec.restart != Restart::Temporary {
         return Err(invalid(ChildSpecProblem::OneShotRestart));
     }
     Ok(())

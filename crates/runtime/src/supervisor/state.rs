@@ -67,6 +67,7 @@ impl GenServer for SupervisorState {
         if let Err(e) = flags.validate_children(&specs) {
             return Init::Stop(ExitReason::from(e));
         }
+        let specs = without_spent(specs, Some(ctx.pid()));
         let mut state = SupervisorState {
             module,
             flags,
@@ -184,6 +185,7 @@ impl GenServer for SupervisorState {
             SupervisorInit::Ignore => return Ok(None),
         };
         flags.validate_children(&specs).map_err(ExitReason::from)?;
+        let specs = without_spent(specs, crate::process::current());
         let mut children: Vec<Child> = self
             .children
             .iter()
@@ -208,6 +210,26 @@ impl GenServer for SupervisorState {
             restarts: self.restarts.clone(),
         }))
     }
+}
+
+/// Leave out the specs whose one-shot arguments an earlier start used. Their child was
+/// temporary: a supervisor that runs `init` again (restarted by its own supervisor, or
+/// upgraded) treats it as one that has ended, instead of failing on a start that can never
+/// succeed.
+fn without_spent(specs: Vec<ChildSpec>, supervisor: Option<Pid>) -> Vec<ChildSpec> {
+    specs
+        .into_iter()
+        .filter(|spec| {
+            let spent = spec.is_spent();
+            if spent {
+                tracing::info!(
+                    supervisor = ?supervisor, child = &*spec.id,
+                    "one-shot child already started once; left out"
+                );
+            }
+            !spent
+        })
+        .collect()
 }
 
 impl SupervisorState {
