@@ -56,6 +56,7 @@
 
 pub mod agent;
 pub mod application;
+pub mod distribution;
 mod error;
 mod exit_reason;
 pub mod gen_server;

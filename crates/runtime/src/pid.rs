@@ -57,6 +57,23 @@ impl Pid {
         }
     }
 
+    /// A pid from its parts, for a distribution layer naming processes on other nodes
+    /// (`node` is its own index for the node, never `0`), or turning a pid of this node back
+    /// from the wire (`node` `0`, with [`Pid::local_creation`] if it names a process of this
+    /// run). A made-up pid names no process: it is not alive, and signals to it get `noproc`.
+    pub fn from_parts(node: u32, creation: u32, serial: u64) -> Pid {
+        Pid {
+            node,
+            creation,
+            serial,
+        }
+    }
+
+    /// The creation of pids made by this run of the program.
+    pub fn local_creation() -> u32 {
+        local_creation()
+    }
+
     /// The node this process lives on; `0` is the local node.
     pub fn node(&self) -> u32 {
         self.node

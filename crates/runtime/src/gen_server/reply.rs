@@ -59,13 +59,51 @@ use crate::Pid;
 /// # }
 /// ```
 pub struct ReplyTo<R> {
-    tx: oneshot::Sender<R>,
+    to: To<R>,
     caller: Option<Pid>,
+}
+
+enum To<R> {
+    /// A caller on this node, waiting on the other end.
+    Local(oneshot::Sender<R>),
+    /// A caller elsewhere (on another node): the reply is handed to this function.
+    Deliver(Box<dyn FnOnce(R) + Send + Sync>),
 }
 
 impl<R> ReplyTo<R> {
     pub(crate) fn new(tx: oneshot::Sender<R>, caller: Option<Pid>) -> Self {
-        ReplyTo { tx, caller }
+        ReplyTo {
+            to: To::Local(tx),
+            caller,
+        }
+    }
+
+    /// A reply handle whose reply is handed to `deliver`: for a caller that does not wait on
+    /// this node, such as a process on another node (the distribution layer makes these).
+    /// Replying always succeeds; whether the caller still waits is for `deliver` to find out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ferrotp_runtime as ferrotp;
+    /// use std::sync::mpsc;
+    /// use ferrotp::gen_server::ReplyTo;
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// let reply_to = ReplyTo::deliver_with(None, move |answer: u32| {
+    ///     let _ = tx.send(answer);
+    /// });
+    /// reply_to.reply(42).unwrap();
+    /// assert_eq!(rx.recv().unwrap(), 42);
+    /// ```
+    pub fn deliver_with(
+        caller: Option<Pid>,
+        deliver: impl FnOnce(R) + Send + Sync + 'static,
+    ) -> Self {
+        ReplyTo {
+            to: To::Deliver(Box::new(deliver)),
+            caller,
+        }
     }
 
     /// Send the reply.
@@ -75,7 +113,13 @@ impl<R> ReplyTo<R> {
     /// [`ReplyError`] (with the value handed back) if the caller no longer waits: its call
     /// timed out or it exited. The late reply is dropped here, never delivered to the caller.
     pub fn reply(self, value: R) -> Result<(), ReplyError<R>> {
-        self.tx.send(value).map_err(|value| ReplyError { value })
+        match self.to {
+            To::Local(tx) => tx.send(value).map_err(|value| ReplyError { value }),
+            To::Deliver(deliver) => {
+                deliver(value);
+                Ok(())
+            }
+        }
     }
 
     /// The calling process, if the call came from one.
@@ -85,7 +129,10 @@ impl<R> ReplyTo<R> {
 
     /// Whether the caller still waits for the reply.
     pub fn is_waiting(&self) -> bool {
-        !self.tx.is_closed()
+        match &self.to {
+            To::Local(tx) => !tx.is_closed(),
+            To::Deliver(_) => true,
+        }
     }
 }
 

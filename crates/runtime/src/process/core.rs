@@ -27,6 +27,8 @@ pub(crate) enum Watcher {
     Process(Pid),
     /// Runtime machinery (registries, `await_exit`), through a callback run by the dying process.
     Callback(Box<dyn FnOnce(Down) + Send>),
+    /// A process on another node, through the installed distribution.
+    Remote(Pid),
 }
 
 /// Links and monitors, allocated on first use: most processes never have any, and an idle
@@ -257,8 +259,19 @@ impl Departure {
             monitoring,
             name: _,
         } = *rel;
+        // Fetched once, and only by a process that has a remote relation.
+        let mut distribution = None;
+        let mut remote = || {
+            distribution
+                .get_or_insert_with(crate::distribution::installed)
+                .clone()
+        };
         for linked in links {
-            if let Some(p) = table::get(linked) {
+            if !linked.is_local() {
+                if let Some(d) = remote() {
+                    d.exit(pid, linked, reason, true);
+                }
+            } else if let Some(p) = table::get(linked) {
                 p.receive_exit(pid, reason, true);
             }
         }
@@ -283,6 +296,11 @@ impl Departure {
                     first_callback = Some((cb, down))
                 }
                 Watcher::Callback(cb) => more_callbacks.push((cb, down)),
+                Watcher::Remote(w) => {
+                    if let Some(d) = remote() {
+                        d.down(w, pid, reference, &down.reason);
+                    }
+                }
             }
         }
         for (cb, down) in first_callback.into_iter().chain(more_callbacks) {
@@ -291,7 +309,11 @@ impl Departure {
             }
         }
         for (reference, target) in monitoring {
-            if let Some(p) = table::get(target) {
+            if !target.is_local() {
+                if let Some(d) = remote() {
+                    d.demonitor(pid, target, reference);
+                }
+            } else if let Some(p) = table::get(target) {
                 p.core().remove_watcher(reference);
             }
         }

@@ -79,7 +79,9 @@ pub fn process_info(pid: Pid) -> Option<ProcessInfo> {
                 r.monitored_by
                     .values()
                     .filter_map(|w| match w {
-                        super::core::Watcher::Process(p) => Some(*p),
+                        super::core::Watcher::Process(p) | super::core::Watcher::Remote(p) => {
+                            Some(*p)
+                        }
                         super::core::Watcher::Callback(_) => None,
                     })
                     .collect()

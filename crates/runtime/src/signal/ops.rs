@@ -10,6 +10,10 @@ use crate::{ExitReason, Pid, Reference};
 /// Link `me` and `other`. OTP's rule for a dead `other`: a trapping caller gets an
 /// `Exit { from: other, reason: NoProc }` message, a non-trapping caller an error.
 pub(crate) fn link(me: &dyn AnyProcess, other: Pid) -> Result<(), NoProcError> {
+    if !other.is_local() {
+        link_remote(me, other);
+        return Ok(());
+    }
     if link_if_alive(me, other) {
         return Ok(());
     }
@@ -24,6 +28,10 @@ pub(crate) fn link(me: &dyn AnyProcess, other: Pid) -> Result<(), NoProcError> {
 /// Link `me` and `other` if `other` is running; `false`, with no signal or message to
 /// anyone, if it is not. Linking to oneself is a no-op that succeeds.
 pub(crate) fn link_if_alive(me: &dyn AnyProcess, other: Pid) -> bool {
+    if !other.is_local() {
+        link_remote(me, other);
+        return true;
+    }
     let my_pid = me.core().pid;
     if other == my_pid {
         return true;
@@ -40,7 +48,39 @@ pub(crate) fn link_if_alive(me: &dyn AnyProcess, other: Pid) -> bool {
     true
 }
 
+/// Link to a process on another node: our side now, theirs through the distribution. A node
+/// that cannot be reached answers as OTP does, with an exit signal `noconnection` through the
+/// new link.
+fn link_remote(me: &dyn AnyProcess, other: Pid) {
+    let my_pid = me.core().pid;
+    {
+        let mut mine = me.core().lock();
+        if mine.status != Status::Running {
+            return;
+        }
+        mine.relations().links.insert(other);
+    }
+    match crate::distribution::installed() {
+        Some(d) => d.link(my_pid, other),
+        None => me.receive_exit(other, &ExitReason::NoConnection, true),
+    }
+}
+
 pub(crate) fn unlink(me: &dyn AnyProcess, other: Pid) {
+    if !other.is_local() {
+        let had = me
+            .core()
+            .lock()
+            .relations
+            .as_mut()
+            .is_some_and(|rel| rel.links.remove(&other));
+        if had {
+            if let Some(d) = crate::distribution::installed() {
+                d.unlink(me.core().pid, other);
+            }
+        }
+        return;
+    }
     match table::get(other) {
         Some(target) => {
             let (mut mine, mut theirs) = lock_pair(me.core(), target.core());
@@ -61,6 +101,11 @@ pub(crate) fn unlink(me: &dyn AnyProcess, other: Pid) {
 
 /// Send an exit signal from `from` to `to` (Erlang's `exit/2`).
 pub(crate) fn exit(from: Pid, to: Pid, reason: &ExitReason) -> Result<(), NoProcError> {
+    if !to.is_local() {
+        let d = crate::distribution::installed().ok_or(NoProcError::new(to))?;
+        d.exit(from, to, reason, false);
+        return Ok(());
+    }
     let target = table::get(to).ok_or(NoProcError::new(to))?;
     if !target.core().is_alive() {
         return Err(NoProcError::new(to));
@@ -77,6 +122,17 @@ pub(crate) fn monitor(me: &dyn AnyProcess, target: Pid) -> Reference {
         .relations()
         .monitoring
         .insert(reference, target);
+    if !target.is_local() {
+        match crate::distribution::installed() {
+            Some(d) => d.monitor(me.core().pid, target, reference),
+            None => me.deliver_down(Down {
+                reference,
+                pid: target,
+                reason: ExitReason::NoConnection,
+            }),
+        }
+        return reference;
+    }
     let attached = match table::get(target) {
         Some(t) => t
             .core()
@@ -103,8 +159,18 @@ pub(crate) fn demonitor(me: &dyn AnyProcess, reference: Reference, flush: bool) 
         .relations
         .as_mut()
         .and_then(|rel| rel.monitoring.remove(&reference));
-    if let Some(t) = target.and_then(table::get) {
-        t.core().remove_watcher(reference);
+    match target {
+        Some(t) if !t.is_local() => {
+            if let Some(d) = crate::distribution::installed() {
+                d.demonitor(me.core().pid, t, reference);
+            }
+        }
+        Some(t) => {
+            if let Some(t) = table::get(t) {
+                t.core().remove_watcher(reference);
+            }
+        }
+        None => {}
     }
     if flush {
         me.flush_down(reference);
@@ -126,7 +192,9 @@ pub(crate) fn watch(target: Pid, callback: WatchCallback) -> Result<Reference, W
     match t.core().add_watcher(reference, Watcher::Callback(callback)) {
         Ok(()) => Ok(reference),
         Err(Watcher::Callback(cb)) => Err(cb),
-        Err(Watcher::Process(_)) => unreachable!("a callback watcher is handed back as given"),
+        Err(Watcher::Process(_) | Watcher::Remote(_)) => {
+            unreachable!("a callback watcher is handed back as given")
+        }
     }
 }
 
