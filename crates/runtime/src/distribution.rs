@@ -125,7 +125,12 @@ pub fn unlink_from(from: Pid, to: Pid) {
 /// # Errors
 ///
 /// [`NoProcError`] if `to` is not alive.
-pub fn exit_from(from: Pid, to: Pid, reason: &ExitReason, via_link: bool) -> Result<(), NoProcError> {
+pub fn exit_from(
+    from: Pid,
+    to: Pid,
+    reason: &ExitReason,
+    via_link: bool,
+) -> Result<(), NoProcError> {
     let target = table::get(to).ok_or(NoProcError::new(to))?;
     target.receive_exit(from, reason, via_link);
     Ok(())

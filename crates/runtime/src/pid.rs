@@ -140,6 +140,17 @@ impl Reference {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         Reference(NEXT.fetch_add(1, Ordering::Relaxed))
     }
+
+    /// Its number, unique within this run: for a distribution layer that puts it on the wire.
+    pub fn id(&self) -> u64 {
+        self.0
+    }
+
+    /// The reference numbered `id`: for a distribution layer reading back one of this node's
+    /// references. A number `new` never returned makes a reference that matches nothing.
+    pub fn from_id(id: u64) -> Reference {
+        Reference(id)
+    }
 }
 
 impl Default for Reference {

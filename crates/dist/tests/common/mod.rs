@@ -57,3 +57,123 @@ pub(crate) fn binary_literal(bytes: &[u8]) -> String {
     let list: Vec<String> = bytes.iter().map(u8::to_string).collect();
     format!("<<{}>>", list.join(","))
 }
+
+/// A real BEAM node, driven line by line: each [`eval`](Beam::eval) sends Erlang expressions
+/// to its stdin and reads back the value, printed with `~w`. Killed when dropped.
+pub(crate) struct Beam {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+    pub(crate) name: String,
+}
+
+/// The REPL the BEAM runs: read a line, evaluate it with the bindings so far, print `=> V`.
+const REPL: &str = "L = fun L(Bs) -> case io:get_line('') of eof -> halt(); Line -> \
+    Bs2 = try {ok, Toks, _} = erl_scan:string(Line), {ok, Exprs} = erl_parse:parse_exprs(Toks), \
+    {value, V, B} = erl_eval:exprs(Exprs, Bs), io:format(\"=> ~w~n\", [V]), B \
+    catch C:E -> io:format(\"=> {caught,~w,~w}~n\", [C, E]), Bs end, L(Bs2) end end, \
+    io:format(\"=> ready~n\"), L(erl_eval:new_bindings()).";
+
+impl Beam {
+    /// Start `erl -name <name> -setcookie <cookie>` using the EPMD on `epmd_port`.
+    pub(crate) fn start(name: &str, cookie: &str, epmd_port: u16, extra: &[&str]) -> Beam {
+        use std::io::BufRead;
+        let mut child = Command::new("erl")
+            .args([
+                "-name",
+                name,
+                "-setcookie",
+                cookie,
+                "-noshell",
+                "-kernel",
+                "net_ticktime",
+                "60",
+            ])
+            .args(extra)
+            .args(["-eval", REPL])
+            .env("ERL_EPMD_PORT", epmd_port.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("erl starts");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(v) = line.strip_prefix("=> ") {
+                    if tx.send(v.to_owned()).is_err() {
+                        break;
+                    }
+                } else {
+                    eprintln!("[beam] {line}");
+                }
+            }
+        });
+        let mut beam = Beam {
+            child,
+            stdin,
+            lines,
+            name: name.to_owned(),
+        };
+        assert_eq!(beam.next(), "ready");
+        beam
+    }
+
+    fn next(&mut self) -> String {
+        self.lines
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the BEAM answers within 60 s")
+    }
+
+    /// Evaluate `exprs` (Erlang, ending without a dot) and return the printed value.
+    pub(crate) fn eval(&mut self, exprs: &str) -> String {
+        use std::io::Write;
+        assert!(!exprs.contains('\n'), "one line per evaluation");
+        writeln!(self.stdin, "{exprs}.").expect("the BEAM reads");
+        self.stdin.flush().unwrap();
+        self.next()
+    }
+
+    /// Evaluate until the value is `expected`, or fail after `deadline`. For events that
+    /// arrive over the network: no fixed sleeps.
+    pub(crate) fn eval_until(
+        &mut self,
+        exprs: &str,
+        expected: &str,
+        deadline: std::time::Duration,
+    ) {
+        let start = std::time::Instant::now();
+        loop {
+            let got = self.eval(exprs);
+            if got == expected {
+                return;
+            }
+            assert!(
+                start.elapsed() < deadline,
+                "{exprs}: {got}, expected {expected}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Beam {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port, for an EPMD of the test's own.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

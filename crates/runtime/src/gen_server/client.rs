@@ -207,6 +207,23 @@ impl<S: GenServer> Server<S> {
         }
     }
 
+    /// Queue a call request without waiting for its reply: for a caller that does not wait
+    /// on this node, whose request carries a [`ReplyTo::deliver_with`] handle (a call from
+    /// another node arrives this way). `handle_call` runs as for any call.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_cast`](Self::try_cast); the request comes back with its reply handle, so
+    /// that the caller can be told.
+    pub fn deliver_call(&self, request: S::Call) -> Result<(), SendError<S::Call>> {
+        self.deliver(Request::Call(request)).map_err(|e| {
+            e.map(|r| match r {
+                Request::Call(m) => m,
+                _ => unreachable!("a call comes back as the call that was sent"),
+            })
+        })
+    }
+
     /// Send `message` to the server's `handle_info` (Erlang's `Server ! Msg`).
     ///
     /// # Errors

@@ -1,0 +1,300 @@
+//! One connection to another node, after the handshake: frames of a 4-byte length, ticks,
+//! and an outbound queue with a bound.
+//!
+//! A reader task reads frames and hands each to the node; a writer task writes the queue in
+//! order, and a tick (an empty frame) when nothing was written for a quarter of
+//! `net_ticktime`. The peer is declared dead when nothing at all arrives for `net_ticktime`
+//! (it ticks too), and the connection is closed on EOF, on an error, on a frame over the size
+//! cap and on a frame that does not parse.
+//!
+//! **Order.** Everything sent to one node goes through one queue and one socket, so signals
+//! and messages between a pair of processes arrive in the order they were sent, as OTP
+//! guarantees.
+//!
+//! **Back-pressure.** The queue is bounded by bytes ([`NodeConfig::max_queued_bytes`]). A
+//! message that would take it over is refused with [`DistError::Busy`] (the sender keeps its
+//! value and may retry or wait): a slow peer cannot make this node's memory grow without
+//! bound. Signals (links, monitors, exits, downs) are always queued: there are at most as many
+//! as there are links and monitors, and dropping one would break OTP's guarantees.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrotp_runtime::{Pid, Reference};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::control::Control;
+use crate::handshake::Peer;
+use crate::node::config::NodeConfig;
+use crate::node::DistError;
+use crate::term::{Atom, ExternalRef, Term};
+
+/// The pass-through tag before a control message (no distribution header).
+const PASS_THROUGH: u8 = 112;
+
+/// What links and monitors run over this connection: what to undo, and whom to tell, when it
+/// is lost.
+#[derive(Default)]
+pub(crate) struct Relations {
+    /// (local, remote) pairs linked.
+    pub(crate) links: HashSet<(Pid, Pid)>,
+    /// Local processes' monitors of remote ones: reference → (watcher, target).
+    pub(crate) monitoring: HashMap<Reference, (Pid, Pid)>,
+    /// Remote processes' monitors of local ones, by the local reference the runtime knows.
+    pub(crate) monitored_by: HashMap<Reference, RemoteMonitor>,
+    /// The same, by the remote reference the peer knows.
+    pub(crate) by_remote_ref: HashMap<ExternalRef, Reference>,
+}
+
+/// A remote process's monitor of a local one.
+pub(crate) struct RemoteMonitor {
+    pub(crate) remote_ref: ExternalRef,
+    /// The local process monitored.
+    pub(crate) target: Pid,
+    /// The name it was monitored by, if any: the down names it the same way.
+    pub(crate) name: Option<Atom>,
+}
+
+/// A live connection.
+pub(crate) struct Connection {
+    /// The node's index in pids.
+    pub(crate) index: u32,
+    pub(crate) peer: Peer,
+    out: mpsc::UnboundedSender<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+    max_queued: usize,
+    closed: AtomicBool,
+    pub(crate) relations: Mutex<Relations>,
+    /// A counter for `UNLINK_ID` identifiers.
+    pub(crate) unlink_ids: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("peer", &self.peer.name)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a connection's reader reports to its node.
+pub(crate) trait Inbound: Send + Sync + 'static {
+    /// A control message (and its payload) arrived.
+    fn received(&self, conn: &Arc<Connection>, control: Control, payload: Option<Term>);
+    /// The connection is gone, for `why`.
+    fn lost(&self, conn: &Arc<Connection>, why: String);
+}
+
+impl Connection {
+    /// Start the reader and writer tasks of an established connection.
+    pub(crate) fn start(
+        stream: TcpStream,
+        index: u32,
+        peer: Peer,
+        config: &NodeConfig,
+        node: Arc<dyn Inbound>,
+    ) -> Arc<Connection> {
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let conn = Arc::new(Connection {
+            index,
+            peer,
+            out: tx,
+            queued: queued.clone(),
+            max_queued: config.max_queued_bytes,
+            closed: AtomicBool::new(false),
+            relations: Mutex::new(Relations::default()),
+            unlink_ids: std::sync::atomic::AtomicU64::new(1),
+        });
+        let tick = config.net_ticktime / 4;
+        tokio::spawn(write_loop(write, rx, queued, tick));
+        tokio::spawn(read_loop(
+            read,
+            conn.clone(),
+            node,
+            config.net_ticktime,
+            config.max_frame,
+        ));
+        conn
+    }
+
+    /// Queue a control message, with its payload. Messages (`is_message`) are refused over the
+    /// queue's bound; signals never are.
+    pub(crate) fn send(
+        &self,
+        control: &Control,
+        payload: Option<&Term>,
+        is_message: bool,
+    ) -> Result<(), DistError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(DistError::NotConnected(self.peer.name.clone()));
+        }
+        let mut frame = vec![0, 0, 0, 0, PASS_THROUGH];
+        control
+            .to_term()
+            .encode_into(&mut frame)
+            .map_err(DistError::Encode)?;
+        if let Some(p) = payload {
+            p.encode_into(&mut frame).map_err(DistError::Encode)?;
+        }
+        let len = u32::try_from(frame.len() - 4).map_err(|_| DistError::TooLarge(frame.len()))?;
+        frame[..4].copy_from_slice(&len.to_be_bytes());
+        let size = frame.len();
+        let before = self.queued.fetch_add(size, Ordering::AcqRel);
+        if is_message && before + size > self.max_queued && before > 0 {
+            self.queued.fetch_sub(size, Ordering::AcqRel);
+            return Err(DistError::Busy {
+                node: self.peer.name.clone(),
+                queued: before,
+            });
+        }
+        self.out
+            .send(frame)
+            .map_err(|_| DistError::NotConnected(self.peer.name.clone()))
+    }
+
+    /// Bytes queued and not yet written.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Close: the writer stops after what is queued, the reader at once.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        // An empty vector is the writer's signal to stop.
+        let _ = self.out.send(Vec::new());
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+async fn write_loop(
+    write: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+    tick: Duration,
+) {
+    let mut w = BufWriter::with_capacity(64 * 1024, write);
+    loop {
+        let frame = match tokio::time::timeout(tick, rx.recv()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) => {
+                // Nothing to send for a tick: tell the peer we live.
+                if w.write_all(&[0, 0, 0, 0]).await.is_err() || w.flush().await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        if frame.is_empty() {
+            break;
+        }
+        let mut failed = write_frame(&mut w, frame, &queued).await.is_err();
+        // Everything already queued goes out in the same flush.
+        while !failed {
+            match rx.try_recv() {
+                Ok(f) if f.is_empty() => {
+                    let _ = w.flush().await;
+                    return;
+                }
+                Ok(f) => failed = write_frame(&mut w, f, &queued).await.is_err(),
+                Err(_) => break,
+            }
+        }
+        if failed || w.flush().await.is_err() {
+            break;
+        }
+    }
+    let _ = w.flush().await;
+    let _ = w.into_inner().shutdown().await;
+}
+
+async fn write_frame(
+    w: &mut BufWriter<OwnedWriteHalf>,
+    frame: Vec<u8>,
+    queued: &AtomicUsize,
+) -> std::io::Result<()> {
+    let written = w.write_all(&frame).await;
+    queued.fetch_sub(frame.len(), Ordering::AcqRel);
+    written
+}
+
+async fn read_loop(
+    mut read: OwnedReadHalf,
+    conn: Arc<Connection>,
+    node: Arc<dyn Inbound>,
+    ticktime: Duration,
+    max_frame: usize,
+) {
+    let why = loop {
+        let len = match tokio::time::timeout(ticktime, read.read_u32()).await {
+            Err(_) => break format!("net_tick_timeout: nothing received for {ticktime:?}"),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break "connection closed by the peer".to_owned()
+            }
+            Ok(Err(e)) => break format!("read error: {e}"),
+            Ok(Ok(len)) => len as usize,
+        };
+        if len == 0 {
+            continue; // a tick
+        }
+        if len > max_frame {
+            break format!("a frame of {len} bytes is over the {max_frame}-byte cap");
+        }
+        let mut frame = vec![0; len];
+        match tokio::time::timeout(ticktime, read.read_exact(&mut frame)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => break format!("read error: {e}"),
+            Err(_) => break format!("net_tick_timeout inside a frame of {len} bytes"),
+        }
+        match parse_frame(&frame) {
+            Ok((control, payload)) => node.received(&conn, control, payload),
+            Err(e) => break format!("malformed frame: {e}"),
+        }
+        if conn.is_closed() {
+            break "closed".to_owned();
+        }
+    };
+    conn.close();
+    node.lost(&conn, why);
+}
+
+/// A frame's control message and payload.
+pub(crate) fn parse_frame(frame: &[u8]) -> Result<(Control, Option<Term>), String> {
+    let limits = crate::term::DecodeLimits::default();
+    match frame.first() {
+        Some(&PASS_THROUGH) => {}
+        Some(131) => return Err("a distribution header, which was not negotiated".into()),
+        _ => return Err("unknown frame type".into()),
+    }
+    let rest = &frame[1..];
+    let (term, used) = Term::decode_prefix(rest, &limits).map_err(|e| e.to_string())?;
+    let control =
+        Control::from_term(&term).ok_or_else(|| format!("unknown control message {term}"))?;
+    let rest = &rest[used..];
+    let payload = if control.has_payload() {
+        let (p, used) = Term::decode_prefix(rest, &limits).map_err(|e| e.to_string())?;
+        if used != rest.len() {
+            return Err("bytes after the payload".into());
+        }
+        Some(p)
+    } else {
+        if !rest.is_empty() {
+            return Err("bytes after the control message".into());
+        }
+        None
+    };
+    Ok((control, payload))
+}

@@ -1,0 +1,1095 @@
+//! A running node's state, shared by its handle, its connections and the runtime's seam.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use ferrotp_runtime::distribution::{self, Distribution};
+use ferrotp_runtime::{process, registry, Down, ExitReason, Pid, Reference};
+use parking_lot::{Mutex, RwLock};
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, oneshot, watch};
+
+use super::config::NodeConfig;
+use super::cookie::Cookie;
+use super::table::{Deferred, NodeTable, Slot};
+use super::{Dest, DistError, NodeEvent, RemoteCallError};
+use crate::connection::{Connection, Inbound, RemoteMonitor};
+use crate::control::{Control, ProcRef, Reason};
+use crate::epmd::EpmdClient;
+use crate::export::Inbox;
+use crate::flags::DistFlags;
+use crate::handshake::{self, Admission, HandshakeError, Me};
+use crate::reason;
+use crate::term::{Atom, ExternalPid, ExternalRef, Term};
+
+/// A call this node made to a process on another node, waiting for its reply.
+struct PendingCall {
+    index: u32,
+    tx: oneshot::Sender<Result<Term, RemoteCallError>>,
+}
+
+#[derive(Default)]
+pub(crate) struct Exports {
+    pub(crate) by_name: HashMap<String, Arc<dyn Inbox>>,
+    pub(crate) by_pid: HashMap<Pid, Arc<dyn Inbox>>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) name: String,
+    pub(crate) atom: Atom,
+    pub(crate) creation: u32,
+    cookie: Cookie,
+    pub(crate) config: NodeConfig,
+    pub(crate) table: Mutex<NodeTable>,
+    pub(crate) exports: RwLock<Exports>,
+    calls: Mutex<HashMap<Reference, PendingCall>>,
+    /// The node's own process: the sender of calls and of messages sent from outside any
+    /// process.
+    pub(crate) router: Pid,
+    pub(crate) events: broadcast::Sender<NodeEvent>,
+    pub(crate) me: Weak<Shared>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        config: NodeConfig,
+        cookie: Cookie,
+        creation: u32,
+        router: Pid,
+    ) -> Arc<Shared> {
+        Arc::new_cyclic(|me| Shared {
+            atom: Atom::new(&config.name),
+            name: config.name.clone(),
+            creation,
+            cookie,
+            config,
+            table: Mutex::new(NodeTable::default()),
+            exports: RwLock::new(Exports::default()),
+            calls: Mutex::new(HashMap::new()),
+            router,
+            events: broadcast::channel(64).0,
+            me: me.clone(),
+        })
+    }
+
+    fn me(&self) -> Me<'_> {
+        Me {
+            name: &self.name,
+            flags: DistFlags::OURS,
+            creation: self.creation,
+            cookie: &self.cookie,
+        }
+    }
+
+    fn arc(&self) -> Arc<Shared> {
+        self.me
+            .upgrade()
+            .expect("a node's state outlives its own methods")
+    }
+
+    // --- pids and references on the wire -------------------------------------------------
+
+    /// `pid` as other nodes name it.
+    pub(crate) fn wire_pid(&self, pid: Pid) -> Option<ExternalPid> {
+        let (node, creation) = if pid.is_local() {
+            (self.atom.clone(), self.creation)
+        } else {
+            (self.table.lock().name(pid.node())?.clone(), pid.creation())
+        };
+        Some(ExternalPid {
+            node,
+            id: pid.serial() as u32,
+            serial: (pid.serial() >> 32) as u32,
+            creation,
+        })
+    }
+
+    /// The pid other nodes call `p`.
+    pub(crate) fn local_pid_of(&self, p: &ExternalPid) -> Pid {
+        let serial = u64::from(p.serial) << 32 | u64::from(p.id);
+        if p.node == self.atom {
+            // One of ours; from an earlier incarnation it names no process.
+            let creation = if p.creation == self.creation {
+                Pid::local_creation()
+            } else {
+                p.creation ^ 0x8000_0000
+            };
+            return Pid::from_parts(0, creation, serial);
+        }
+        let index = self.table.lock().index(&p.node);
+        Pid::from_parts(index, p.creation, serial)
+    }
+
+    pub(crate) fn wire_ref(&self, r: Reference) -> ExternalRef {
+        ExternalRef {
+            node: self.atom.clone(),
+            creation: self.creation,
+            id: vec![r.id() as u32, (r.id() >> 32) as u32, 0],
+        }
+    }
+
+    fn local_ref_of(&self, r: &ExternalRef) -> Option<Reference> {
+        if r.node != self.atom || r.creation != self.creation || r.id.len() < 2 {
+            return None;
+        }
+        Some(Reference::from_id(
+            u64::from(r.id[0]) | u64::from(r.id[1]) << 32,
+        ))
+    }
+
+    // --- connections ---------------------------------------------------------------------
+
+    /// Run `work` with the connection to node `index`, connecting first if needed.
+    fn with_conn(&self, index: u32, work: Deferred) {
+        let mut table = self.table.lock();
+        if let Some(c) = table.up(index).cloned() {
+            drop(table);
+            work(Ok(&c));
+            return;
+        }
+        match table.slots.get_mut(&index) {
+            Some(Slot::Connecting { deferred, .. }) => deferred.push(work),
+            _ => {
+                let Some(name) = table.name(index).cloned() else {
+                    drop(table);
+                    work(Err("unknown node"));
+                    return;
+                };
+                let attempt = table.new_attempt();
+                table.slots.insert(
+                    index,
+                    Slot::Connecting {
+                        attempt,
+                        deferred: vec![work],
+                        done: watch::channel(None).0,
+                    },
+                );
+                drop(table);
+                let shared = self.arc();
+                tokio::spawn(async move { shared.attempt(index, name, attempt).await });
+            }
+        }
+    }
+
+    /// Run `work` with the connection to `index` if it is up; nothing otherwise.
+    fn if_up(&self, index: u32, work: impl FnOnce(&Arc<Connection>)) {
+        let conn = self.table.lock().up(index).cloned();
+        if let Some(c) = conn {
+            work(&c);
+        }
+    }
+
+    /// The connection to `node`, set up if needed.
+    pub(crate) async fn connect(&self, node: &str) -> Result<Arc<Connection>, DistError> {
+        if !handshake::valid_node_name(node) {
+            return Err(DistError::InvalidName(node.to_owned()));
+        }
+        if node == self.name {
+            return Err(DistError::ConnectFailed {
+                node: node.to_owned(),
+                reason: "a node does not connect to itself".into(),
+            });
+        }
+        let index = self.table.lock().index(&Atom::new(node));
+        // Start an attempt if none runs, and wait for its outcome.
+        self.with_conn(index, Box::new(|_| {}));
+        let mut done = {
+            let table = self.table.lock();
+            if let Some(c) = table.up(index) {
+                return Ok(c.clone());
+            }
+            match table.slots.get(&index) {
+                Some(Slot::Connecting { done, .. }) => done.subscribe(),
+                _ => {
+                    return Err(DistError::ConnectFailed {
+                        node: node.to_owned(),
+                        reason: "the attempt failed".into(),
+                    })
+                }
+            }
+        };
+        let outcome = done
+            .wait_for(|o| o.is_some())
+            .await
+            .map(|o| o.clone())
+            .ok()
+            .flatten();
+        match outcome {
+            Some(Ok(())) => self
+                .table
+                .lock()
+                .up(index)
+                .cloned()
+                .ok_or_else(|| DistError::NotConnected(node.to_owned())),
+            Some(Err(reason)) => Err(DistError::ConnectFailed {
+                node: node.to_owned(),
+                reason,
+            }),
+            None => Err(DistError::ConnectFailed {
+                node: node.to_owned(),
+                reason: "the attempt was abandoned".into(),
+            }),
+        }
+    }
+
+    /// Our own attempt to connect to `name`.
+    async fn attempt(self: Arc<Self>, index: u32, name: Atom, attempt: u64) {
+        let setup = self.config.setup_time;
+        let result = tokio::time::timeout(setup, self.dial(&name, attempt)).await;
+        match result {
+            Ok(Ok((stream, peer))) => self.register(index, stream, peer, Some(attempt)),
+            Ok(Err(DistError::Handshake(HandshakeError::Refused(why))))
+                if why.contains("ours goes on") =>
+            {
+                // The peer keeps its own attempt toward us; it arrives as an incoming
+                // connection. Give up only if it has not within the setup time.
+                tokio::time::sleep(setup).await;
+                self.fail(
+                    index,
+                    attempt,
+                    "simultaneous connect: the peer's attempt did not arrive",
+                );
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(node = %name, error = %e, "connection attempt failed");
+                self.fail(index, attempt, &e.to_string());
+            }
+            Err(_) => {
+                tracing::warn!(node = %name, "connection setup timed out after {setup:?}");
+                self.fail(index, attempt, &format!("setup timed out after {setup:?}"));
+            }
+        }
+    }
+
+    async fn dial(
+        &self,
+        name: &Atom,
+        attempt: u64,
+    ) -> Result<(TcpStream, handshake::Peer), DistError> {
+        let (alive, host) = name
+            .as_str()
+            .split_once('@')
+            .ok_or_else(|| DistError::InvalidName(name.as_str().to_owned()))?;
+        let ip = resolve(host).await?;
+        let epmd = EpmdClient::new(SocketAddr::new(ip, self.config.epmd.port()));
+        let entry = epmd
+            .port_please(alive)
+            .await?
+            .ok_or_else(|| DistError::ConnectFailed {
+                node: name.as_str().to_owned(),
+                reason: format!(
+                    "no node named {alive} is registered with EPMD at {}",
+                    epmd.addr()
+                ),
+            })?;
+        let mut stream = TcpStream::connect(SocketAddr::new(ip, entry.port)).await?;
+        let _ = stream.set_nodelay(true);
+        let shared = self.arc();
+        let index = self.table.lock().index(name);
+        let still_wanted = move || {
+            matches!(shared.table.lock().slots.get(&index),
+                Some(Slot::Connecting { attempt: a, .. }) if *a == attempt)
+        };
+        let peer =
+            handshake::initiate(&mut stream, &self.me(), name.as_str(), still_wanted).await?;
+        Ok((stream, peer))
+    }
+
+    /// Make `stream` the connection to `index`, unless another has won meanwhile.
+    fn register(&self, index: u32, stream: TcpStream, peer: handshake::Peer, attempt: Option<u64>) {
+        let name = peer.name.clone();
+        let mut table = self.table.lock();
+        let superseded = match table.slots.get(&index) {
+            Some(Slot::Up(c)) => !c.is_closed(),
+            Some(Slot::Connecting { attempt: a, .. }) => attempt.is_some_and(|mine| mine != *a),
+            None => false,
+        };
+        if superseded {
+            tracing::debug!(node = %name, "dropping a connection another one superseded");
+            return;
+        }
+        let conn = Connection::start(stream, index, peer, &self.config, self.arc());
+        let previous = table.slots.insert(index, Slot::Up(conn.clone()));
+        // Work queued for the connection goes first, in order, before anything else can.
+        if let Some(Slot::Connecting { deferred, done, .. }) = previous {
+            for work in deferred {
+                work(Ok(&conn));
+            }
+            let _ = done.send(Some(Ok(())));
+        }
+        drop(table);
+        tracing::info!(node = %name, "connected");
+        let _ = self.events.send(NodeEvent::Up(name));
+    }
+
+    /// Attempt `attempt` to reach `index` failed: tell those waiting.
+    fn fail(&self, index: u32, attempt: u64, why: &str) {
+        let mut table = self.table.lock();
+        let current = matches!(table.slots.get(&index),
+            Some(Slot::Connecting { attempt: a, .. }) if *a == attempt);
+        if !current {
+            return;
+        }
+        let Some(Slot::Connecting { deferred, done, .. }) = table.slots.remove(&index) else {
+            return;
+        };
+        drop(table);
+        // Outside the lock: the work may terminate processes, whose exits come back here.
+        for work in deferred {
+            work(Err(why));
+        }
+        let _ = done.send(Some(Err(why.to_owned())));
+    }
+
+    /// Accept a connection from another node.
+    pub(crate) async fn accept(self: Arc<Self>, mut stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        let mut claimed = None;
+        let shared = self.clone();
+        let admit = |name: &str| {
+            let mut table = shared.table.lock();
+            let index = table.index(&Atom::new(name));
+            let admission = match table.slots.get(&index) {
+                Some(Slot::Up(c)) if !c.is_closed() => Admission::Alive,
+                Some(Slot::Connecting { .. }) if shared.name.as_str() > name => Admission::Nok,
+                Some(Slot::Connecting { .. }) => Admission::Simultaneous,
+                _ => Admission::Ok,
+            };
+            // The incoming handshake becomes the attempt; ours, if any, gives way.
+            let attempt = table.new_attempt();
+            match table.slots.get_mut(&index) {
+                Some(Slot::Connecting { attempt: a, .. })
+                    if admission == Admission::Simultaneous =>
+                {
+                    *a = attempt;
+                }
+                None => {
+                    table.slots.insert(
+                        index,
+                        Slot::Connecting {
+                            attempt,
+                            deferred: Vec::new(),
+                            done: watch::channel(None).0,
+                        },
+                    );
+                }
+                _ => {}
+            }
+            if admission != Admission::Nok {
+                claimed = Some((index, attempt));
+            }
+            admission
+        };
+        let me = self.me();
+        let handshake = tokio::time::timeout(
+            self.config.setup_time,
+            handshake::accept(&mut stream, &me, admit),
+        )
+        .await;
+        match handshake {
+            Ok(Ok(peer)) => {
+                let (index, attempt) = claimed.expect("an admitted handshake claimed a slot");
+                if let Some(Slot::Up(old)) = self.table.lock().slots.remove(&index) {
+                    // The peer said the old connection is dead (`alive` answered `true`).
+                    old.close();
+                    self.table.lock().slots.insert(
+                        index,
+                        Slot::Connecting {
+                            attempt,
+                            deferred: Vec::new(),
+                            done: watch::channel(None).0,
+                        },
+                    );
+                }
+                self.register(index, stream, peer, Some(attempt));
+            }
+            Ok(Err(e)) => {
+                match &e {
+                    HandshakeError::WrongCookie { peer } => tracing::error!(
+                        node = %peer,
+                        "refused a connection: the node does not share our cookie"
+                    ),
+                    e => tracing::warn!(error = %e, "refused an incoming connection"),
+                }
+                if let Some((index, attempt)) = claimed {
+                    self.fail(index, attempt, &e.to_string());
+                }
+            }
+            Err(_) => {
+                tracing::warn!("an incoming handshake timed out");
+                if let Some((index, attempt)) = claimed {
+                    self.fail(index, attempt, "incoming handshake timed out");
+                }
+            }
+        }
+    }
+
+    /// Close the connection to `node`.
+    pub(crate) fn disconnect(&self, node: &str) -> bool {
+        let conn = {
+            let table = self.table.lock();
+            table.index_of(node).and_then(|i| table.up(i).cloned())
+        };
+        match conn {
+            Some(c) => {
+                c.close();
+                self.lost(&c, "disconnected".into());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Close every connection (the node stops).
+    pub(crate) fn disconnect_all(&self) {
+        let conns: Vec<_> = {
+            let table = self.table.lock();
+            table
+                .slots
+                .values()
+                .filter_map(|s| match s {
+                    Slot::Up(c) => Some(c.clone()),
+                    Slot::Connecting { .. } => None,
+                })
+                .collect()
+        };
+        for c in conns {
+            c.close();
+            self.lost(&c, "the node stopped".into());
+        }
+    }
+
+    // --- messages out ---------------------------------------------------------------------
+
+    /// Send `message` to `dest` from `from` (the current process, or the node's own).
+    pub(crate) async fn send(&self, dest: &Dest, message: Term) -> Result<(), DistError> {
+        let from = process::current().unwrap_or(self.router);
+        let from = self.wire_pid(from).expect("a local pid has a name");
+        let (conn, control) = match dest {
+            Dest::Pid(pid) => {
+                if pid.is_local() {
+                    return Err(DistError::LocalPid(*pid));
+                }
+                let node = self
+                    .table
+                    .lock()
+                    .name(pid.node())
+                    .cloned()
+                    .ok_or(DistError::UnknownNode(pid.node()))?;
+                let conn = self.connect(node.as_str()).await?;
+                let to = self
+                    .wire_pid(*pid)
+                    .ok_or(DistError::UnknownNode(pid.node()))?;
+                (
+                    conn,
+                    Control::Send {
+                        from: Some(from),
+                        to,
+                    },
+                )
+            }
+            Dest::Name { name, node } => {
+                let conn = self.connect(node).await?;
+                (
+                    conn,
+                    Control::RegSend {
+                        from,
+                        to: Atom::new(name),
+                    },
+                )
+            }
+        };
+        conn.send(&control, Some(&message), true)
+    }
+
+    /// Call the `gen_server` at `dest` with `request`, as `gen_server:call/3` does: monitor
+    /// it, send `{'$gen_call', {From, Tag}, Request}`, wait for `{Tag, Reply}` or the monitor's
+    /// down.
+    pub(crate) async fn call(
+        &self,
+        dest: &Dest,
+        request: Term,
+        timeout: Duration,
+    ) -> Result<Term, RemoteCallError> {
+        let (node, target) = match dest {
+            Dest::Pid(pid) => {
+                let node = self
+                    .table
+                    .lock()
+                    .name(pid.node())
+                    .cloned()
+                    .ok_or(DistError::UnknownNode(pid.node()))?;
+                let ext = self
+                    .wire_pid(*pid)
+                    .ok_or(DistError::UnknownNode(pid.node()))?;
+                (node.as_str().to_owned(), ProcRef::Pid(ext))
+            }
+            Dest::Name { name, node } => (node.clone(), ProcRef::Name(Atom::new(name))),
+        };
+        let conn = self.connect(&node).await?;
+        let tag = Reference::new();
+        let ext_tag = self.wire_ref(tag);
+        let router = self.wire_pid(self.router).expect("a local pid has a name");
+        let (tx, rx) = oneshot::channel();
+        self.calls.lock().insert(
+            tag,
+            PendingCall {
+                index: conn.index,
+                tx,
+            },
+        );
+        let message = Term::tuple([
+            Term::atom("$gen_call"),
+            Term::tuple([Term::Pid(router.clone()), Term::Ref(ext_tag.clone())]),
+            request,
+        ]);
+        let to_send = match &target {
+            ProcRef::Pid(p) => Control::Send {
+                from: Some(router.clone()),
+                to: p.clone(),
+            },
+            ProcRef::Name(n) => Control::RegSend {
+                from: router.clone(),
+                to: n.clone(),
+            },
+        };
+        let monitor = Control::MonitorP {
+            from: router.clone(),
+            to: target.clone(),
+            reference: ext_tag.clone(),
+        };
+        let sent = conn
+            .send(&monitor, None, false)
+            .and_then(|()| conn.send(&to_send, Some(&message), true));
+        if let Err(e) = sent {
+            self.calls.lock().remove(&tag);
+            return Err(e.into());
+        }
+        let outcome = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err(RemoteCallError::Dist(DistError::NotConnected(node.clone()))),
+            Err(_) => {
+                self.calls.lock().remove(&tag);
+                Err(RemoteCallError::Timeout(timeout))
+            }
+        };
+        if !matches!(outcome, Err(RemoteCallError::Exit(_))) {
+            let _ = conn.send(
+                &Control::DemonitorP {
+                    from: router,
+                    to: target,
+                    reference: ext_tag,
+                },
+                None,
+                false,
+            );
+        }
+        outcome
+    }
+
+    /// Send a reply to a call that came from another node.
+    pub(crate) fn reply(&self, index: u32, to: &ExternalPid, tag: &Term, reply: Term) {
+        let message = Term::tuple([tag.clone(), reply]);
+        let router = self.wire_pid(self.router).expect("a local pid has a name");
+        // `[alias | Ref]`: OTP 24+ callers wait on an alias; the reply goes to it.
+        let control = match tag {
+            Term::ImproperList(head, tail) if head.len() == 1 && head[0].is_atom("alias") => {
+                match &**tail {
+                    Term::Ref(alias) => Control::AliasSend {
+                        from: router,
+                        alias: alias.clone(),
+                    },
+                    _ => Control::Send {
+                        from: Some(router),
+                        to: to.clone(),
+                    },
+                }
+            }
+            _ => Control::Send {
+                from: Some(router),
+                to: to.clone(),
+            },
+        };
+        self.if_up(index, |c| {
+            // A reply is the answer to a message the peer sent: it is not refused for
+            // back-pressure, or the caller would wait for nothing.
+            if let Err(e) = c.send(&control, Some(&message), false) {
+                tracing::warn!(node = %c.peer.name, error = %e, "reply not sent");
+            }
+        });
+    }
+
+    // --- messages in ----------------------------------------------------------------------
+
+    fn deliver(
+        &self,
+        conn: &Arc<Connection>,
+        to: &ExternalPid,
+        from: Option<ExternalPid>,
+        message: Term,
+    ) {
+        let pid = self.local_pid_of(to);
+        if pid == self.router {
+            self.router_received(message);
+            return;
+        }
+        let inbox = {
+            let exports = self.exports.read();
+            exports.by_pid.get(&pid).cloned().or_else(|| {
+                let name = process::process_info(pid)?.registered_name?;
+                exports.by_name.get(&*name).cloned()
+            })
+        };
+        match inbox {
+            Some(inbox) => inbox.deliver(self, conn, from, message),
+            None if process::is_alive(pid) => tracing::warn!(
+                node = %conn.peer.name, %pid,
+                "message from another node dropped: the process is not exported (Node::export)"
+            ),
+            None => tracing::debug!(%pid, "message from another node to a dead process dropped"),
+        }
+    }
+
+    fn deliver_named(&self, conn: &Arc<Connection>, name: &Atom, from: ExternalPid, message: Term) {
+        let inbox = {
+            let exports = self.exports.read();
+            exports.by_name.get(name.as_str()).cloned().or_else(|| {
+                let pid = registry::whereis(name.as_str())?;
+                exports.by_pid.get(&pid).cloned()
+            })
+        };
+        match inbox {
+            Some(inbox) => inbox.deliver(self, conn, Some(from), message),
+            None => tracing::warn!(
+                node = %conn.peer.name, name = name.as_str(),
+                "message from another node dropped: no exported process is registered under the name"
+            ),
+        }
+    }
+
+    /// A message to the node's own process: the reply to one of its calls.
+    fn router_received(&self, message: Term) {
+        let Some([tag, reply]) = message.as_tuple() else {
+            tracing::debug!(%message, "unexpected message to the node's process dropped");
+            return;
+        };
+        let tag = match tag {
+            Term::Ref(r) => self.local_ref_of(r),
+            _ => None,
+        };
+        if let Some(call) = tag.and_then(|t| self.calls.lock().remove(&t)) {
+            let _ = call.tx.send(Ok(reply.clone()));
+        }
+    }
+
+    pub(crate) fn local_target(&self, to: &ProcRef) -> Option<Pid> {
+        match to {
+            ProcRef::Pid(p) => Some(self.local_pid_of(p)).filter(|p| process::is_alive(*p)),
+            ProcRef::Name(n) => registry::whereis(n.as_str()),
+        }
+    }
+}
+
+async fn resolve(host: &str) -> Result<std::net::IpAddr, DistError> {
+    if let Ok(ip) = host.parse() {
+        return Ok(ip);
+    }
+    let mut addrs = tokio::net::lookup_host((host, 0)).await?;
+    addrs
+        .next()
+        .map(|a| a.ip())
+        .ok_or_else(|| DistError::InvalidName(format!("host {host} does not resolve")))
+}
+
+impl Inbound for Shared {
+    fn received(&self, conn: &Arc<Connection>, control: Control, payload: Option<Term>) {
+        let reason_of = |r: Reason, payload: Option<Term>| match r {
+            Reason::Inline(t) => reason::from_term(t),
+            Reason::InPayload => reason::from_term(payload.unwrap_or_else(|| Term::atom("normal"))),
+        };
+        match control {
+            Control::Link { from, to } => {
+                let (remote, local) = (self.local_pid_of(&from), self.local_pid_of(&to));
+                conn.relations.lock().links.insert((local, remote));
+                if distribution::link_from(remote, local).is_err() {
+                    conn.relations.lock().links.remove(&(local, remote));
+                    let _ = conn.send(
+                        &Control::Exit {
+                            from: to,
+                            to: from,
+                            reason: Reason::Inline(Term::atom("noproc")),
+                            link: true,
+                        },
+                        None,
+                        false,
+                    );
+                }
+            }
+            Control::Unlink { from, to } => {
+                let (remote, local) = (self.local_pid_of(&from), self.local_pid_of(&to));
+                conn.relations.lock().links.remove(&(local, remote));
+                distribution::unlink_from(remote, local);
+            }
+            Control::UnlinkId { id, from, to } => {
+                let (remote, local) = (self.local_pid_of(&from), self.local_pid_of(&to));
+                conn.relations.lock().links.remove(&(local, remote));
+                distribution::unlink_from(remote, local);
+                let _ = conn.send(
+                    &Control::UnlinkIdAck {
+                        id,
+                        from: to,
+                        to: from,
+                    },
+                    None,
+                    false,
+                );
+            }
+            Control::UnlinkIdAck { .. } | Control::Ignored(_) => {}
+            Control::Exit {
+                from,
+                to,
+                reason,
+                link,
+            } => {
+                let (remote, local) = (self.local_pid_of(&from), self.local_pid_of(&to));
+                if link {
+                    conn.relations.lock().links.remove(&(local, remote));
+                }
+                let reason = reason_of(reason, payload);
+                let _ = distribution::exit_from(remote, local, &reason, link);
+            }
+            Control::Send { from, to } => {
+                if let Some(message) = payload {
+                    self.deliver(conn, &to, from, message);
+                }
+            }
+            Control::RegSend { from, to } => {
+                if let Some(message) = payload {
+                    self.deliver_named(conn, &to, from, message);
+                }
+            }
+            Control::AliasSend { alias, .. } => {
+                // ferrotp makes no aliases; a message to one is a late or stray reply.
+                tracing::debug!(node = %conn.peer.name, ?alias, "message to an unknown alias dropped");
+            }
+            Control::MonitorP {
+                from,
+                to,
+                reference,
+            } => {
+                let watcher = self.local_pid_of(&from);
+                let name = match &to {
+                    ProcRef::Name(n) => Some(n.clone()),
+                    ProcRef::Pid(_) => None,
+                };
+                let target = self.local_target(&to);
+                let local_ref = Reference::new();
+                let attached = target.is_some_and(|target| {
+                    // Recorded before the runtime can report the target's exit.
+                    {
+                        let mut rel = conn.relations.lock();
+                        rel.monitored_by.insert(
+                            local_ref,
+                            RemoteMonitor {
+                                remote_ref: reference.clone(),
+                                target,
+                                name: name.clone(),
+                            },
+                        );
+                        rel.by_remote_ref.insert(reference.clone(), local_ref);
+                    }
+                    let ok = distribution::monitor_from(watcher, target, local_ref).is_ok();
+                    if !ok {
+                        let mut rel = conn.relations.lock();
+                        rel.monitored_by.remove(&local_ref);
+                        rel.by_remote_ref.remove(&reference);
+                    }
+                    ok
+                });
+                if !attached {
+                    let _ = conn.send(
+                        &Control::MonitorPExit {
+                            from: to,
+                            to: from,
+                            reference,
+                            reason: Reason::Inline(Term::atom("noproc")),
+                        },
+                        None,
+                        false,
+                    );
+                }
+            }
+            Control::DemonitorP { reference, .. } => {
+                let removed = {
+                    let mut rel = conn.relations.lock();
+                    let local = rel.by_remote_ref.remove(&reference);
+                    local.and_then(|l| rel.monitored_by.remove(&l).map(|m| (l, m)))
+                };
+                if let Some((local_ref, m)) = removed {
+                    distribution::demonitor_from(m.target, local_ref);
+                }
+            }
+            Control::MonitorPExit {
+                from,
+                to,
+                reference,
+                reason,
+            } => {
+                let reason = reason_of(reason, payload);
+                let Some(local_ref) = self.local_ref_of(&reference) else {
+                    return;
+                };
+                if self.local_pid_of(&to) == self.router {
+                    if let Some(call) = self.calls.lock().remove(&local_ref) {
+                        let _ = call.tx.send(Err(RemoteCallError::Exit(reason)));
+                    }
+                    return;
+                }
+                let watched = conn.relations.lock().monitoring.remove(&local_ref);
+                if let Some((watcher, target)) = watched {
+                    let _ = from;
+                    distribution::down_from(
+                        watcher,
+                        Down {
+                            reference: local_ref,
+                            pid: target,
+                            reason,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn lost(&self, conn: &Arc<Connection>, why: String) {
+        {
+            let mut table = self.table.lock();
+            match table.slots.get(&conn.index) {
+                Some(Slot::Up(c)) if Arc::ptr_eq(c, conn) => {
+                    table.slots.remove(&conn.index);
+                }
+                _ => {}
+            }
+        }
+        let relations = std::mem::take(&mut *conn.relations.lock());
+        let had_any = !relations.links.is_empty()
+            || !relations.monitoring.is_empty()
+            || !relations.monitored_by.is_empty();
+        if had_any || !why.is_empty() {
+            tracing::info!(node = %conn.peer.name, reason = %why, "connection lost");
+        }
+        for (local, remote) in relations.links {
+            let _ = distribution::exit_from(remote, local, &ExitReason::NoConnection, true);
+        }
+        for (reference, (watcher, target)) in relations.monitoring {
+            distribution::down_from(
+                watcher,
+                Down {
+                    reference,
+                    pid: target,
+                    reason: ExitReason::NoConnection,
+                },
+            );
+        }
+        for (local_ref, m) in relations.monitored_by {
+            distribution::demonitor_from(m.target, local_ref);
+        }
+        let failed: Vec<PendingCall> = {
+            let mut calls = self.calls.lock();
+            let tags: Vec<Reference> = calls
+                .iter()
+                .filter(|(_, c)| c.index == conn.index)
+                .map(|(t, _)| *t)
+                .collect();
+            tags.into_iter().filter_map(|t| calls.remove(&t)).collect()
+        };
+        for call in failed {
+            let _ = call
+                .tx
+                .send(Err(RemoteCallError::Exit(ExitReason::NoConnection)));
+        }
+        let _ = self
+            .events
+            .send(NodeEvent::Down(conn.peer.name.clone(), why));
+    }
+}
+
+impl Distribution for Shared {
+    fn link(&self, from: Pid, to: Pid) {
+        let shared = self.arc();
+        self.with_conn(
+            to.node(),
+            Box::new(move |conn| match conn {
+                Ok(c) if c.peer.creation == to.creation() => {
+                    c.relations.lock().links.insert((from, to));
+                    let (Some(f), Some(t)) = (shared.wire_pid(from), shared.wire_pid(to)) else {
+                        return;
+                    };
+                    let _ = c.send(&Control::Link { from: f, to: t }, None, false);
+                }
+                // A pid of an earlier incarnation of the node: gone.
+                Ok(_) => {
+                    let _ = distribution::exit_from(to, from, &ExitReason::NoProc, true);
+                }
+                Err(_) => {
+                    let _ = distribution::exit_from(to, from, &ExitReason::NoConnection, true);
+                }
+            }),
+        );
+    }
+
+    fn unlink(&self, from: Pid, to: Pid) {
+        self.if_up(to.node(), |c| {
+            c.relations.lock().links.remove(&(from, to));
+            let (Some(f), Some(t)) = (self.wire_pid(from), self.wire_pid(to)) else {
+                return;
+            };
+            let control = if c.peer.flags.contains(DistFlags::UNLINK_ID) {
+                let id = c
+                    .unlink_ids
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Control::UnlinkId {
+                    id: Term::Integer(id as i64),
+                    from: f,
+                    to: t,
+                }
+            } else {
+                Control::Unlink { from: f, to: t }
+            };
+            let _ = c.send(&control, None, false);
+        });
+    }
+
+    fn exit(&self, from: Pid, to: Pid, reason: &ExitReason, via_link: bool) {
+        let term = reason::to_term(reason);
+        let shared = self.arc();
+        let work: Deferred = Box::new(move |conn| {
+            let Ok(c) = conn else { return };
+            if via_link && !c.relations.lock().links.remove(&(from, to)) {
+                // The link was already broken (by the peer, or by a lost connection).
+                return;
+            }
+            let (Some(f), Some(t)) = (shared.wire_pid(from), shared.wire_pid(to)) else {
+                return;
+            };
+            let _ = c.send(
+                &Control::Exit {
+                    from: f,
+                    to: t,
+                    reason: Reason::Inline(term),
+                    link: via_link,
+                },
+                None,
+                false,
+            );
+        });
+        if via_link {
+            // Through a link only if the connection the link lives on is still up.
+            let conn = self.table.lock().up(to.node()).cloned();
+            if let Some(c) = conn {
+                work(Ok(&c));
+            }
+        } else {
+            self.with_conn(to.node(), work);
+        }
+    }
+
+    fn monitor(&self, watcher: Pid, target: Pid, reference: Reference) {
+        let shared = self.arc();
+        self.with_conn(
+            target.node(),
+            Box::new(move |conn| {
+                let down = |reason| {
+                    distribution::down_from(
+                        watcher,
+                        Down {
+                            reference,
+                            pid: target,
+                            reason,
+                        },
+                    )
+                };
+                match conn {
+                    Ok(c) if c.peer.creation == target.creation() => {
+                        c.relations
+                            .lock()
+                            .monitoring
+                            .insert(reference, (watcher, target));
+                        let (Some(w), Some(t)) =
+                            (shared.wire_pid(watcher), shared.wire_pid(target))
+                        else {
+                            return;
+                        };
+                        let _ = c.send(
+                            &Control::MonitorP {
+                                from: w,
+                                to: ProcRef::Pid(t),
+                                reference: shared.wire_ref(reference),
+                            },
+                            None,
+                            false,
+                        );
+                    }
+                    Ok(_) => down(ExitReason::NoProc),
+                    Err(_) => down(ExitReason::NoConnection),
+                }
+            }),
+        );
+    }
+
+    fn demonitor(&self, watcher: Pid, target: Pid, reference: Reference) {
+        self.if_up(target.node(), |c| {
+            if c.relations.lock().monitoring.remove(&reference).is_none() {
+                return;
+            }
+            let (Some(w), Some(t)) = (self.wire_pid(watcher), self.wire_pid(target)) else {
+                return;
+            };
+            let _ = c.send(
+                &Control::DemonitorP {
+                    from: w,
+                    to: ProcRef::Pid(t),
+                    reference: self.wire_ref(reference),
+                },
+                None,
+                false,
+            );
+        });
+    }
+
+    fn down(&self, watcher: Pid, target: Pid, reference: Reference, reason: &ExitReason) {
+        self.if_up(watcher.node(), |c| {
+            let monitor = {
+                let mut rel = c.relations.lock();
+                let m = rel.monitored_by.remove(&reference);
+                if let Some(m) = &m {
+                    rel.by_remote_ref.remove(&m.remote_ref);
+                }
+                m
+            };
+            let Some(m) = monitor else { return };
+            let from = match m.name {
+                Some(name) => ProcRef::Name(name),
+                None => match self.wire_pid(target) {
+                    Some(p) => ProcRef::Pid(p),
+                    None => return,
+                },
+            };
+            let Some(to) = self.wire_pid(watcher) else {
+                return;
+            };
+            let _ = c.send(
+                &Control::MonitorPExit {
+                    from,
+                    to,
+                    reference: m.remote_ref,
+                    reason: Reason::Inline(reason::to_term(reason)),
+                },
+                None,
+                false,
+            );
+        });
+    }
+}

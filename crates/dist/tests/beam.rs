@@ -1,0 +1,502 @@
+//! A ferrotp node in a cluster with real BEAM nodes: calls, casts, links, monitors and exit
+//! signals both ways, over Erlang's own distribution protocol.
+//!
+//! One OS process is one node, so the tests of this binary share one ferrotp node,
+//! `rust@127.0.0.1`, on one runtime, with an EPMD of its own on a free port (no EPMD runs
+//! there, so the node starts one, and each BEAM node started later uses it). Each test starts
+//! its own BEAM node. They wait for network events with generous deadlines, never with
+//! fixed sleeps.
+
+mod common;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::{erlang_available, free_port, Beam};
+use ferrotp_dist::{
+    from_term, Cookie, Node, RemoteCallError, RemoteCaller, RemoteServer, SerdeError, Term,
+};
+use ferrotp_runtime::gen_server::{
+    CallResult, GenServer, HandleResult, Init, ReplyTo, ServerContext, StartOptions,
+};
+use ferrotp_runtime::{process, Context, ExitReason, Message};
+use serde::Deserialize;
+
+const COOKIE: &str = "ferrotp_interop_cookie";
+const RUST: &str = "rust@127.0.0.1";
+
+struct Cluster {
+    runtime: tokio::runtime::Runtime,
+    node: Node,
+    epmd_port: u16,
+}
+
+fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let epmd_port = free_port();
+        let node = runtime
+            .block_on(
+                Node::builder(RUST)
+                    .cookie(Cookie::new(COOKIE).unwrap())
+                    .epmd(([127, 0, 0, 1], epmd_port).into())
+                    .start(),
+            )
+            .expect("the ferrotp node starts");
+        assert!(
+            node.runs_epmd(),
+            "no EPMD ran on the test's port, so the node runs one"
+        );
+        Cluster {
+            runtime,
+            node,
+            epmd_port,
+        }
+    })
+}
+
+fn beam(name: &str) -> Beam {
+    Beam::start(
+        &format!("{name}@127.0.0.1"),
+        COOKIE,
+        cluster().epmd_port,
+        &[],
+    )
+}
+
+/// The counter BEAM nodes call: `get`, `{add, N}`; casts `{set, N}`.
+struct Counter(i64);
+
+enum CounterCall {
+    Get(ReplyTo<i64>),
+    Add(i64, ReplyTo<i64>),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Request {
+    Get,
+    Add(i64),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Cast {
+    Set(i64),
+}
+
+impl GenServer for Counter {
+    type Args = i64;
+    type Call = CounterCall;
+    type Cast = i64;
+    type Info = ();
+    type Continue = ();
+
+    async fn init(start: i64, _: &mut ServerContext<Self>) -> Init<Self> {
+        Init::ok(Counter(start))
+    }
+
+    async fn handle_call(
+        &mut self,
+        call: CounterCall,
+        _: &mut ServerContext<Self>,
+    ) -> CallResult<Self> {
+        match call {
+            CounterCall::Get(to) => CallResult::reply(to, self.0),
+            CounterCall::Add(n, to) => {
+                self.0 += n;
+                CallResult::reply(to, self.0)
+            }
+        }
+    }
+
+    async fn handle_cast(&mut self, n: i64, _: &mut ServerContext<Self>) -> HandleResult<Self> {
+        self.0 = n;
+        HandleResult::noreply()
+    }
+}
+
+impl RemoteServer for Counter {
+    fn remote_call(request: Term, caller: RemoteCaller) -> Result<CounterCall, SerdeError> {
+        Ok(match from_term(request)? {
+            Request::Get => CounterCall::Get(caller.reply_to()),
+            Request::Add(n) => CounterCall::Add(n, caller.reply_to()),
+        })
+    }
+
+    fn remote_cast(message: Term) -> Result<i64, SerdeError> {
+        let Cast::Set(n) = from_term(message)?;
+        Ok(n)
+    }
+}
+
+/// A counter registered as `name` on the ferrotp node and exported.
+fn start_counter(name: &str) {
+    let c = cluster();
+    c.runtime.block_on(async {
+        let server =
+            ferrotp_runtime::gen_server::start_with::<Counter>(0, StartOptions::new().name(name))
+                .await
+                .unwrap();
+        c.node.export(&server).unwrap();
+    });
+}
+
+#[test]
+fn a_beam_node_calls_and_casts_to_a_rust_gen_server_by_name() {
+    if !erlang_available("a_beam_node_calls_and_casts_to_a_rust_gen_server_by_name") {
+        return;
+    }
+    start_counter("counter_a");
+    let mut beam = beam("beam_calls");
+    assert_eq!(
+        beam.eval("gen_server:call({counter_a, 'rust@127.0.0.1'}, {add, 5})"),
+        "5"
+    );
+    assert_eq!(
+        beam.eval("gen_server:call({counter_a, 'rust@127.0.0.1'}, {add, 2})"),
+        "7"
+    );
+    assert_eq!(
+        beam.eval("gen_server:cast({counter_a, 'rust@127.0.0.1'}, {set, 40})"),
+        "ok"
+    );
+    assert_eq!(
+        beam.eval("gen_server:call({counter_a, 'rust@127.0.0.1'}, get)"),
+        "40"
+    );
+    // ferrotp is a hidden node.
+    assert_eq!(
+        beam.eval("lists:member('rust@127.0.0.1', nodes(hidden))"),
+        "true"
+    );
+    assert_eq!(
+        beam.eval("lists:member('rust@127.0.0.1', nodes())"),
+        "false"
+    );
+}
+
+#[test]
+fn a_call_with_a_request_the_server_does_not_know_gets_an_error_reply() {
+    if !erlang_available("a_call_with_a_request_the_server_does_not_know_gets_an_error_reply") {
+        return;
+    }
+    start_counter("counter_b");
+    let mut beam = beam("beam_badarg");
+    let reply = beam.eval("gen_server:call({counter_b, 'rust@127.0.0.1'}, {divide, 0})");
+    assert!(reply.starts_with("{error,{badarg,<<"), "{reply}");
+    // The server lives on.
+    assert_eq!(
+        beam.eval("gen_server:call({counter_b, 'rust@127.0.0.1'}, get)"),
+        "0"
+    );
+}
+
+#[test]
+fn a_call_to_a_name_nobody_holds_exits_the_beam_caller_with_noproc() {
+    if !erlang_available("a_call_to_a_name_nobody_holds_exits_the_beam_caller_with_noproc") {
+        return;
+    }
+    let mut beam = beam("beam_noproc");
+    let reply = beam.eval("catch gen_server:call({nobody_here, 'rust@127.0.0.1'}, get, 10000)");
+    assert!(reply.starts_with("{'EXIT',{noproc,"), "{reply}");
+}
+
+#[test]
+fn rust_calls_a_real_beam_gen_server() {
+    if !erlang_available("rust_calls_a_real_beam_gen_server") {
+        return;
+    }
+    let _beam = beam("beam_served");
+    let c = cluster();
+    let apps: Term = c
+        .runtime
+        .block_on(c.node.call(
+            ("application_controller", "beam_served@127.0.0.1"),
+            &Term::atom("which_applications"),
+            Duration::from_secs(30),
+        ))
+        .expect("application_controller answers");
+    let Term::List(apps) = apps else {
+        panic!("which_applications returns a list: {apps}")
+    };
+    assert!(
+        apps.iter()
+            .any(|a| a.as_tuple().is_some_and(|t| t[0].is_atom("kernel"))),
+        "kernel runs"
+    );
+}
+
+#[test]
+fn a_call_to_a_missing_beam_process_is_noproc_and_one_to_a_slow_one_times_out() {
+    if !erlang_available(
+        "a_call_to_a_missing_beam_process_is_noproc_and_one_to_a_slow_one_times_out",
+    ) {
+        return;
+    }
+    let mut beam = beam("beam_missing");
+    // A process that never answers calls.
+    assert_eq!(
+        beam.eval("register(mute, spawn(fun() -> receive never -> ok end end))"),
+        "true"
+    );
+    let c = cluster();
+    let missing = c.runtime.block_on(c.node.call::<Term>(
+        ("not_registered", "beam_missing@127.0.0.1"),
+        &Term::atom("hello"),
+        Duration::from_secs(30),
+    ));
+    assert!(
+        matches!(missing, Err(RemoteCallError::Exit(ExitReason::NoProc))),
+        "{missing:?}"
+    );
+    let slow = c.runtime.block_on(c.node.call::<Term>(
+        ("mute", "beam_missing@127.0.0.1"),
+        &Term::atom("hello"),
+        Duration::from_millis(300),
+    ));
+    assert!(matches!(slow, Err(RemoteCallError::Timeout(_))), "{slow:?}");
+}
+
+#[test]
+fn a_beam_process_linked_to_a_rust_process_gets_its_exit_reason() {
+    if !erlang_available("a_beam_process_linked_to_a_rust_process_gets_its_exit_reason") {
+        return;
+    }
+    let c = cluster();
+    // A Rust process that links to whoever sends it a pid, then crashes.
+    let node = c.node.clone();
+    let doomed = c.runtime.block_on(async {
+        let addr = process::Builder::new()
+            .name("doomed_link")
+            .spawn(move |mut ctx: Context<Term>| async move {
+                let Message::User(Term::Pid(p)) = ctx.recv().await else {
+                    return Ok(());
+                };
+                ctx.link(node.pid(&p)).unwrap();
+                Err(ExitReason::error("boom"))
+            })
+            .unwrap();
+        c.node.export_process(&addr);
+        addr
+    });
+    let mut beam = beam("beam_linked");
+    beam.eval("process_flag(trap_exit, true)");
+    beam.eval("{doomed_link, 'rust@127.0.0.1'} ! self()");
+    let reason = beam.eval("receive {'EXIT', _, R} -> R after 30000 -> timeout end");
+    assert_eq!(reason, "{error,<<98,111,111,109>>}");
+    c.runtime.block_on(process::await_exit(doomed.pid()));
+}
+
+/// A trapping Rust process, exported as `name`, that links to the pid it is sent and
+/// reports the first exit signal it gets.
+fn linker(name: &str) -> std::sync::mpsc::Receiver<(ferrotp_runtime::Pid, ExitReason)> {
+    let c = cluster();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let node = c.node.clone();
+    c.runtime.block_on(async {
+        let addr = process::Builder::new()
+            .name(name)
+            .trap_exit(true)
+            .spawn(move |mut ctx: Context<Term>| async move {
+                loop {
+                    match ctx.recv().await {
+                        Message::User(Term::Pid(p)) => ctx.link(node.pid(&p)).unwrap(),
+                        Message::Exit(e) => {
+                            let _ = tx.send((e.from, e.reason));
+                            return Ok(());
+                        }
+                        _ => {}
+                    }
+                }
+            })
+            .unwrap();
+        c.node.export_process(&addr);
+    });
+    rx
+}
+
+#[test]
+fn a_rust_process_linked_to_a_beam_process_gets_noconnection_when_the_node_dies() {
+    if !erlang_available(
+        "a_rust_process_linked_to_a_beam_process_gets_noconnection_when_the_node_dies",
+    ) {
+        return;
+    }
+    let exits = linker("linker_dies");
+    let mut beam = beam("beam_dies");
+    assert_eq!(
+        beam.eval("Idle = spawn(fun() -> receive never -> ok end end), {linker_dies, 'rust@127.0.0.1'} ! Idle, ok"),
+        "ok"
+    );
+    // The link is in place once the BEAM process lists it.
+    assert_eq!(
+        beam.eval("F = fun W(0) -> timeout; W(N) -> case process_info(Idle, links) of {links, [_]} -> linked; _ -> receive after 20 -> W(N - 1) end end end, F(1500)"),
+        "linked"
+    );
+    drop(beam);
+    let (from, reason) = exits
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the exit signal arrives");
+    assert!(!from.is_local());
+    assert_eq!(reason, ExitReason::NoConnection);
+}
+
+#[test]
+fn a_beam_exit_signal_through_a_link_reaches_the_rust_process_with_its_reason() {
+    if !erlang_available(
+        "a_beam_exit_signal_through_a_link_reaches_the_rust_process_with_its_reason",
+    ) {
+        return;
+    }
+    let exits = linker("linker_reason");
+    let mut beam = beam("beam_reason");
+    beam.eval("Idle = spawn(fun() -> receive die -> exit({shutdown, bye}) end end), {linker_reason, 'rust@127.0.0.1'} ! Idle, ok");
+    assert_eq!(
+        beam.eval("F = fun W(0) -> timeout; W(N) -> case process_info(Idle, links) of {links, [_]} -> linked; _ -> receive after 20 -> W(N - 1) end end end, F(1500)"),
+        "linked"
+    );
+    beam.eval("Idle ! die");
+    let (_, reason) = exits
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the exit signal arrives");
+    let ExitReason::ShutdownWith(detail) = &reason else {
+        panic!("{reason:?}")
+    };
+    let remote = detail
+        .downcast_ref::<ferrotp_dist::reason::RemoteReason>()
+        .expect("the BEAM's term is kept");
+    assert_eq!(remote.0, Term::atom("bye"));
+}
+
+#[test]
+fn a_beam_monitor_by_name_gets_down_when_the_rust_process_exits() {
+    if !erlang_available("a_beam_monitor_by_name_gets_down_when_the_rust_process_exits") {
+        return;
+    }
+    let c = cluster();
+    let target = c.runtime.block_on(async {
+        let addr = process::Builder::new()
+            .name("watched_one")
+            .spawn(|mut ctx: Context<Term>| async move {
+                ctx.recv().await;
+                Err(ExitReason::shutdown_with("done"))
+            })
+            .unwrap();
+        c.node.export_process(&addr);
+        addr
+    });
+    let mut beam = beam("beam_monitor");
+    assert_eq!(
+        beam.eval(
+            "Ref = erlang:monitor(process, {watched_one, 'rust@127.0.0.1'}), is_reference(Ref)"
+        ),
+        "true"
+    );
+    beam.eval("{watched_one, 'rust@127.0.0.1'} ! go");
+    assert_eq!(
+        beam.eval("receive {'DOWN', Ref, process, Who, R} -> {Who, R} after 30000 -> timeout end"),
+        "{{watched_one,'rust@127.0.0.1'},{shutdown,<<100,111,110,101>>}}"
+    );
+    c.runtime.block_on(process::await_exit(target.pid()));
+}
+
+#[test]
+fn a_rust_monitor_of_a_beam_process_gets_down_with_the_reason() {
+    if !erlang_available("a_rust_monitor_of_a_beam_process_gets_down_with_the_reason") {
+        return;
+    }
+    let c = cluster();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let node = c.node.clone();
+    c.runtime.block_on(async {
+        let addr = process::Builder::new()
+            .name("monitor_er")
+            .spawn(move |mut ctx: Context<Term>| async move {
+                let mut watching = None;
+                loop {
+                    match ctx.recv().await {
+                        Message::User(Term::Pid(p)) => watching = Some(ctx.monitor(node.pid(&p))),
+                        Message::Down(d) if Some(d.reference) == watching => {
+                            let _ = tx.send(d.reason);
+                            return Ok(());
+                        }
+                        _ => {}
+                    }
+                }
+            })
+            .unwrap();
+        c.node.export_process(&addr);
+    });
+    let mut beam = beam("beam_monitored");
+    beam.eval("P = spawn(fun() -> receive die -> exit(kaput) end end), {monitor_er, 'rust@127.0.0.1'} ! P, ok");
+    assert_eq!(
+        beam.eval("F = fun W(0) -> timeout; W(N) -> case process_info(P, monitored_by) of {monitored_by, [_]} -> monitored; _ -> receive after 20 -> W(N - 1) end end end, F(1500)"),
+        "monitored"
+    );
+    beam.eval("P ! die");
+    let reason = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the down arrives");
+    assert_eq!(reason.to_string(), "kaput");
+}
+
+#[test]
+fn a_node_with_another_cookie_is_refused() {
+    if !erlang_available("a_node_with_another_cookie_is_refused") {
+        return;
+    }
+    let c = cluster();
+    let mut beam = Beam::start(
+        "beam_wrong_cookie@127.0.0.1",
+        "not_the_cookie",
+        c.epmd_port,
+        &[],
+    );
+    assert_eq!(beam.eval("net_adm:ping('rust@127.0.0.1')"), "pang");
+    assert!(!c
+        .node
+        .nodes()
+        .contains(&"beam_wrong_cookie@127.0.0.1".to_owned()));
+    let ours = c
+        .runtime
+        .block_on(c.node.connect("beam_wrong_cookie@127.0.0.1"));
+    assert!(ours.is_err(), "{ours:?}");
+}
+
+#[test]
+fn rust_connects_to_a_beam_node_and_sends_it_a_term() {
+    if !erlang_available("rust_connects_to_a_beam_node_and_sends_it_a_term") {
+        return;
+    }
+    let c = cluster();
+    let mut beam = beam("beam_inbox");
+    assert_eq!(beam.eval("register(inbox, self())"), "true");
+    c.runtime
+        .block_on(c.node.connect("beam_inbox@127.0.0.1"))
+        .unwrap();
+    assert!(c.node.nodes().contains(&"beam_inbox@127.0.0.1".to_owned()));
+    #[derive(serde::Serialize)]
+    struct Greeting {
+        text: String,
+        n: u32,
+    }
+    c.runtime
+        .block_on(c.node.send(
+            ("inbox", "beam_inbox@127.0.0.1"),
+            &Greeting {
+                text: "hej".into(),
+                n: 3,
+            },
+        ))
+        .unwrap();
+    assert_eq!(
+        beam.eval("receive M -> M after 30000 -> timeout end"),
+        "#{n => 3,text => <<104,101,106>>}"
+    );
+}
