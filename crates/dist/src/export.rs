@@ -250,7 +250,7 @@ where
 }
 
 /// `{'$gen_call', {From, Tag}, Request}`'s parts, or the message back.
-fn gen_call(message: Term) -> Result<(ExternalPid, Term, Term), Term> {
+pub(crate) fn gen_call(message: Term) -> Result<(ExternalPid, Term, Term), Term> {
     if let Term::Tuple(items) = &message {
         if let [label, from, _request] = items.as_slice() {
             if label.is_atom("$gen_call") {

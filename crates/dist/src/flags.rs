@@ -113,6 +113,7 @@ impl DistFlags {
             | Self::EXIT_PAYLOAD.0
             | Self::SEND_SENDER.0
             | Self::BIG_SEQTRACE_LABELS.0
+            | Self::MANDATORY_25_DIGEST.0
             | Self::ALIAS.0,
     );
 

@@ -500,3 +500,135 @@ fn rust_connects_to_a_beam_node_and_sends_it_a_term() {
         "#{n => 3,text => <<104,101,106>>}"
     );
 }
+
+#[test]
+fn a_beam_node_pings_the_rust_node() {
+    if !erlang_available("a_beam_node_pings_the_rust_node") {
+        return;
+    }
+    let mut beam = beam("beam_ping");
+    assert_eq!(beam.eval("net_adm:ping('rust@127.0.0.1')"), "pong");
+}
+
+/// An exported Rust process that sends exit signals: `{Pid, kill}` kills, `{Pid, stop}`
+/// sends `{shutdown, <<"stop">>}`.
+fn exiter(name: &str) {
+    let c = cluster();
+    let node = c.node.clone();
+    c.runtime.block_on(async {
+        let addr = process::Builder::new()
+            .name(name)
+            .spawn(move |mut ctx: Context<Term>| async move {
+                while let Message::User(m) = ctx.recv().await {
+                    if let Some([Term::Pid(p), how]) = m.as_tuple() {
+                        let reason = if how.is_atom("kill") {
+                            ExitReason::Kill
+                        } else {
+                            ExitReason::shutdown_with("stop")
+                        };
+                        process::exit(node.pid(p), reason).unwrap();
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        c.node.export_process(&addr);
+    });
+}
+
+#[test]
+fn exit_signals_from_rust_follow_the_beams_trap_exit_rules() {
+    if !erlang_available("exit_signals_from_rust_follow_the_beams_trap_exit_rules") {
+        return;
+    }
+    exiter("exiter_a");
+    let mut beam = beam("beam_exit2");
+    // A trapping process gets the signal as a message.
+    beam.eval("process_flag(trap_exit, true), {exiter_a, 'rust@127.0.0.1'} ! {self(), stop}");
+    assert_eq!(
+        beam.eval("receive {'EXIT', _, R} -> R after 30000 -> timeout end"),
+        "{shutdown,<<115,116,111,112>>}"
+    );
+    // A non-trapping one is killed.
+    beam.eval("P = spawn(fun() -> receive never -> ok end end), Ref = erlang:monitor(process, P), {exiter_a, 'rust@127.0.0.1'} ! {P, kill}");
+    assert_eq!(
+        // (`R` is bound by the line above: the REPL keeps its bindings.)
+        beam.eval("receive {'DOWN', Ref, process, P, R2} -> R2 after 30000 -> timeout end"),
+        "killed"
+    );
+}
+
+#[test]
+fn exit_signals_from_the_beam_follow_the_rust_trap_exit_rules() {
+    if !erlang_available("exit_signals_from_the_beam_follow_the_rust_trap_exit_rules") {
+        return;
+    }
+    let exits = linker("trapper_b");
+    let c = cluster();
+    let mut beam = beam("beam_exit_in");
+    assert_eq!(beam.eval("register(inbox, self())"), "true");
+    let trapper = c.runtime.block_on(async { ferrotp_runtime::registry::whereis("trapper_b").unwrap() });
+    let external = c.node.external_pid(trapper).unwrap();
+    c.runtime
+        .block_on(c.node.send(("inbox", "beam_exit_in@127.0.0.1"), &Term::Pid(external)))
+        .unwrap();
+    beam.eval("receive P -> exit(P, {bye, 1}) after 30000 -> timeout end");
+    let (from, reason) = exits.recv_timeout(Duration::from_secs(60)).expect("the signal arrives");
+    assert!(!from.is_local());
+    // Trapped: a message, which the linker reports.
+    assert_eq!(reason.to_string(), "{bye,1}");
+}
+
+#[test]
+fn a_rust_panic_reaches_the_beam_as_a_readable_term() {
+    if !erlang_available("a_rust_panic_reaches_the_beam_as_a_readable_term") {
+        return;
+    }
+    let c = cluster();
+    let node = c.node.clone();
+    c.runtime.block_on(async {
+        let addr = process::Builder::new()
+            .name("panicker")
+            .spawn(move |mut ctx: Context<Term>| async move {
+                if let Message::User(Term::Pid(p)) = ctx.recv().await {
+                    ctx.link(node.pid(&p)).unwrap();
+                    panic!("kaboom");
+                }
+                Ok(())
+            })
+            .unwrap();
+        c.node.export_process(&addr);
+    });
+    let mut beam = beam("beam_panic");
+    beam.eval("process_flag(trap_exit, true), {panicker, 'rust@127.0.0.1'} ! self()");
+    let reason = beam.eval("receive {'EXIT', _, R} -> R after 30000 -> timeout end");
+    // {panic, #{location => <<"crates/dist/tests/beam.rs:...">>, message => <<"kaboom">>}}
+    assert!(reason.starts_with("{panic,#{location => <<"), "{reason}");
+    assert!(reason.ends_with("message => <<107,97,98,111,111,109>>}}"), "{reason}");
+}
+
+#[test]
+fn a_beam_badarith_reaches_rust_as_a_readable_exit_reason() {
+    if !erlang_available("a_beam_badarith_reaches_rust_as_a_readable_exit_reason") {
+        return;
+    }
+    let exits = linker("linker_badarith");
+    let mut beam = beam("beam_badarith");
+    beam.eval("Z = 0, P = spawn(fun() -> receive go -> 1 / Z end end), {linker_badarith, 'rust@127.0.0.1'} ! P, ok");
+    assert_eq!(
+        beam.eval("F = fun W(0) -> timeout; W(N) -> case process_info(P, links) of {links, [_]} -> linked; _ -> receive after 20 -> W(N - 1) end end end, F(1500)"),
+        "linked"
+    );
+    beam.eval("P ! go");
+    let (_, reason) = exits.recv_timeout(Duration::from_secs(60)).expect("the signal arrives");
+    let text = reason.to_string();
+    assert!(text.starts_with("{badarith,["), "{text}");
+    let ExitReason::Error(detail) = &reason else {
+        panic!("{reason:?}")
+    };
+    let term = &detail
+        .downcast_ref::<ferrotp_dist::reason::RemoteReason>()
+        .unwrap()
+        .0;
+    assert!(term.as_tuple().is_some_and(|t| t[0].is_atom("badarith")));
+}

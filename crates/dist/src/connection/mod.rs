@@ -70,6 +70,8 @@ pub(crate) struct Connection {
     queued: Arc<AtomicUsize>,
     max_queued: usize,
     closed: AtomicBool,
+    /// Whether the node was told it is lost: once per connection.
+    reported: AtomicBool,
     pub(crate) relations: Mutex<Relations>,
     /// A counter for `UNLINK_ID` identifiers.
     pub(crate) unlink_ids: std::sync::atomic::AtomicU64,
@@ -112,6 +114,7 @@ impl Connection {
             queued: queued.clone(),
             max_queued: config.max_queued_bytes,
             closed: AtomicBool::new(false),
+            reported: AtomicBool::new(false),
             relations: Mutex::new(Relations::default()),
             unlink_ids: std::sync::atomic::AtomicU64::new(1),
         });
@@ -172,6 +175,11 @@ impl Connection {
         self.closed.store(true, Ordering::Release);
         // An empty vector is the writer's signal to stop.
         let _ = self.out.send(Vec::new());
+    }
+
+    /// `true` the first time only: whoever gets it reports the loss.
+    pub(crate) fn take_loss(&self) -> bool {
+        !self.reported.swap(true, Ordering::AcqRel)
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -73,24 +73,18 @@ impl EpmdClient {
     }
 
     /// Register `name` (the part before `@`) listening on `port` (ALIVE2).
+    /// The name stays registered while the returned [`Registration`] lives.
     ///
     /// # Errors
     ///
     /// [`EpmdError::NameTaken`] if a running node holds the name; others if EPMD cannot be
     /// reached or answers badly.
-    pub async fn register(
-        &self,
-        name: &str,
-        port: u16,
-        hidden: bool,
-    ) -> Result<Registration, EpmdError> {
+    pub async fn register(&self, name: &str, port: u16) -> Result<Registration, EpmdError> {
         let mut body = vec![ALIVE2_REQ];
         body.extend_from_slice(&port.to_be_bytes());
-        body.push(if hidden {
-            NODE_TYPE_HIDDEN
-        } else {
-            NODE_TYPE_NORMAL
-        });
+        // Hidden nodes register as normal ones, as OTP's do: hiding is the handshake's
+        // business.
+        body.push(NODE_TYPE_NORMAL);
         body.push(0); // protocol: TCP/IPv4
         body.extend_from_slice(&6u16.to_be_bytes()); // highest version
         body.extend_from_slice(&6u16.to_be_bytes()); // lowest version

@@ -197,9 +197,10 @@ async fn alive2(mut s: TcpStream, body: &[u8], table: &Mutex<Table>) -> std::io:
     let Some(_) = registered else {
         return Ok(());
     };
-    // The registration lasts while the node keeps this connection; it sends nothing more.
-    let mut sink = [0u8; 64];
-    while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
+    // The registration lasts while the node keeps this connection and sends nothing more:
+    // EOF, an error or any byte ends it, as with epmd.
+    let mut sink = [0u8; 1];
+    let _ = s.read(&mut sink).await;
     table.lock().nodes.remove(&name);
     tracing::debug!(node = %name, "unregistered from EPMD");
     Ok(())

@@ -304,12 +304,12 @@ impl Node {
             .map_or("", |(a, _)| a)
             .to_owned();
         let epmd = EpmdClient::new(config.epmd);
-        let (registration, epmd_server) = match epmd.register(&alive, addr.port(), true).await {
+        let (registration, epmd_server) = match epmd.register(&alive, addr.port()).await {
             Ok(r) => (r, None),
             Err(EpmdError::Unreachable { .. }) if config.start_epmd => {
                 let server = EpmdServer::bind(config.epmd).await?;
                 (
-                    epmd.register(&alive, addr.port(), true).await?,
+                    epmd.register(&alive, addr.port()).await?,
                     Some(server),
                 )
             }

@@ -26,7 +26,8 @@ use crate::term::{Atom, ExternalPid, ExternalRef, Term};
 
 /// A call this node made to a process on another node, waiting for its reply.
 struct PendingCall {
-    index: u32,
+    /// The connection the call went out on.
+    conn: Weak<Connection>,
     tx: oneshot::Sender<Result<Term, RemoteCallError>>,
 }
 
@@ -241,7 +242,7 @@ impl Shared {
         match result {
             Ok(Ok((stream, peer))) => self.register(index, stream, peer, Some(attempt)),
             Ok(Err(DistError::Handshake(HandshakeError::Refused(why))))
-                if why.contains("ours goes on") =>
+                if why == "nok" =>
             {
                 // The peer keeps its own attempt toward us; it arrives as an incoming
                 // connection. Give up only if it has not within the setup time.
@@ -253,7 +254,7 @@ impl Shared {
                 );
             }
             Ok(Err(e)) => {
-                tracing::warn!(node = %name, error = %e, "connection attempt failed");
+                tracing::warn!(node = %name, attempt, error = %e, "connection attempt failed");
                 self.fail(index, attempt, &e.to_string());
             }
             Err(_) => {
@@ -289,8 +290,10 @@ impl Shared {
         let shared = self.arc();
         let index = self.table.lock().index(name);
         let still_wanted = move || {
-            matches!(shared.table.lock().slots.get(&index),
-                Some(Slot::Connecting { attempt: a, .. }) if *a == attempt)
+            let wanted = matches!(shared.table.lock().slots.get(&index),
+                Some(Slot::Connecting { attempt: a, .. }) if *a == attempt);
+            tracing::debug!(node = %shared.name, attempt, wanted, "the peer says we are connected");
+            wanted
         };
         let peer =
             handshake::initiate(&mut stream, &self.me(), name.as_str(), still_wanted).await?;
@@ -307,9 +310,10 @@ impl Shared {
             None => false,
         };
         if superseded {
-            tracing::debug!(node = %name, "dropping a connection another one superseded");
+            tracing::debug!(node = %name, ?attempt, "dropping a connection another one superseded");
             return;
         }
+        tracing::debug!(node = %name, ?attempt, "registered");
         let conn = Connection::start(stream, index, peer, &self.config, self.arc());
         let previous = table.slots.insert(index, Slot::Up(conn.clone()));
         // Work queued for the connection goes first, in order, before anything else can.
@@ -380,6 +384,7 @@ impl Shared {
             if admission != Admission::Nok {
                 claimed = Some((index, attempt));
             }
+            tracing::debug!(node = name, ?admission, attempt, "incoming connection");
             admission
         };
         let me = self.me();
@@ -391,17 +396,31 @@ impl Shared {
         match handshake {
             Ok(Ok(peer)) => {
                 let (index, attempt) = claimed.expect("an admitted handshake claimed a slot");
-                if let Some(Slot::Up(old)) = self.table.lock().slots.remove(&index) {
-                    // The peer said the old connection is dead (`alive` answered `true`).
+                let old = {
+                    let mut table = self.table.lock();
+                    match table.slots.get(&index) {
+                        Some(Slot::Up(_)) => {
+                            // The peer said the old connection is dead (`alive` answered
+                            // `true`): this one replaces it.
+                            let old = table.slots.insert(
+                                index,
+                                Slot::Connecting {
+                                    attempt,
+                                    deferred: Vec::new(),
+                                    done: watch::channel(None).0,
+                                },
+                            );
+                            match old {
+                                Some(Slot::Up(c)) => Some(c),
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    }
+                };
+                if let Some(old) = old {
                     old.close();
-                    self.table.lock().slots.insert(
-                        index,
-                        Slot::Connecting {
-                            attempt,
-                            deferred: Vec::new(),
-                            done: watch::channel(None).0,
-                        },
-                    );
+                    self.lost(&old, "replaced by a new connection from the same node".into());
                 }
                 self.register(index, stream, peer, Some(attempt));
             }
@@ -536,7 +555,7 @@ impl Shared {
         self.calls.lock().insert(
             tag,
             PendingCall {
-                index: conn.index,
+                conn: Arc::downgrade(&conn),
                 tx,
             },
         );
@@ -662,9 +681,33 @@ impl Shared {
         };
         match inbox {
             Some(inbox) => inbox.deliver(self, conn, Some(from), message),
+            None if name.as_str() == "net_kernel" => self.net_kernel(conn, message),
             None => tracing::warn!(
                 node = %conn.peer.name, name = name.as_str(),
                 "message from another node dropped: no exported process is registered under the name"
+            ),
+        }
+    }
+
+    /// The one `net_kernel` request a hidden node must answer: `{is_auth, Node}`, which
+    /// `net_adm:ping/1` (Elixir's `Node.ping/1`) calls; `yes`, since the handshake has
+    /// authenticated the node.
+    fn net_kernel(&self, conn: &Arc<Connection>, message: Term) {
+        match crate::export::gen_call(message) {
+            Ok((from, tag, request))
+                if request
+                    .as_tuple()
+                    .is_some_and(|r| r.len() == 2 && r[0].is_atom("is_auth")) =>
+            {
+                self.reply(conn.index, &from, &tag, Term::atom("yes"));
+            }
+            Ok((_, _, request)) => tracing::warn!(
+                node = %conn.peer.name, %request,
+                "net_kernel request not supported by a ferrotp node; dropped"
+            ),
+            Err(message) => tracing::warn!(
+                node = %conn.peer.name, %message,
+                "message to net_kernel dropped"
             ),
         }
     }
@@ -687,7 +730,11 @@ impl Shared {
     pub(crate) fn local_target(&self, to: &ProcRef) -> Option<Pid> {
         match to {
             ProcRef::Pid(p) => Some(self.local_pid_of(p)).filter(|p| process::is_alive(*p)),
-            ProcRef::Name(n) => registry::whereis(n.as_str()),
+            ProcRef::Name(n) => registry::whereis(n.as_str()).or_else(|| {
+                // `net_kernel` is the node itself, whose process is the router: a caller
+                // monitoring it (`net_adm:ping/1` does) learns when the node stops.
+                (n.as_str() == "net_kernel").then_some(self.router)
+            }),
         }
     }
 }
@@ -864,6 +911,9 @@ impl Inbound for Shared {
     }
 
     fn lost(&self, conn: &Arc<Connection>, why: String) {
+        if !conn.take_loss() {
+            return;
+        }
         {
             let mut table = self.table.lock();
             match table.slots.get(&conn.index) {
@@ -900,7 +950,7 @@ impl Inbound for Shared {
             let mut calls = self.calls.lock();
             let tags: Vec<Reference> = calls
                 .iter()
-                .filter(|(_, c)| c.index == conn.index)
+                .filter(|(_, c)| std::ptr::eq(c.conn.as_ptr(), Arc::as_ptr(conn)))
                 .map(|(t, _)| *t)
                 .collect();
             tags.into_iter().filter_map(|t| calls.remove(&t)).collect()
