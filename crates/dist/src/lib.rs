@@ -25,6 +25,9 @@ pub mod reason;
 pub mod serde;
 pub mod term;
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+
 pub use crate::serde::{from_term, to_term, SerdeError};
 pub use export::{RemoteCaller, RemoteServer};
 pub use handshake::HandshakeError;

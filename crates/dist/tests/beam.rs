@@ -567,13 +567,20 @@ fn exit_signals_from_the_beam_follow_the_rust_trap_exit_rules() {
     let c = cluster();
     let mut beam = beam("beam_exit_in");
     assert_eq!(beam.eval("register(inbox, self())"), "true");
-    let trapper = c.runtime.block_on(async { ferrotp_runtime::registry::whereis("trapper_b").unwrap() });
+    let trapper = c
+        .runtime
+        .block_on(async { ferrotp_runtime::registry::whereis("trapper_b").unwrap() });
     let external = c.node.external_pid(trapper).unwrap();
     c.runtime
-        .block_on(c.node.send(("inbox", "beam_exit_in@127.0.0.1"), &Term::Pid(external)))
+        .block_on(
+            c.node
+                .send(("inbox", "beam_exit_in@127.0.0.1"), &Term::Pid(external)),
+        )
         .unwrap();
     beam.eval("receive P -> exit(P, {bye, 1}) after 30000 -> timeout end");
-    let (from, reason) = exits.recv_timeout(Duration::from_secs(60)).expect("the signal arrives");
+    let (from, reason) = exits
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the signal arrives");
     assert!(!from.is_local());
     // Trapped: a message, which the linker reports.
     assert_eq!(reason.to_string(), "{bye,1}");
@@ -604,7 +611,10 @@ fn a_rust_panic_reaches_the_beam_as_a_readable_term() {
     let reason = beam.eval("receive {'EXIT', _, R} -> R after 30000 -> timeout end");
     // {panic, #{location => <<"crates/dist/tests/beam.rs:...">>, message => <<"kaboom">>}}
     assert!(reason.starts_with("{panic,#{location => <<"), "{reason}");
-    assert!(reason.ends_with("message => <<107,97,98,111,111,109>>}}"), "{reason}");
+    assert!(
+        reason.ends_with("message => <<107,97,98,111,111,109>>}}"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -620,7 +630,9 @@ fn a_beam_badarith_reaches_rust_as_a_readable_exit_reason() {
         "linked"
     );
     beam.eval("P ! go");
-    let (_, reason) = exits.recv_timeout(Duration::from_secs(60)).expect("the signal arrives");
+    let (_, reason) = exits
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the signal arrives");
     let text = reason.to_string();
     assert!(text.starts_with("{badarith,["), "{text}");
     let ExitReason::Error(detail) = &reason else {
@@ -631,4 +643,225 @@ fn a_beam_badarith_reaches_rust_as_a_readable_exit_reason() {
         .unwrap()
         .0;
     assert!(term.as_tuple().is_some_and(|t| t[0].is_atom("badarith")));
+}
+
+/// A hand-made peer speaking raw bytes to the node's listening socket.
+mod raw {
+    use md5::{Digest, Md5};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    pub(crate) const MANDATORY_26: u64 = 0x1070F94 | (1 << 34) | 0x2000000;
+
+    pub(crate) async fn send(s: &mut TcpStream, body: &[u8]) {
+        let mut m = (body.len() as u16).to_be_bytes().to_vec();
+        m.extend_from_slice(body);
+        let _ = s.write_all(&m).await;
+    }
+
+    pub(crate) async fn recv(s: &mut TcpStream) -> Option<Vec<u8>> {
+        let len = s.read_u16().await.ok()?;
+        let mut body = vec![0; len as usize];
+        s.read_exact(&mut body).await.ok()?;
+        Some(body)
+    }
+
+    pub(crate) fn send_name(name: &str, flags: u64) -> Vec<u8> {
+        let mut m = vec![b'N'];
+        m.extend_from_slice(&flags.to_be_bytes());
+        m.extend_from_slice(&1u32.to_be_bytes());
+        m.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        m.extend_from_slice(name.as_bytes());
+        m
+    }
+
+    fn digest(challenge: u32, cookie: &str) -> [u8; 16] {
+        let mut md5 = Md5::new();
+        md5.update(cookie.as_bytes());
+        md5.update(challenge.to_string().as_bytes());
+        md5.finalize().into()
+    }
+
+    /// A complete handshake as `name`; the connected socket.
+    pub(crate) async fn connect(addr: std::net::SocketAddr, name: &str, cookie: &str) -> TcpStream {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        send(&mut s, &send_name(name, MANDATORY_26 | 0x8 | 0x20)).await;
+        assert_eq!(recv(&mut s).await.unwrap(), b"sok");
+        let challenge = recv(&mut s).await.unwrap();
+        assert_eq!(challenge[0], b'N');
+        let theirs = u32::from_be_bytes(challenge[9..13].try_into().unwrap());
+        let mut reply = vec![b'r'];
+        reply.extend_from_slice(&7u32.to_be_bytes());
+        reply.extend_from_slice(&digest(theirs, cookie));
+        send(&mut s, &reply).await;
+        let ack = recv(&mut s).await.unwrap();
+        assert_eq!(ack[0], b'a');
+        assert_eq!(&ack[1..], &digest(7, cookie));
+        s
+    }
+
+    /// Whether the node closes the socket within 30 s (reading and discarding ticks).
+    pub(crate) async fn closed(s: &mut TcpStream) -> bool {
+        let mut buf = [0u8; 256];
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+#[test]
+fn malformed_handshakes_and_frames_are_refused_and_the_node_serves_on() {
+    use tokio::io::AsyncWriteExt;
+    let c = cluster();
+    let addr = c.node.listen_addr();
+    c.runtime.block_on(async {
+        // Garbage instead of a handshake.
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(&[0, 5, 1, 2, 3, 4, 5]).await.unwrap();
+        assert!(raw::closed(&mut s).await, "garbage closes the connection");
+
+        // A length of 0, and one over the handshake's cap.
+        for frame in [&[0u8, 0][..], &[255, 255, b'N']] {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(frame).await.unwrap();
+            assert!(raw::closed(&mut s).await);
+        }
+
+        // The pre-OTP 23 handshake, and a node lacking mandatory flags: not_allowed.
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        raw::send(&mut s, b"n\x00\x05\x00\x00\x00\x04old@127.0.0.1").await;
+        assert_eq!(raw::recv(&mut s).await.unwrap(), b"snot_allowed");
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        raw::send(&mut s, &raw::send_name("weak@127.0.0.1", 0x4)).await;
+        assert_eq!(raw::recv(&mut s).await.unwrap(), b"snot_allowed");
+
+        // An invalid node name.
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        raw::send(&mut s, &raw::send_name("no-at-sign", raw::MANDATORY_26)).await;
+        assert!(raw::closed(&mut s).await);
+
+        // A wrong digest.
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        raw::send(&mut s, &raw::send_name("liar@127.0.0.1", raw::MANDATORY_26)).await;
+        assert_eq!(raw::recv(&mut s).await.unwrap(), b"sok");
+        raw::recv(&mut s).await.unwrap();
+        let mut reply = vec![b'r', 0, 0, 0, 1];
+        reply.extend_from_slice(&[0; 16]);
+        raw::send(&mut s, &reply).await;
+        assert!(
+            raw::closed(&mut s).await,
+            "a wrong digest closes the connection"
+        );
+
+        // After a good handshake: malformed frames each close their connection.
+        let frames: Vec<Vec<u8>> = vec![
+            // A distribution header, which was not negotiated.
+            vec![0, 0, 0, 3, 131, 68, 0],
+            // An unknown frame type.
+            vec![0, 0, 0, 1, 7],
+            // A pass-through frame whose control message is not a term.
+            vec![0, 0, 0, 4, 112, 131, 255, 0],
+            // A control message that is a term but not a control message.
+            vec![0, 0, 0, 4, 112, 131, 97, 1],
+            // A frame over the 64 MiB cap (only its length is sent).
+            vec![0x7f, 0xff, 0xff, 0xff],
+            // A SEND with its payload cut short.
+            {
+                let control = ferrotp_dist::Term::tuple([
+                    ferrotp_dist::Term::Integer(2),
+                    ferrotp_dist::Term::atom(""),
+                    ferrotp_dist::Term::atom("not_a_pid"),
+                ])
+                .encode()
+                .unwrap();
+                let mut f = ((control.len() + 1) as u32).to_be_bytes().to_vec();
+                f.push(112);
+                f.extend_from_slice(&control);
+                f
+            },
+        ];
+        for (i, frame) in frames.iter().enumerate() {
+            let name = format!("hostile{i}@127.0.0.1");
+            let mut s = raw::connect(addr, &name, COOKIE).await;
+            s.write_all(frame).await.unwrap();
+            assert!(raw::closed(&mut s).await, "frame {i} closes its connection");
+        }
+    });
+    // The node serves on: a BEAM node calls it.
+    if erlang_available("malformed_handshakes_and_frames_are_refused_and_the_node_serves_on") {
+        start_counter("counter_after_hostility");
+        let mut beam = beam("beam_after_hostility");
+        assert_eq!(
+            beam.eval("gen_server:call({counter_after_hostility, 'rust@127.0.0.1'}, {add, 1})"),
+            "1"
+        );
+    }
+}
+
+#[test]
+fn an_unlink_from_rust_removes_the_link_on_the_beam_side_too() {
+    if !erlang_available("an_unlink_from_rust_removes_the_link_on_the_beam_side_too") {
+        return;
+    }
+    let c = cluster();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let node = c.node.clone();
+    c.runtime.block_on(async {
+        let addr = process::Builder::new()
+            .name("unlinker")
+            .trap_exit(true)
+            .spawn(move |mut ctx: Context<Term>| async move {
+                loop {
+                    match ctx.recv().await {
+                        Message::User(Term::Pid(p)) => ctx.link(node.pid(&p)).unwrap(),
+                        Message::User(m) => {
+                            if let Some([tag, Term::Pid(p)]) = m.as_tuple() {
+                                if tag.is_atom("unlink") {
+                                    ctx.unlink(node.pid(p));
+                                }
+                            }
+                        }
+                        Message::Exit(e) => {
+                            let _ = tx.send(e.reason);
+                        }
+                        _ => {}
+                    }
+                }
+            })
+            .unwrap();
+        c.node.export_process(&addr);
+    });
+    let mut beam = beam("beam_unlink");
+    beam.eval("P = spawn(fun() -> receive die -> exit(gone) end end), {unlinker, 'rust@127.0.0.1'} ! P, ok");
+    let wait_links = |n: usize| {
+        format!("F{n} = fun W(0) -> timeout; W(N) -> case process_info(P, links) of {{links, L}} when length(L) == {n} -> done; _ -> receive after 20 -> W(N - 1) end end end, F{n}(1500)")
+    };
+    assert_eq!(beam.eval(&wait_links(1)), "done");
+    beam.eval("{unlinker, 'rust@127.0.0.1'} ! {unlink, P}");
+    assert_eq!(
+        beam.eval(&wait_links(0)),
+        "done",
+        "UNLINK_ID reached the BEAM"
+    );
+    beam.eval("P ! die");
+    // Nothing arrives through the removed link; a second link proves the channel still works.
+    beam.eval("Q = spawn(fun() -> receive die -> exit(second) end end), {unlinker, 'rust@127.0.0.1'} ! Q, ok");
+    assert_eq!(
+        beam.eval("G = fun W(0) -> timeout; W(N) -> case process_info(Q, links) of {links, [_]} -> done; _ -> receive after 20 -> W(N - 1) end end end, G(1500)"),
+        "done"
+    );
+    beam.eval("Q ! die");
+    let first = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the second exit arrives");
+    assert_eq!(
+        first.to_string(),
+        "second",
+        "the unlinked process's exit never arrived"
+    );
 }

@@ -12,9 +12,7 @@ use std::time::Duration;
 
 use common::free_port;
 use ferrotp_dist::{Cookie, Node, RemoteCallError, RemoteCaller, RemoteServer, SerdeError, Term};
-use ferrotp_runtime::gen_server::{
-    CallResult, GenServer, Init, ReplyTo, ServerContext,
-};
+use ferrotp_runtime::gen_server::{CallResult, GenServer, Init, ReplyTo, ServerContext};
 use ferrotp_runtime::{process, Context, ExitReason, Message};
 
 const COOKIE: &str = "ferrotp_pair_cookie";
@@ -39,7 +37,11 @@ impl GenServer for Echo {
         Init::ok(Echo)
     }
 
-    async fn handle_call(&mut self, call: EchoCall, ctx: &mut ServerContext<Self>) -> CallResult<Self> {
+    async fn handle_call(
+        &mut self,
+        call: EchoCall,
+        ctx: &mut ServerContext<Self>,
+    ) -> CallResult<Self> {
         let EchoCall::Echo(request, to) = call;
         if request.is_atom("crash") {
             return CallResult::stop_reply(ExitReason::error("boom"), to, Term::atom("crashing"));
@@ -108,7 +110,9 @@ fn peer_node() {
         });
         while let Some(line) = lines.recv().await {
             let reply = match line.split_once(' ') {
-                Some(("connect", to)) => format!("{:?}", node.connect(to).await.map_err(|e| e.to_string())),
+                Some(("connect", to)) => {
+                    format!("{:?}", node.connect(to).await.map_err(|e| e.to_string()))
+                }
                 Some(("disconnect", from)) => node.disconnect(from).to_string(),
                 _ if line == "nodes" => node.nodes().join(","),
                 _ => "unknown command".into(),
@@ -137,14 +141,21 @@ impl Peer {
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
                 // The harness prints `test peer_node ... ` before the first answer.
                 if let Some(at) = line.find("=> ") {
                     let _ = tx.send(line[at + 3..].to_owned());
                 }
             }
         });
-        let mut peer = Peer { child, stdin, lines };
+        let mut peer = Peer {
+            child,
+            stdin,
+            lines,
+        };
         assert_eq!(peer.next(), "ready");
         peer
     }
@@ -170,7 +181,12 @@ impl Drop for Peer {
 }
 
 /// A trapping process that links to the pid it is sent and reports its first exit signal.
-fn linker(node: &Node) -> (ferrotp_runtime::Addr<Term>, tokio::sync::oneshot::Receiver<ExitReason>) {
+fn linker(
+    node: &Node,
+) -> (
+    ferrotp_runtime::Addr<Term>,
+    tokio::sync::oneshot::Receiver<ExitReason>,
+) {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let node = node.clone();
     let addr = process::Builder::new()
@@ -222,14 +238,21 @@ async fn two_ferrotp_nodes_call_link_and_learn_of_each_others_end() {
         assert!(node.disconnect(PEER));
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while !tokio::task::block_in_place(|| peer.command("nodes")).is_empty() {
-            assert!(std::time::Instant::now() < deadline, "the peer saw the disconnect");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the peer saw the disconnect"
+            );
             tokio::task::yield_now().await;
         }
     }
 
     // A call; the reply carries the echo server's pid.
     let reply: Term = node
-        .call(("echo", PEER), &Term::atom("hello"), Duration::from_secs(30))
+        .call(
+            ("echo", PEER),
+            &Term::atom("hello"),
+            Duration::from_secs(30),
+        )
         .await
         .unwrap();
     let Some([request, Term::Pid(echo_pid)]) = reply.as_tuple() else {
@@ -250,7 +273,11 @@ async fn two_ferrotp_nodes_call_link_and_learn_of_each_others_end() {
         tokio::task::yield_now().await;
     }
     let answer: Term = node
-        .call(("echo", PEER), &Term::atom("crash"), Duration::from_secs(30))
+        .call(
+            ("echo", PEER),
+            &Term::atom("crash"),
+            Duration::from_secs(30),
+        )
         .await
         .unwrap();
     assert!(answer.is_atom("crashing"));
@@ -263,7 +290,10 @@ async fn two_ferrotp_nodes_call_link_and_learn_of_each_others_end() {
         panic!("{reason:?}")
     };
     assert_eq!(
-        detail.downcast_ref::<ferrotp_dist::reason::RemoteReason>().unwrap().0,
+        detail
+            .downcast_ref::<ferrotp_dist::reason::RemoteReason>()
+            .unwrap()
+            .0,
         Term::tuple([Term::atom("error"), Term::binary("boom")])
     );
 
@@ -274,11 +304,17 @@ async fn two_ferrotp_nodes_call_link_and_learn_of_each_others_end() {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let reply: Term = loop {
         match node
-            .call(("echo", PEER), &Term::atom("again"), Duration::from_secs(30))
+            .call(
+                ("echo", PEER),
+                &Term::atom("again"),
+                Duration::from_secs(30),
+            )
             .await
         {
             Ok(reply) => break reply,
-            Err(RemoteCallError::Exit(ExitReason::NoProc)) if std::time::Instant::now() < deadline => {
+            Err(RemoteCallError::Exit(ExitReason::NoProc))
+                if std::time::Instant::now() < deadline =>
+            {
                 tokio::task::yield_now().await
             }
             Err(e) => panic!("{e}"),

@@ -308,10 +308,7 @@ impl Node {
             Ok(r) => (r, None),
             Err(EpmdError::Unreachable { .. }) if config.start_epmd => {
                 let server = EpmdServer::bind(config.epmd).await?;
-                (
-                    epmd.register(&alive, addr.port()).await?,
-                    Some(server),
-                )
+                (epmd.register(&alive, addr.port()).await?, Some(server))
             }
             Err(e) => return Err(e.into()),
         };

@@ -241,9 +241,7 @@ impl Shared {
         let result = tokio::time::timeout(setup, self.dial(&name, attempt)).await;
         match result {
             Ok(Ok((stream, peer))) => self.register(index, stream, peer, Some(attempt)),
-            Ok(Err(DistError::Handshake(HandshakeError::Refused(why))))
-                if why == "nok" =>
-            {
+            Ok(Err(DistError::Handshake(HandshakeError::Refused(why)))) if why == "nok" => {
                 // The peer keeps its own attempt toward us; it arrives as an incoming
                 // connection. Give up only if it has not within the setup time.
                 tokio::time::sleep(setup).await;
@@ -420,7 +418,10 @@ impl Shared {
                 };
                 if let Some(old) = old {
                     old.close();
-                    self.lost(&old, "replaced by a new connection from the same node".into());
+                    self.lost(
+                        &old,
+                        "replaced by a new connection from the same node".into(),
+                    );
                 }
                 self.register(index, stream, peer, Some(attempt));
             }
