@@ -44,6 +44,13 @@ pub use ferrotp_loader as hot;
 #[doc(inline)]
 pub use ferrotp_abi as abi;
 
+/// Distribution (feature `dist`): a ferrotp node joins Erlang and Elixir clusters, and
+/// ferrotp nodes talk to each other, over Erlang's distribution protocol. See
+/// `docs/distribution.md`.
+#[cfg(feature = "dist")]
+#[doc(inline)]
+pub use ferrotp_dist as dist;
+
 /// Declare a GenServer from an `impl` block: `init` builds the state, `#[call]` methods answer
 /// requests, `#[cast]` methods take fire-and-forget messages.
 ///

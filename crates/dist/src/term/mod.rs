@@ -335,6 +335,11 @@ impl From<ExternalRef> for Term {
 
 /// Erlang's own notation, as `io:format("~w")` prints terms (binaries as `<<...>>`,
 /// UTF-8 binaries as `<<"text">>`).
+/// A character `~p` prints as part of a string: Latin-1 printable, or a tab or newline.
+fn is_printable_char(t: &Term) -> bool {
+    matches!(t, Term::Integer(c) if (32..=126).contains(c) || (160..=255).contains(c) || *c == 9 || *c == 10)
+}
+
 impl fmt::Display for Term {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fn seq(f: &mut fmt::Formatter<'_>, items: &[Term]) -> fmt::Result {
@@ -366,6 +371,14 @@ impl fmt::Display for Term {
             },
             Term::BitBinary { bytes, bits } => {
                 write!(f, "<<{} bytes, {bits} bits in the last>>", bytes.len())
+            }
+            // A list of printable characters is a string, shown as `~p` shows it.
+            Term::List(items) if !items.is_empty() && items.iter().all(is_printable_char) => {
+                let text: String = items
+                    .iter()
+                    .filter_map(|t| t.as_i64().and_then(|c| char::from_u32(c as u32)))
+                    .collect();
+                write!(f, "{text:?}")
             }
             Term::List(items) => {
                 f.write_str("[")?;
