@@ -865,3 +865,116 @@ fn an_unlink_from_rust_removes_the_link_on_the_beam_side_too() {
         "the unlinked process's exit never arrived"
     );
 }
+
+#[test]
+fn messages_between_a_pair_of_processes_keep_their_order_both_ways() {
+    if !erlang_available("messages_between_a_pair_of_processes_keep_their_order_both_ways") {
+        return;
+    }
+    const N: i64 = 5_000;
+    let c = cluster();
+    let (tx, rx) = std::sync::mpsc::channel();
+    c.runtime.block_on(async {
+        let addr = process::Builder::new()
+            .name("in_order")
+            .spawn(move |mut ctx: Context<i64>| async move {
+                let mut expected = 1;
+                while expected <= N {
+                    match ctx.recv().await {
+                        Message::User(n) if n == expected => expected += 1,
+                        Message::User(n) => {
+                            let _ = tx.send(Err(format!("got {n}, expected {expected}")));
+                            return Ok(());
+                        }
+                        _ => {}
+                    }
+                }
+                let _ = tx.send(Ok(()));
+                Ok(())
+            })
+            .unwrap();
+        c.node.export_process(&addr);
+    });
+    let mut beam = beam("beam_order");
+    beam.eval(&format!(
+        "[{{in_order, 'rust@127.0.0.1'}} ! I || I <- lists:seq(1, {N})], ok"
+    ));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("all arrive"),
+        Ok(())
+    );
+
+    assert_eq!(beam.eval("register(counted, self())"), "true");
+    c.runtime.block_on(async {
+        for i in 1..=N {
+            c.node
+                .send(("counted", "beam_order@127.0.0.1"), &i)
+                .await
+                .unwrap();
+        }
+    });
+    assert_eq!(
+        beam.eval(&format!(
+            "R = [receive I -> I after 30000 -> timeout end || _ <- lists:seq(1, {N})], R =:= lists:seq(1, {N})"
+        )),
+        "true"
+    );
+}
+
+#[test]
+fn a_late_reply_is_never_seen_and_a_lost_node_fails_the_call_with_noconnection() {
+    if !erlang_available(
+        "a_late_reply_is_never_seen_and_a_lost_node_fails_the_call_with_noconnection",
+    ) {
+        return;
+    }
+    let c = cluster();
+    let mut beam = beam("beam_late");
+    // Replies to `{late, Ms}` after Ms milliseconds, to anything else at once, with the request.
+    assert_eq!(
+        beam.eval("register(slow, spawn(fun Loop() -> receive {'$gen_call', {F, T}, {late, Ms}} -> timer:sleep(Ms), F ! {T, {late, Ms}}, Loop(); {'$gen_call', {F, T}, R} -> F ! {T, R}, Loop() end end))"),
+        "true"
+    );
+    let dest = ("slow", "beam_late@127.0.0.1");
+    let late = c.runtime.block_on(c.node.call::<Term>(
+        dest,
+        &Term::tuple([Term::atom("late"), Term::Integer(300)]),
+        Duration::from_millis(50),
+    ));
+    assert!(matches!(late, Err(RemoteCallError::Timeout(_))), "{late:?}");
+    // The next call is answered after the late reply was sent, and gets its own reply.
+    let next: Term = c
+        .runtime
+        .block_on(
+            c.node
+                .call(dest, &Term::atom("next"), Duration::from_secs(30)),
+        )
+        .unwrap();
+    assert!(next.is_atom("next"), "{next}");
+
+    // A call in flight when the node dies.
+    let node = c.node.clone();
+    let waiting = c.runtime.spawn(async move {
+        node.call::<Term>(
+            ("slow", "beam_late@127.0.0.1"),
+            &Term::tuple([Term::atom("late"), Term::Integer(600_000)]),
+            Duration::from_secs(600),
+        )
+        .await
+    });
+    let node = c.node.clone();
+    let down = c
+        .runtime
+        .spawn(async move { node.monitor_node("beam_late@127.0.0.1").await });
+    // The call is in flight once the BEAM's process is busy with it.
+    beam.eval("F = fun W(0) -> timeout; W(N) -> case process_info(whereis(slow), current_function) of {current_function, {timer, sleep, 1}} -> busy; _ -> receive after 20 -> W(N - 1) end end end, F(1500)");
+    drop(beam);
+    let failed = c.runtime.block_on(waiting).unwrap();
+    assert!(
+        matches!(failed, Err(RemoteCallError::Exit(ExitReason::NoConnection))),
+        "{failed:?}"
+    );
+    let why = c.runtime.block_on(down).unwrap();
+    assert!(why.contains("closed"), "{why}");
+}

@@ -339,5 +339,23 @@ async fn two_ferrotp_nodes_call_link_and_learn_of_each_others_end() {
         .unwrap();
     assert_eq!(reason, ExitReason::NoConnection);
     assert!(node.nodes().is_empty());
+
+    // The reverse, with a BEAM node: a BEAM process linked to a process of a ferrotp node
+    // whose OS process is killed gets `noconnection`.
+    if common::erlang_available("two_ferrotp_nodes_call_link_and_learn_of_each_others_end") {
+        let peer = Peer::start(epmd_port);
+        let mut beam = tokio::task::block_in_place(|| {
+            common::Beam::start("beam_reverse@127.0.0.1", COOKIE, epmd_port, &[])
+        });
+        let linked = tokio::task::block_in_place(|| {
+            beam.eval("process_flag(trap_exit, true), {hi, P} = gen_server:call({echo, 'peer@127.0.0.1'}, hi), link(P), ok")
+        });
+        assert_eq!(linked, "ok");
+        drop(peer);
+        let reason = tokio::task::block_in_place(|| {
+            beam.eval("receive {'EXIT', P, R} -> R after 30000 -> timeout end")
+        });
+        assert_eq!(reason, "noconnection");
+    }
     node.stop();
 }

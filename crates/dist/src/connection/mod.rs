@@ -306,3 +306,186 @@ pub(crate) fn parse_frame(frame: &[u8]) -> Result<(Control, Option<Term>), Strin
     };
     Ok((control, payload))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flags::DistFlags;
+    use tokio::net::TcpListener;
+
+    /// Records what the connection reports.
+    #[derive(Default)]
+    struct Recorder {
+        lost: Mutex<Option<(tokio::time::Instant, String)>>,
+        received: Mutex<Vec<Control>>,
+    }
+
+    impl Inbound for Recorder {
+        fn received(&self, _: &Arc<Connection>, control: Control, _: Option<Term>) {
+            self.received.lock().push(control);
+        }
+        fn lost(&self, _: &Arc<Connection>, why: String) {
+            *self.lost.lock() = Some((tokio::time::Instant::now(), why));
+        }
+    }
+
+    /// A connection to a fake peer: the connection, the peer's socket, and the recorder.
+    async fn pair(
+        ticktime: Duration,
+        max_queued: usize,
+    ) -> (Arc<Connection>, TcpStream, Arc<Recorder>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (ours, _) = listener.accept().await.unwrap();
+        let mut config = NodeConfig::new("test@127.0.0.1");
+        config.net_ticktime = ticktime;
+        config.max_queued_bytes = max_queued;
+        let recorder = Arc::new(Recorder::default());
+        let conn = Connection::start(
+            ours,
+            1,
+            Peer {
+                name: "peer@127.0.0.1".into(),
+                flags: DistFlags::OURS,
+                creation: 1,
+            },
+            &config,
+            recorder.clone(),
+        );
+        (conn, peer, recorder)
+    }
+
+    async fn lost_after(recorder: &Recorder) -> (tokio::time::Instant, String) {
+        loop {
+            if let Some(l) = recorder.lost.lock().clone() {
+                return l;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_peer_is_declared_dead_after_net_ticktime() {
+        let start = tokio::time::Instant::now();
+        let (_conn, _peer, recorder) = pair(Duration::from_secs(4), 1 << 20).await;
+        let (at, why) = lost_after(&recorder).await;
+        let after = at - start;
+        assert!(
+            after >= Duration::from_secs(4) && after < Duration::from_secs(5),
+            "{after:?}"
+        );
+        assert!(why.contains("net_tick_timeout"), "{why}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_ticks_every_quarter_of_net_ticktime() {
+        let (_conn, mut peer, _recorder) = pair(Duration::from_secs(8), 1 << 20).await;
+        let start = tokio::time::Instant::now();
+        let mut ticks = Vec::new();
+        while ticks.len() < 3 {
+            assert_eq!(
+                peer.read_u32().await.unwrap(),
+                0,
+                "a tick is an empty frame"
+            );
+            ticks.push(tokio::time::Instant::now() - start);
+        }
+        for (i, t) in ticks.iter().enumerate() {
+            let expected = Duration::from_secs(2 * (i as u64 + 1));
+            assert!(
+                *t >= expected && *t < expected + Duration::from_millis(100),
+                "tick {i} at {t:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_ticks_stays_connected() {
+        let (_conn, mut peer, recorder) = pair(Duration::from_secs(4), 1 << 20).await;
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            peer.write_all(&[0, 0, 0, 0]).await.unwrap();
+        }
+        assert!(recorder.lost.lock().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_closed_socket_is_noticed_at_once() {
+        let (_conn, peer, recorder) = pair(Duration::from_secs(60), 1 << 20).await;
+        let start = tokio::time::Instant::now();
+        drop(peer);
+        let (at, why) = lost_after(&recorder).await;
+        assert!(at - start < Duration::from_secs(1));
+        assert!(why.contains("closed by the peer"), "{why}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn messages_over_the_queue_bound_are_refused_and_signals_are_not() {
+        let (conn, mut peer, _recorder) = pair(Duration::from_secs(60), 1000).await;
+        let to = crate::term::ExternalPid {
+            node: Atom::new("peer@127.0.0.1"),
+            id: 1,
+            serial: 0,
+            creation: 1,
+        };
+        let send = Control::Send {
+            from: None,
+            to: to.clone(),
+        };
+        let big = Term::binary(vec![7u8; 800]);
+        // Nothing runs the writer in between: the queue only grows.
+        conn.send(&send, Some(&big), true).unwrap();
+        let refused = conn.send(&send, Some(&big), true);
+        assert!(
+            matches!(refused, Err(DistError::Busy { .. })),
+            "{refused:?}"
+        );
+        let link = Control::Link {
+            from: to.clone(),
+            to: to.clone(),
+        };
+        conn.send(&link, None, false)
+            .expect("signals are always queued");
+        // Once written, there is room again.
+        let mut frame = vec![0u8; 4];
+        peer.read_exact(&mut frame).await.unwrap();
+        while conn.queued_bytes() > 0 {
+            tokio::task::yield_now().await;
+        }
+        conn.send(&send, Some(&big), true).unwrap();
+    }
+
+    #[test]
+    fn frames_parse_into_control_messages_and_payloads() {
+        let control = Term::tuple([
+            Term::Integer(6),
+            Term::atom(""),
+            Term::atom(""),
+            Term::atom("name"),
+        ]);
+        let mut frame = vec![PASS_THROUGH];
+        control.encode_into(&mut frame).unwrap();
+        assert!(parse_frame(&frame).is_err(), "REG_SEND needs a pid sender");
+        let from = Term::Pid(crate::term::ExternalPid {
+            node: Atom::new("a@b"),
+            id: 1,
+            serial: 0,
+            creation: 1,
+        });
+        let control = Term::tuple([Term::Integer(6), from, Term::atom(""), Term::atom("name")]);
+        let mut frame = vec![PASS_THROUGH];
+        control.encode_into(&mut frame).unwrap();
+        assert!(
+            parse_frame(&frame).is_err(),
+            "a REG_SEND without its message"
+        );
+        Term::atom("hello").encode_into(&mut frame).unwrap();
+        let (c, payload) = parse_frame(&frame).unwrap();
+        assert!(matches!(c, Control::RegSend { .. }));
+        assert_eq!(payload, Some(Term::atom("hello")));
+        Term::atom("extra").encode_into(&mut frame).unwrap();
+        assert!(parse_frame(&frame).is_err(), "bytes after the payload");
+    }
+}

@@ -122,3 +122,59 @@ impl fmt::Display for Cookie {
         f.write_str("Cookie(<redacted>)")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("ferrotp-cookie-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(".erlang.cookie")
+    }
+
+    #[test]
+    fn a_missing_cookie_file_is_created_private_as_erl_does_and_read_back() {
+        let path = scratch("create");
+        let made = Cookie::from_file(&path).unwrap();
+        assert_eq!(made.expose().len(), 20);
+        assert!(made.expose().bytes().all(|b| b.is_ascii_uppercase()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o400);
+        }
+        assert_eq!(Cookie::from_file(&path).unwrap(), made);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_cookie_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = scratch("open");
+        std::fs::write(&path, "SECRET\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(
+            Cookie::from_file(&path),
+            Err(CookieError::Permissions(_))
+        ));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(Cookie::from_file(&path).unwrap().expose(), "SECRET");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn a_cookie_is_never_printed() {
+        let c = Cookie::new("hunter2").unwrap();
+        assert!(!format!("{c:?} {c}").contains("hunter2"));
+        assert!(matches!(Cookie::new(""), Err(CookieError::Invalid)));
+        assert!(matches!(
+            Cookie::new("two words"),
+            Err(CookieError::Invalid)
+        ));
+    }
+}
