@@ -90,6 +90,14 @@ pub use ferrotp_dist as dist;
 ///   gives the generated messages and client the type's own visibility (default `pub`);
 ///   `crate = path` names the facade when it is re-exported elsewhere.
 /// * Generic servers (`impl<T: Send + 'static> Cache<T>`) get generic messages and clients.
+/// * `remote` (feature `dist`) makes the server answer other nodes, BEAM ones included, and
+///   generates `CounterRemote`, a client of a server of this type on another node with the
+///   same methods (calls return `Result<T, RemoteCallError>`, casts
+///   `Result<(), DistError>`). Requests follow Erlang's convention: a handler without
+///   arguments is its name's atom (`gen_server:call(S, get)`), one with arguments a tuple
+///   tagged by it (`gen_server:call(S, {add, 5})`); arguments and replies cross as terms
+///   (`serde`), so their types implement `Serialize` and `Deserialize`. Export the running
+///   server with `Node::export`. Remote servers cannot be generic.
 ///
 /// Every mistake is reported at once, pointing at the offending tokens, with what to write
 /// instead.

@@ -22,6 +22,7 @@ pub mod flags;
 mod handshake;
 pub mod node;
 pub mod reason;
+pub mod request;
 pub mod serde;
 pub mod term;
 

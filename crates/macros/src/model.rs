@@ -102,9 +102,11 @@ pub(crate) struct Options {
     pub(crate) vis: Option<syn::Visibility>,
     pub(crate) mailbox_capacity: Option<syn::LitInt>,
     pub(crate) call_timeout_ms: Option<syn::LitInt>,
+    /// Reachable from other nodes: `RemoteServer` and a `<Type>Remote` client.
+    pub(crate) remote: bool,
 }
 
-const OPTIONS: &str = "`name = \"registered_name\"`, `vsn = \"1\"`, `mailbox_capacity = N`, `call_timeout_ms = N`, `vis = pub(crate)`, `crate = path::to::ferrotp`";
+const OPTIONS: &str = "`name = \"registered_name\"`, `vsn = \"1\"`, `mailbox_capacity = N`, `call_timeout_ms = N`, `vis = pub(crate)`, `remote`, `crate = path::to::ferrotp`";
 
 pub(crate) struct Server {
     pub(crate) generics: syn::Generics,
@@ -124,6 +126,7 @@ pub(crate) fn parse_options(attr: TokenStream, errors: &mut Errors) -> Options {
         vis: None,
         mailbox_capacity: None,
         call_timeout_ms: None,
+        remote: false,
     };
     if attr.is_empty() {
         return options;
@@ -159,6 +162,9 @@ pub(crate) fn parse_options(attr: TokenStream, errors: &mut Errors) -> Options {
                 ));
             }
             options.mailbox_capacity = Some(n);
+        } else if meta.path.is_ident("remote") {
+            twice(options.remote);
+            options.remote = true;
         } else if meta.path.is_ident("call_timeout_ms") {
             twice(options.call_timeout_ms.is_some());
             let n: syn::LitInt = meta.value()?.parse()?;
