@@ -978,3 +978,61 @@ fn a_late_reply_is_never_seen_and_a_lost_node_fails_the_call_with_noconnection()
     let why = c.runtime.block_on(down).unwrap();
     assert!(why.contains("closed"), "{why}");
 }
+
+#[test]
+fn a_rust_monitor_of_a_beam_name_gets_down_and_a_missing_name_gets_noproc() {
+    if !erlang_available("a_rust_monitor_of_a_beam_name_gets_down_and_a_missing_name_gets_noproc") {
+        return;
+    }
+    let c = cluster();
+    let mut beam = beam("beam_named");
+    assert_eq!(
+        beam.eval("register(target, spawn(fun() -> receive die -> exit(done_here) end end))"),
+        "true"
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let node = c.node.clone();
+    c.runtime.block_on(async move {
+        process::spawn(move |mut ctx: Context| async move {
+            let named = node.monitor_name("target", "beam_named@127.0.0.1").unwrap();
+            let missing = node.monitor_name("nobody", "beam_named@127.0.0.1").unwrap();
+            let dropped = node.monitor_name("target", "beam_named@127.0.0.1").unwrap();
+            ctx.demonitor(dropped);
+            let _ = tx.send(Ok(()));
+            let mut downs = Vec::new();
+            while downs.len() < 2 {
+                if let Message::Down(d) = ctx.recv().await {
+                    downs.push(d);
+                }
+            }
+            let by = |r| {
+                downs
+                    .iter()
+                    .find(|d| d.reference == r)
+                    .map(|d| d.reason.to_string())
+            };
+            let _ = tx.send(Err((
+                by(named),
+                by(missing),
+                by(dropped),
+                node.node_of(downs[0].pid),
+            )));
+            Ok(())
+        });
+    });
+    assert_eq!(rx.recv_timeout(Duration::from_secs(60)).unwrap(), Ok(()));
+    // The monitor is in place once the BEAM process lists it.
+    assert_eq!(
+        beam.eval("F = fun W(0) -> timeout; W(N) -> case process_info(whereis(target), monitored_by) of {monitored_by, [_]} -> monitored; _ -> receive after 20 -> W(N - 1) end end end, F(1500)"),
+        "monitored"
+    );
+    beam.eval("target ! die");
+    let Err((named, missing, dropped, node)) = rx.recv_timeout(Duration::from_secs(60)).unwrap()
+    else {
+        panic!("two downs expected")
+    };
+    assert_eq!(named.as_deref(), Some("done_here"));
+    assert_eq!(missing.as_deref(), Some("noproc"));
+    assert_eq!(dropped, None, "a removed monitor gives no down");
+    assert_eq!(node.as_deref(), Some("beam_named@127.0.0.1"));
+}

@@ -136,6 +136,26 @@ pub fn exit_from(
     Ok(())
 }
 
+/// Record that local `watcher` monitors remote `target`, and return the monitor's reference:
+/// for a distribution layer's own kinds of monitors, such as a registered name on another node
+/// (whose `target` is a pid the layer made to stand for the name). The installed distribution
+/// is not told (its caller is); the `Down` comes through [`down_from`], and a `demonitor` of
+/// the reference reaches [`Distribution::demonitor`] as for any remote monitor.
+///
+/// # Errors
+///
+/// [`NoProcError`] if `watcher` is not alive.
+pub fn add_monitor(watcher: Pid, target: Pid) -> Result<Reference, NoProcError> {
+    let w = table::get(watcher).ok_or(NoProcError::new(watcher))?;
+    let reference = Reference::new();
+    let mut st = w.core().lock();
+    if st.status != crate::process::core::Status::Running {
+        return Err(NoProcError::new(watcher));
+    }
+    st.relations().monitoring.insert(reference, target);
+    Ok(reference)
+}
+
 /// Remote `watcher` monitors local `target` under `reference`: when `target` terminates, the
 /// installed [`Distribution`]'s [`down`](Distribution::down) is called with it.
 ///

@@ -46,6 +46,8 @@ pub(crate) struct Relations {
     pub(crate) links: HashSet<(Pid, Pid)>,
     /// Local processes' monitors of remote ones: reference → (watcher, target).
     pub(crate) monitoring: HashMap<Reference, (Pid, Pid)>,
+    /// Those of them that monitor a registered name: reference → name.
+    pub(crate) monitoring_names: HashMap<Reference, Atom>,
     /// Remote processes' monitors of local ones, by the local reference the runtime knows.
     pub(crate) monitored_by: HashMap<Reference, RemoteMonitor>,
     /// The same, by the remote reference the peer knows.

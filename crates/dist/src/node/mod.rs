@@ -81,6 +81,9 @@ pub enum DistError {
         /// Bytes waiting to be written.
         queued: usize,
     },
+    /// The call must be made from inside a process (it is the one that monitors).
+    #[error("not called from a process: a monitor belongs to the process that makes it")]
+    NotAProcess,
     /// A pid whose node this node has never heard of.
     #[error("a pid of unknown node #{0}")]
     UnknownNode(u32),
@@ -432,6 +435,25 @@ impl Node {
                 Err(broadcast::error::RecvError::Closed) => return "the node stopped".into(),
             }
         }
+    }
+
+    /// Monitor the process registered as `name` on `node` from the calling process (Erlang's
+    /// `erlang:monitor(process, {Name, Node})`): its `Down` arrives in the caller's mailbox
+    /// with the returned reference when that process exits (`noproc` if no process holds
+    /// the name, `noconnection` if the node is lost). The `Down`'s pid stands for
+    /// `{Name, Node}`: it is not a process, and [`node_of`](Self::node_of) gives its node.
+    /// Remove it with the process's `demonitor`.
+    ///
+    /// # Errors
+    ///
+    /// [`DistError::NotAProcess`] outside a process; an invalid node name.
+    pub fn monitor_name(
+        &self,
+        name: &str,
+        node: &str,
+    ) -> Result<ferrotp_runtime::Reference, DistError> {
+        let watcher = process::current().ok_or(DistError::NotAProcess)?;
+        self.shared.monitor_name(watcher, name, node)
     }
 
     /// Make `server` reachable from other nodes, under its registered name (if it has one,

@@ -174,6 +174,25 @@ impl Shared {
         }
     }
 
+    /// Run `work` with the connection to `index` if it is up, or once the connection being set
+    /// up is (after what was queued before it, so that an unlink follows its link); nothing if
+    /// there is neither.
+    fn if_connected(&self, index: u32, work: impl FnOnce(&Arc<Connection>) + Send + 'static) {
+        let mut table = self.table.lock();
+        if let Some(c) = table.up(index).cloned() {
+            drop(table);
+            work(&c);
+            return;
+        }
+        if let Some(Slot::Connecting { deferred, .. }) = table.slots.get_mut(&index) {
+            deferred.push(Box::new(move |conn| {
+                if let Ok(c) = conn {
+                    work(c);
+                }
+            }));
+        }
+    }
+
     /// Run `work` with the connection to `index` if it is up; nothing otherwise.
     fn if_up(&self, index: u32, work: impl FnOnce(&Arc<Connection>)) {
         let conn = self.table.lock().up(index).cloned();
@@ -609,6 +628,58 @@ impl Shared {
         outcome
     }
 
+    /// Local `watcher` monitors the process registered as `name` on `node` (Erlang's
+    /// `monitor(process, {Name, Node})`).
+    pub(crate) fn monitor_name(
+        &self,
+        watcher: Pid,
+        name: &str,
+        node: &str,
+    ) -> Result<Reference, DistError> {
+        if !handshake::valid_node_name(node) {
+            return Err(DistError::InvalidName(node.to_owned()));
+        }
+        let index = self.table.lock().index(&Atom::new(node));
+        let target = name_pid(index);
+        let reference =
+            distribution::add_monitor(watcher, target).map_err(|_| DistError::NotAProcess)?;
+        let shared = self.arc();
+        let name = Atom::new(name);
+        self.with_conn(
+            index,
+            Box::new(move |conn| match conn {
+                Ok(c) => {
+                    {
+                        let mut rel = c.relations.lock();
+                        rel.monitoring.insert(reference, (watcher, target));
+                        rel.monitoring_names.insert(reference, name.clone());
+                    }
+                    let Some(w) = shared.wire_pid(watcher) else {
+                        return;
+                    };
+                    let _ = c.send(
+                        &Control::MonitorP {
+                            from: w,
+                            to: ProcRef::Name(name),
+                            reference: shared.wire_ref(reference),
+                        },
+                        None,
+                        false,
+                    );
+                }
+                Err(_) => distribution::down_from(
+                    watcher,
+                    Down {
+                        reference,
+                        pid: target,
+                        reason: ExitReason::NoConnection,
+                    },
+                ),
+            }),
+        );
+        Ok(reference)
+    }
+
     /// Send a reply to a call that came from another node.
     pub(crate) fn reply(&self, index: u32, to: &ExternalPid, tag: &Term, reply: Term) {
         let message = Term::tuple([tag.clone(), reply]);
@@ -738,6 +809,12 @@ impl Shared {
             }),
         }
     }
+}
+
+/// The pid a monitor of a registered name on node `index` reports in its `Down`: it stands
+/// for OTP's `{Name, Node}`.
+pub(crate) fn name_pid(index: u32) -> Pid {
+    Pid::from_parts(index, 0, 0)
 }
 
 async fn resolve(host: &str) -> Result<std::net::IpAddr, DistError> {
@@ -895,7 +972,11 @@ impl Inbound for Shared {
                     }
                     return;
                 }
-                let watched = conn.relations.lock().monitoring.remove(&local_ref);
+                let watched = {
+                    let mut rel = conn.relations.lock();
+                    rel.monitoring_names.remove(&local_ref);
+                    rel.monitoring.remove(&local_ref)
+                };
                 if let Some((watcher, target)) = watched {
                     let _ = from;
                     distribution::down_from(
@@ -992,9 +1073,11 @@ impl Distribution for Shared {
     }
 
     fn unlink(&self, from: Pid, to: Pid) {
-        self.if_up(to.node(), |c| {
+        let shared = self.arc();
+        self.if_connected(to.node(), move |c| {
+            let this = &shared;
             c.relations.lock().links.remove(&(from, to));
-            let (Some(f), Some(t)) = (self.wire_pid(from), self.wire_pid(to)) else {
+            let (Some(f), Some(t)) = (this.wire_pid(from), this.wire_pid(to)) else {
                 return;
             };
             let control = if c.peer.flags.contains(DistFlags::UNLINK_ID) {
@@ -1037,11 +1120,9 @@ impl Distribution for Shared {
             );
         });
         if via_link {
-            // Through a link only if the connection the link lives on is still up.
-            let conn = self.table.lock().up(to.node()).cloned();
-            if let Some(c) = conn {
-                work(Ok(&c));
-            }
+            // Through a link only over the connection the link lives on: up, or being set up
+            // with the link queued on it.
+            self.if_connected(to.node(), move |c| work(Ok(c)));
         } else {
             self.with_conn(to.node(), work);
         }
@@ -1091,18 +1172,31 @@ impl Distribution for Shared {
     }
 
     fn demonitor(&self, watcher: Pid, target: Pid, reference: Reference) {
-        self.if_up(target.node(), |c| {
-            if c.relations.lock().monitoring.remove(&reference).is_none() {
+        let shared = self.arc();
+        self.if_connected(target.node(), move |c| {
+            let this = &shared;
+            let name = {
+                let mut rel = c.relations.lock();
+                if rel.monitoring.remove(&reference).is_none() {
+                    return;
+                }
+                rel.monitoring_names.remove(&reference)
+            };
+            let Some(w) = this.wire_pid(watcher) else {
                 return;
-            }
-            let (Some(w), Some(t)) = (self.wire_pid(watcher), self.wire_pid(target)) else {
-                return;
+            };
+            let to = match name {
+                Some(name) => ProcRef::Name(name),
+                None => match this.wire_pid(target) {
+                    Some(t) => ProcRef::Pid(t),
+                    None => return,
+                },
             };
             let _ = c.send(
                 &Control::DemonitorP {
                     from: w,
-                    to: ProcRef::Pid(t),
-                    reference: self.wire_ref(reference),
+                    to,
+                    reference: this.wire_ref(reference),
                 },
                 None,
                 false,
