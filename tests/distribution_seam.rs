@@ -38,7 +38,9 @@ impl Distribution for Recorder {
             .push(Event::Exit(from, to, reason.clone(), via_link));
     }
     fn monitor(&self, watcher: Pid, target: Pid, reference: Reference) {
-        self.0.lock().push(Event::Monitor(watcher, target, reference));
+        self.0
+            .lock()
+            .push(Event::Monitor(watcher, target, reference));
     }
     fn demonitor(&self, watcher: Pid, target: Pid, reference: Reference) {
         self.0
@@ -80,7 +82,11 @@ fn events_of(pid: Pid) -> Vec<Event> {
 /// A pid on node 7, unique per call.
 fn remote() -> Pid {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    Pid::from_parts(7, 1, NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    Pid::from_parts(
+        7,
+        1,
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+    )
 }
 
 #[tokio::test(start_paused = true)]
@@ -167,7 +173,12 @@ async fn a_remote_monitor_is_told_when_the_local_target_terminates() {
     exited.await;
     assert_eq!(
         events_of(target),
-        vec![Event::Down(watcher, target, reference, ExitReason::Shutdown)]
+        vec![Event::Down(
+            watcher,
+            target,
+            reference,
+            ExitReason::Shutdown
+        )]
     );
 }
 

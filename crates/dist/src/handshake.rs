@@ -174,6 +174,16 @@ pub(crate) fn valid_node_name(name: &str) -> bool {
     }
 }
 
+/// A peer's flags as OTP reads them: `MANDATORY_25_DIGEST` stands for the whole OTP 25
+/// mandatory set (`dist_util:expand_mandatory_25_flag`).
+fn expand(flags: DistFlags) -> DistFlags {
+    if flags.contains(DistFlags::MANDATORY_25_DIGEST) {
+        flags | DistFlags::MANDATORY_25
+    } else {
+        flags
+    }
+}
+
 fn check_flags(flags: DistFlags) -> Result<(), HandshakeError> {
     let missing = flags.missing(DistFlags::MANDATORY_25);
     if missing != DistFlags::default() {
@@ -224,11 +234,14 @@ pub(crate) async fn initiate<S: AsyncRead + AsyncWrite + Unpin>(
             "expected a version 6 challenge ('N')".into(),
         ));
     }
-    let flags = DistFlags::from_bits(f.u64()?);
+    let flags = expand(DistFlags::from_bits(f.u64()?));
     let their_challenge = f.u32()?;
     let creation = f.u32()?;
     let name = f.name()?;
     check_flags(flags)?;
+    if creation == 0 {
+        return Err(HandshakeError::Protocol("a creation of 0".into()));
+    }
     if name != peer_name {
         return Err(HandshakeError::Protocol(format!(
             "connected to {peer_name} but the node calls itself {name}"
@@ -272,8 +285,11 @@ pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     let mut f = Fields(&msg);
     let (flags, creation, name) = match f.take(1)? {
         b"N" => {
-            let flags = DistFlags::from_bits(f.u64()?);
+            let flags = expand(DistFlags::from_bits(f.u64()?));
             let creation = f.u32()?;
+            if creation == 0 {
+                return Err(HandshakeError::Protocol("a creation of 0".into()));
+            }
             (flags, creation, f.name()?)
         }
         b"n" => {

@@ -34,6 +34,12 @@ struct Cluster {
 fn cluster() -> &'static Cluster {
     static CLUSTER: OnceLock<Cluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
+        if let Ok(filter) = std::env::var("FERROTP_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .try_init();
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -1035,4 +1041,261 @@ fn a_rust_monitor_of_a_beam_name_gets_down_and_a_missing_name_gets_noproc() {
     assert_eq!(missing.as_deref(), Some("noproc"));
     assert_eq!(dropped, None, "a removed monitor gives no down");
     assert_eq!(node.as_deref(), Some("beam_named@127.0.0.1"));
+}
+
+/// Frames to and from a raw peer after its handshake.
+mod frames {
+    use ferrotp_dist::{DecodeLimits, Term};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    pub(crate) async fn send(s: &mut TcpStream, control: Term, payload: Option<Term>) {
+        let mut body = vec![112];
+        control.encode_into(&mut body).unwrap();
+        if let Some(p) = payload {
+            p.encode_into(&mut body).unwrap();
+        }
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&body);
+        s.write_all(&frame).await.unwrap();
+    }
+
+    /// The next control message (ticks skipped); `None` once the node closed the socket.
+    pub(crate) async fn recv(s: &mut TcpStream) -> Option<Term> {
+        loop {
+            let len = s.read_u32().await.ok()? as usize;
+            if len == 0 {
+                continue;
+            }
+            let mut body = vec![0; len];
+            s.read_exact(&mut body).await.ok()?;
+            let (control, _) = Term::decode_prefix(&body[1..], &DecodeLimits::default()).unwrap();
+            return Some(control);
+        }
+    }
+
+    pub(crate) fn pid(node: &str, id: u32) -> Term {
+        Term::Pid(ferrotp_dist::ExternalPid {
+            node: ferrotp_dist::Atom::new(node),
+            id,
+            serial: 0,
+            creation: 1,
+        })
+    }
+}
+
+#[test]
+fn a_link_to_a_node_not_yet_connected_is_made_once_the_connection_is_up() {
+    if !erlang_available("a_link_to_a_node_not_yet_connected_is_made_once_the_connection_is_up") {
+        return;
+    }
+    let c = cluster();
+    let mut beam = beam("beam_later");
+    // The BEAM shell's pid, learnt without connecting: its encoding, printed.
+    let printed = beam.eval("term_to_binary(self())");
+    let Term::Pid(shell) = Term::decode(&common::parse_binary(&printed)).unwrap() else {
+        panic!("{printed}")
+    };
+    assert!(!c.node.nodes().contains(&"beam_later@127.0.0.1".to_owned()));
+    let node = c.node.clone();
+    c.runtime.block_on(async move {
+        process::Builder::new()
+            .trap_exit(true)
+            .spawn(move |ctx: Context| async move {
+                ctx.link(node.pid(&shell))?;
+                std::future::pending::<()>().await;
+                Ok(())
+            })
+            .unwrap();
+    });
+    assert_eq!(
+        beam.eval("F = fun W(0) -> timeout; W(N) -> {links, L} = process_info(self(), links), case [P || P <- L, node(P) == 'rust@127.0.0.1'] of [_] -> linked; _ -> receive after 20 -> W(N - 1) end end end, F(1500)"),
+        "linked"
+    );
+    assert!(c.node.nodes().contains(&"beam_later@127.0.0.1".to_owned()));
+}
+
+#[test]
+fn every_process_linked_across_a_lost_connection_gets_exactly_one_noconnection() {
+    let c = cluster();
+    let addr = c.node.listen_addr();
+    for round in 0..10 {
+        let peer = format!("racing{round}@127.0.0.1");
+        let (tx, rx) = std::sync::mpsc::channel();
+        c.runtime.block_on(async {
+            let mut s = raw::connect(addr, &peer, COOKIE).await;
+            let node = c.node.clone();
+            // 200 trapping processes link to pids of the peer while it goes away.
+            for i in 0..200u32 {
+                let tx = tx.clone();
+                let target = node.pid(&match frames::pid(&peer, i + 1) {
+                    Term::Pid(p) => p,
+                    _ => unreachable!(),
+                });
+                process::Builder::new()
+                    .trap_exit(true)
+                    .spawn(move |mut ctx: Context| async move {
+                        ctx.link(target)?;
+                        let mut got = 0;
+                        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+                        while let Ok(m) = tokio::time::timeout_at(deadline, ctx.recv()).await {
+                            if let Message::Exit(e) = m {
+                                assert_eq!(e.reason, ExitReason::NoConnection);
+                                got += 1;
+                                if got == 1 {
+                                    // Any second one would arrive within this second.
+                                    let _ =
+                                        tokio::time::timeout(Duration::from_secs(1), ctx.recv())
+                                            .await;
+                                }
+                                break;
+                            }
+                        }
+                        let _ = tx.send(got);
+                        Ok(())
+                    })
+                    .unwrap();
+                if i == 100 {
+                    use tokio::io::AsyncWriteExt;
+                    let _ = s.shutdown().await;
+                }
+            }
+            drop(s);
+        });
+        drop(tx);
+        let counts: Vec<u32> = rx.iter().collect();
+        assert_eq!(counts.len(), 200);
+        assert!(counts.iter().all(|&n| n == 1), "round {round}: {counts:?}");
+    }
+}
+
+#[test]
+fn control_messages_that_name_other_nodes_pids_or_bad_unlink_ids_close_the_connection() {
+    let c = cluster();
+    let addr = c.node.listen_addr();
+    c.runtime.block_on(async {
+        let victim = process::Builder::new()
+            .trap_exit(true)
+            .spawn(|_: Context| std::future::pending())
+            .unwrap();
+        let victim_ext = Term::Pid(c.node.external_pid(victim.pid()).unwrap());
+        let bad: Vec<Term> = vec![
+            // LINK from a pid of a third node.
+            Term::tuple([
+                Term::Integer(1),
+                frames::pid("third@127.0.0.1", 1),
+                victim_ext.clone(),
+            ]),
+            // EXIT to a pid of a third node.
+            Term::tuple([
+                Term::Integer(3),
+                frames::pid("liar@127.0.0.1", 1),
+                frames::pid("third@127.0.0.1", 1),
+                Term::atom("kill"),
+            ]),
+            // UNLINK_ID whose id is not an integer (it would be echoed back).
+            Term::tuple([
+                Term::Integer(35),
+                Term::binary(vec![0u8; 4096]),
+                frames::pid("liar@127.0.0.1", 1),
+                victim_ext.clone(),
+            ]),
+        ];
+        for control in bad {
+            let mut s = raw::connect(addr, "liar@127.0.0.1", COOKIE).await;
+            frames::send(&mut s, control.clone(), None).await;
+            assert!(raw::closed(&mut s).await, "{control} closes the connection");
+        }
+        assert!(process::is_alive(victim.pid()));
+        assert!(process::process_info(victim.pid())
+            .unwrap()
+            .links
+            .is_empty());
+    });
+}
+
+#[test]
+fn a_peer_cannot_forge_replies_to_calls_or_kill_the_nodes_own_process() {
+    if !erlang_available("a_peer_cannot_forge_replies_to_calls_or_kill_the_nodes_own_process") {
+        return;
+    }
+    let c = cluster();
+    let addr = c.node.listen_addr();
+    let mut forged = beam("beam_forged");
+    assert_eq!(
+        forged.eval("register(mute, spawn(fun() -> receive never -> ok end end))"),
+        "true"
+    );
+    c.runtime.block_on(async {
+        // The evil peer learns the node's own process from a message sent outside any
+        // process.
+        let mut evil = raw::connect(addr, "evil@127.0.0.1", COOKIE).await;
+        c.node
+            .send(("anyone", "evil@127.0.0.1"), &Term::atom("hello"))
+            .await
+            .unwrap();
+        let control = frames::recv(&mut evil).await.unwrap();
+        let router = control.as_tuple().unwrap()[1].clone();
+        assert!(matches!(router, Term::Pid(_)));
+
+        // A call to the BEAM that will never be answered, while the peer sprays replies.
+        let node = c.node.clone();
+        let call = tokio::spawn(async move {
+            node.call::<Term>(
+                ("mute", "beam_forged@127.0.0.1"),
+                &Term::atom("q"),
+                Duration::from_secs(2),
+            )
+            .await
+        });
+        tokio::task::yield_now().await;
+        for id in 1..2000u32 {
+            for salt in [0u32, 1] {
+                let tag = Term::Ref(ferrotp_dist::ExternalRef {
+                    node: ferrotp_dist::Atom::new("rust@127.0.0.1"),
+                    creation: c.node.creation(),
+                    id: vec![id, 0, salt],
+                });
+                frames::send(
+                    &mut evil,
+                    Term::tuple([
+                        Term::Integer(22),
+                        frames::pid("evil@127.0.0.1", 1),
+                        router.clone(),
+                    ]),
+                    Some(Term::tuple([tag, Term::atom("forged")])),
+                )
+                .await;
+            }
+        }
+        // And links itself to the node's own process, then goes away.
+        frames::send(
+            &mut evil,
+            Term::tuple([
+                Term::Integer(1),
+                frames::pid("evil@127.0.0.1", 1),
+                router.clone(),
+            ]),
+            None,
+        )
+        .await;
+        let answer = frames::recv(&mut evil).await;
+        drop(evil);
+        let outcome = call.await.unwrap();
+        assert!(
+            matches!(outcome, Err(RemoteCallError::Timeout(_))),
+            "{outcome:?}"
+        );
+        // The link was refused with noproc (an EXIT back), or the frames closed the socket.
+        if let Some(answer) = answer {
+            let items = answer.as_tuple().unwrap();
+            assert!(
+                items[0].as_i64() == Some(3) && items[3].is_atom("noproc"),
+                "{answer}"
+            );
+        }
+    });
+    // The node's own process lives: BEAM nodes still ping it.
+    let mut other = beam("beam_after_evil");
+    assert_eq!(other.eval("net_adm:ping('rust@127.0.0.1')"), "pong");
 }

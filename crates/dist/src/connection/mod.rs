@@ -14,8 +14,10 @@
 //! **Back-pressure.** The queue is bounded by bytes ([`NodeConfig::max_queued_bytes`]). A
 //! message that would take it over is refused with [`DistError::Busy`] (the sender keeps its
 //! value and may retry or wait): a slow peer cannot make this node's memory grow without
-//! bound. Signals (links, monitors, exits, downs) are always queued: there are at most as many
-//! as there are links and monitors, and dropping one would break OTP's guarantees.
+//! bound. Signals (links, monitors, exits, downs) and replies are queued over that bound, as
+//! dropping one would break OTP's guarantees, up to twice it: a peer that lets that much pile
+//! up does not read, and its connection is closed. A write that makes no progress for
+//! `net_ticktime` closes the connection too.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -42,6 +44,8 @@ const PASS_THROUGH: u8 = 112;
 /// is lost.
 #[derive(Default)]
 pub(crate) struct Relations {
+    /// The connection is lost and these were handed to the node: nothing may be added.
+    pub(crate) closed: bool,
     /// (local, remote) pairs linked.
     pub(crate) links: HashSet<(Pid, Pid)>,
     /// Local processes' monitors of remote ones: reference → (watcher, target).
@@ -72,6 +76,8 @@ pub(crate) struct Connection {
     queued: Arc<AtomicUsize>,
     max_queued: usize,
     closed: AtomicBool,
+    /// Wakes the reader and the writer when the connection is closed.
+    closing: Arc<tokio::sync::Notify>,
     /// Whether the node was told it is lost: once per connection.
     reported: AtomicBool,
     pub(crate) relations: Mutex<Relations>,
@@ -116,12 +122,13 @@ impl Connection {
             queued: queued.clone(),
             max_queued: config.max_queued_bytes,
             closed: AtomicBool::new(false),
+            closing: Arc::new(tokio::sync::Notify::new()),
             reported: AtomicBool::new(false),
             relations: Mutex::new(Relations::default()),
             unlink_ids: std::sync::atomic::AtomicU64::new(1),
         });
         let tick = config.net_ticktime / 4;
-        tokio::spawn(write_loop(write, rx, queued, tick));
+        tokio::spawn(write_loop(write, rx, queued, tick, config.net_ticktime));
         tokio::spawn(read_loop(
             read,
             conn.clone(),
@@ -162,6 +169,15 @@ impl Connection {
                 queued: before,
             });
         }
+        if before + size > self.max_queued.saturating_mul(2) && before > 0 {
+            self.queued.fetch_sub(size, Ordering::AcqRel);
+            tracing::warn!(
+                node = %self.peer.name, queued = before,
+                "closing the connection: the peer does not read what is sent to it"
+            );
+            self.close();
+            return Err(DistError::NotConnected(self.peer.name.clone()));
+        }
         self.out
             .send(frame)
             .map_err(|_| DistError::NotConnected(self.peer.name.clone()))
@@ -175,8 +191,29 @@ impl Connection {
     /// Close: the writer stops after what is queued, the reader at once.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        // An empty vector is the writer's signal to stop.
+        // An empty vector is the writer's signal to stop; the notification wakes a reader
+        // waiting for a frame and a writer stuck on a peer that does not read.
         let _ = self.out.send(Vec::new());
+        self.closing.notify_waiters();
+    }
+
+    /// Change the relations unless the connection is lost; `false` if it is (the caller then
+    /// answers as for a lost connection itself).
+    pub(crate) fn relate(&self, change: impl FnOnce(&mut Relations)) -> bool {
+        let mut rel = self.relations.lock();
+        if rel.closed {
+            return false;
+        }
+        change(&mut rel);
+        true
+    }
+
+    /// Take the relations to report the loss, and refuse new ones.
+    pub(crate) fn take_relations(&self) -> Relations {
+        let mut rel = self.relations.lock();
+        let taken = std::mem::take(&mut *rel);
+        rel.closed = true;
+        taken
     }
 
     /// `true` the first time only: whoever gets it reports the loss.
@@ -189,20 +226,27 @@ impl Connection {
     }
 }
 
+/// Write the queue in order, ticking when idle. Stops at the empty frame `close` queues (after
+/// what was queued before it), at a write error, or at a write that makes no progress for
+/// `net_ticktime`: a peer that does not read.
 async fn write_loop(
     write: OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     queued: Arc<AtomicUsize>,
     tick: Duration,
+    ticktime: Duration,
 ) {
     let mut w = BufWriter::with_capacity(64 * 1024, write);
+    let queued = &*queued;
     loop {
         let frame = match tokio::time::timeout(tick, rx.recv()).await {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
             Err(_) => {
                 // Nothing to send for a tick: tell the peer we live.
-                if w.write_all(&[0, 0, 0, 0]).await.is_err() || w.flush().await.is_err() {
+                if timed(ticktime, w.write_all(&[0, 0, 0, 0])).await.is_err()
+                    || timed(ticktime, w.flush()).await.is_err()
+                {
                     break;
                 }
                 continue;
@@ -211,32 +255,43 @@ async fn write_loop(
         if frame.is_empty() {
             break;
         }
-        let mut failed = write_frame(&mut w, frame, &queued).await.is_err();
+        let mut failed = write_frame(&mut w, frame, queued, ticktime).await.is_err();
         // Everything already queued goes out in the same flush.
         while !failed {
             match rx.try_recv() {
                 Ok(f) if f.is_empty() => {
-                    let _ = w.flush().await;
+                    let _ = timed(ticktime, w.flush()).await;
                     return;
                 }
-                Ok(f) => failed = write_frame(&mut w, f, &queued).await.is_err(),
+                Ok(f) => failed = write_frame(&mut w, f, queued, ticktime).await.is_err(),
                 Err(_) => break,
             }
         }
-        if failed || w.flush().await.is_err() {
+        if failed || timed(ticktime, w.flush()).await.is_err() {
             break;
         }
     }
-    let _ = w.flush().await;
-    let _ = w.into_inner().shutdown().await;
+    let _ = timed(ticktime, w.flush()).await;
+    let _ = timed(ticktime, w.into_inner().shutdown()).await;
+}
+
+/// `io`, failing if it makes no progress within `limit`.
+async fn timed<T>(
+    limit: Duration,
+    io: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    tokio::time::timeout(limit, io)
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
 }
 
 async fn write_frame(
     w: &mut BufWriter<OwnedWriteHalf>,
     frame: Vec<u8>,
     queued: &AtomicUsize,
+    ticktime: Duration,
 ) -> std::io::Result<()> {
-    let written = w.write_all(&frame).await;
+    let written = timed(ticktime, w.write_all(&frame)).await;
     queued.fetch_sub(frame.len(), Ordering::AcqRel);
     written
 }
@@ -248,8 +303,19 @@ async fn read_loop(
     ticktime: Duration,
     max_frame: usize,
 ) {
+    let closing = conn.closing.clone();
+    let stopped = closing.notified();
+    tokio::pin!(stopped);
+    stopped.as_mut().enable();
     let why = loop {
-        let len = match tokio::time::timeout(ticktime, read.read_u32()).await {
+        if conn.is_closed() {
+            break "closed".to_owned();
+        }
+        let next = tokio::select! {
+            len = tokio::time::timeout(ticktime, read.read_u32()) => len,
+            () = &mut stopped => break "closed".to_owned(),
+        };
+        let len = match next {
             Err(_) => break format!("net_tick_timeout: nothing received for {ticktime:?}"),
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                 break "connection closed by the peer".to_owned()
@@ -457,6 +523,33 @@ mod tests {
             tokio::task::yield_now().await;
         }
         conn.send(&send, Some(&big), true).unwrap();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn signals_piling_up_past_twice_the_bound_close_the_connection() {
+        let (conn, _peer, recorder) = pair(Duration::from_secs(60), 1000).await;
+        let to = crate::term::ExternalPid {
+            node: Atom::new("peer@127.0.0.1"),
+            id: 1,
+            serial: 0,
+            creation: 1,
+        };
+        let exit = Control::Exit {
+            from: to.clone(),
+            to,
+            reason: crate::control::Reason::Inline(Term::binary(vec![1u8; 700])),
+            link: true,
+        };
+        // Nothing runs the writer in between: the queue only grows.
+        conn.send(&exit, None, false).unwrap();
+        conn.send(&exit, None, false).unwrap();
+        assert!(
+            conn.send(&exit, None, false).is_err(),
+            "a third is past 2,000 bytes"
+        );
+        assert!(conn.is_closed());
+        let (_, why) = lost_after(&recorder).await;
+        assert_eq!(why, "closed");
     }
 
     #[test]

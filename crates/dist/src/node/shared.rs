@@ -24,6 +24,9 @@ use crate::handshake::{self, Admission, HandshakeError, Me};
 use crate::reason;
 use crate::term::{Atom, ExternalPid, ExternalRef, Term};
 
+/// The attempt number of a slot whose connection is up and whose queued work is being run.
+const DRAINING: u64 = 0;
+
 /// A call this node made to a process on another node, waiting for its reply.
 struct PendingCall {
     /// The connection the call went out on.
@@ -49,6 +52,9 @@ pub(crate) struct Shared {
     /// The node's own process: the sender of calls and of messages sent from outside any
     /// process.
     pub(crate) router: Pid,
+    /// A random word in every reference this node sends: a peer cannot forge a reference of
+    /// ours (a call's tag) by counting.
+    ref_salt: u32,
     pub(crate) events: broadcast::Sender<NodeEvent>,
     pub(crate) me: Weak<Shared>,
 }
@@ -70,6 +76,11 @@ impl Shared {
             exports: RwLock::new(Exports::default()),
             calls: Mutex::new(HashMap::new()),
             router,
+            ref_salt: {
+                let mut b = [0u8; 4];
+                let _ = getrandom::getrandom(&mut b);
+                u32::from_be_bytes(b)
+            },
             events: broadcast::channel(64).0,
             me: me.clone(),
         })
@@ -123,16 +134,34 @@ impl Shared {
         Pid::from_parts(index, p.creation, serial)
     }
 
+    /// `pid` as the peer of `conn` names it, without the node table: a pid of this node or
+    /// of that peer's.
+    fn wire_pid_on(&self, conn: &Connection, pid: Pid) -> Option<ExternalPid> {
+        if pid.is_local() {
+            return self.wire_pid(pid);
+        }
+        (pid.node() == conn.index).then(|| ExternalPid {
+            node: Atom::new(&conn.peer.name),
+            id: pid.serial() as u32,
+            serial: (pid.serial() >> 32) as u32,
+            creation: pid.creation(),
+        })
+    }
+
     pub(crate) fn wire_ref(&self, r: Reference) -> ExternalRef {
         ExternalRef {
             node: self.atom.clone(),
             creation: self.creation,
-            id: vec![r.id() as u32, (r.id() >> 32) as u32, 0],
+            id: vec![r.id() as u32, (r.id() >> 32) as u32, self.ref_salt],
         }
     }
 
     fn local_ref_of(&self, r: &ExternalRef) -> Option<Reference> {
-        if r.node != self.atom || r.creation != self.creation || r.id.len() < 2 {
+        if r.node != self.atom
+            || r.creation != self.creation
+            || r.id.len() != 3
+            || r.id[2] != self.ref_salt
+        {
             return None;
         }
         Some(Reference::from_id(
@@ -320,27 +349,61 @@ impl Shared {
     /// Make `stream` the connection to `index`, unless another has won meanwhile.
     fn register(&self, index: u32, stream: TcpStream, peer: handshake::Peer, attempt: Option<u64>) {
         let name = peer.name.clone();
-        let mut table = self.table.lock();
-        let superseded = match table.slots.get(&index) {
-            Some(Slot::Up(c)) => !c.is_closed(),
-            Some(Slot::Connecting { attempt: a, .. }) => attempt.is_some_and(|mine| mine != *a),
-            None => false,
+        let conn = {
+            let mut table = self.table.lock();
+            let superseded = match table.slots.get(&index) {
+                Some(Slot::Up(c)) => !c.is_closed(),
+                Some(Slot::Connecting { attempt: a, .. }) => {
+                    *a == DRAINING || attempt.is_some_and(|mine| mine != *a)
+                }
+                None => false,
+            };
+            if superseded {
+                tracing::debug!(node = %name, ?attempt, "dropping a connection another one superseded");
+                return;
+            }
+            tracing::debug!(node = %name, ?attempt, "registered");
+            let conn = Connection::start(stream, index, peer, &self.config, self.arc());
+            match table.slots.get_mut(&index) {
+                // Ours now: no other attempt may fail it or take it over while it drains.
+                Some(Slot::Connecting { attempt, .. }) => *attempt = DRAINING,
+                _ => {
+                    table.slots.insert(
+                        index,
+                        Slot::Connecting {
+                            attempt: DRAINING,
+                            deferred: Vec::new(),
+                            done: watch::channel(None).0,
+                        },
+                    );
+                }
+            }
+            conn
         };
-        if superseded {
-            tracing::debug!(node = %name, ?attempt, "dropping a connection another one superseded");
-            return;
-        }
-        tracing::debug!(node = %name, ?attempt, "registered");
-        let conn = Connection::start(stream, index, peer, &self.config, self.arc());
-        let previous = table.slots.insert(index, Slot::Up(conn.clone()));
-        // Work queued for the connection goes first, in order, before anything else can.
-        if let Some(Slot::Connecting { deferred, done, .. }) = previous {
-            for work in deferred {
+        // The work queued for the connection goes first, in order, and outside the lock (it
+        // may end processes, whose exits come back here); work queued meanwhile joins the
+        // queue. Then the connection is up for everyone.
+        loop {
+            let batch = {
+                let mut table = self.table.lock();
+                match table.slots.get_mut(&index) {
+                    Some(Slot::Connecting { deferred, .. }) if !deferred.is_empty() => {
+                        std::mem::take(deferred)
+                    }
+                    _ => {
+                        if let Some(Slot::Connecting { done, .. }) =
+                            table.slots.insert(index, Slot::Up(conn.clone()))
+                        {
+                            let _ = done.send(Some(Ok(())));
+                        }
+                        break;
+                    }
+                }
+            };
+            for work in batch {
                 work(Ok(&conn));
             }
-            let _ = done.send(Some(Ok(())));
         }
-        drop(table);
         tracing::info!(node = %name, "connected");
         let _ = self.events.send(NodeEvent::Up(name));
     }
@@ -367,26 +430,27 @@ impl Shared {
     /// Accept a connection from another node.
     pub(crate) async fn accept(self: Arc<Self>, mut stream: TcpStream) {
         let _ = stream.set_nodelay(true);
-        let mut claimed = None;
+        // The slot this handshake will register into, and whether this handshake created it
+        // (then its failure fails the slot) or shares it with our own attempt (then the
+        // attempt goes on: an unauthenticated peer must not fail it).
+        let mut claimed: Option<(u32, u64, bool)> = None;
         let shared = self.clone();
         let admit = |name: &str| {
             let mut table = shared.table.lock();
             let index = table.index(&Atom::new(name));
             let admission = match table.slots.get(&index) {
                 Some(Slot::Up(c)) if !c.is_closed() => Admission::Alive,
+                Some(Slot::Connecting { attempt, .. }) if *attempt == DRAINING => Admission::Alive,
                 Some(Slot::Connecting { .. }) if shared.name.as_str() > name => Admission::Nok,
                 Some(Slot::Connecting { .. }) => Admission::Simultaneous,
                 _ => Admission::Ok,
             };
-            // The incoming handshake becomes the attempt; ours, if any, gives way.
-            let attempt = table.new_attempt();
-            match table.slots.get_mut(&index) {
-                Some(Slot::Connecting { attempt: a, .. })
-                    if admission == Admission::Simultaneous =>
-                {
-                    *a = attempt;
+            match (admission, table.slots.get(&index)) {
+                (Admission::Simultaneous, Some(Slot::Connecting { attempt, .. })) => {
+                    claimed = Some((index, *attempt, false));
                 }
-                None => {
+                (Admission::Ok, _) => {
+                    let attempt = table.new_attempt();
                     table.slots.insert(
                         index,
                         Slot::Connecting {
@@ -395,13 +459,12 @@ impl Shared {
                             done: watch::channel(None).0,
                         },
                     );
+                    claimed = Some((index, attempt, true));
                 }
+                (Admission::Alive, _) => claimed = Some((index, table.new_attempt(), true)),
                 _ => {}
             }
-            if admission != Admission::Nok {
-                claimed = Some((index, attempt));
-            }
-            tracing::debug!(node = name, ?admission, attempt, "incoming connection");
+            tracing::debug!(node = name, ?admission, "incoming connection");
             admission
         };
         let me = self.me();
@@ -412,7 +475,7 @@ impl Shared {
         .await;
         match handshake {
             Ok(Ok(peer)) => {
-                let (index, attempt) = claimed.expect("an admitted handshake claimed a slot");
+                let (index, attempt, _) = claimed.expect("an admitted handshake claimed a slot");
                 let old = {
                     let mut table = self.table.lock();
                     match table.slots.get(&index) {
@@ -452,13 +515,13 @@ impl Shared {
                     ),
                     e => tracing::warn!(error = %e, "refused an incoming connection"),
                 }
-                if let Some((index, attempt)) = claimed {
+                if let Some((index, attempt, true)) = claimed {
                     self.fail(index, attempt, &e.to_string());
                 }
             }
             Err(_) => {
                 tracing::warn!("an incoming handshake timed out");
-                if let Some((index, attempt)) = claimed {
+                if let Some((index, attempt, true)) = claimed {
                     self.fail(index, attempt, "incoming handshake timed out");
                 }
             }
@@ -649,12 +712,21 @@ impl Shared {
             index,
             Box::new(move |conn| match conn {
                 Ok(c) => {
-                    {
-                        let mut rel = c.relations.lock();
+                    if !c.relate(|rel| {
                         rel.monitoring.insert(reference, (watcher, target));
                         rel.monitoring_names.insert(reference, name.clone());
+                    }) {
+                        distribution::down_from(
+                            watcher,
+                            Down {
+                                reference,
+                                pid: target,
+                                reason: ExitReason::NoConnection,
+                            },
+                        );
+                        return;
                     }
-                    let Some(w) = shared.wire_pid(watcher) else {
+                    let Some(w) = shared.wire_pid_on(c, watcher) else {
                         return;
                     };
                     let _ = c.send(
@@ -723,7 +795,7 @@ impl Shared {
     ) {
         let pid = self.local_pid_of(to);
         if pid == self.router {
-            self.router_received(message);
+            self.router_received(conn, message);
             return;
         }
         let inbox = {
@@ -785,7 +857,7 @@ impl Shared {
     }
 
     /// A message to the node's own process: the reply to one of its calls.
-    fn router_received(&self, message: Term) {
+    fn router_received(&self, conn: &Arc<Connection>, message: Term) {
         let Some([tag, reply]) = message.as_tuple() else {
             tracing::debug!(%message, "unexpected message to the node's process dropped");
             return;
@@ -794,8 +866,8 @@ impl Shared {
             Term::Ref(r) => self.local_ref_of(r),
             _ => None,
         };
-        if let Some(call) = tag.and_then(|t| self.calls.lock().remove(&t)) {
-            let _ = call.tx.send(Ok(reply.clone()));
+        if let Some(tag) = tag {
+            self.settle_call(conn, tag, Ok(reply.clone()));
         }
     }
 
@@ -805,7 +877,8 @@ impl Shared {
             ProcRef::Name(n) => registry::whereis(n.as_str()).or_else(|| {
                 // `net_kernel` is the node itself, whose process is the router: a caller
                 // monitoring it (`net_adm:ping/1` does) learns when the node stops.
-                (n.as_str() == "net_kernel").then_some(self.router)
+                (n.as_str() == "net_kernel" && process::is_alive(self.router))
+                    .then_some(self.router)
             }),
         }
     }
@@ -828,18 +901,45 @@ async fn resolve(host: &str) -> Result<std::net::IpAddr, DistError> {
         .ok_or_else(|| DistError::InvalidName(format!("host {host} does not resolve")))
 }
 
-impl Inbound for Shared {
-    fn received(&self, conn: &Arc<Connection>, control: Control, payload: Option<Term>) {
+/// A control message that does not belong on its connection: OTP closes the connection.
+struct Invalid(&'static str);
+
+impl Shared {
+    /// `p`, which must be a pid of the connection's own node (the sender's side).
+    fn theirs(&self, conn: &Connection, p: &ExternalPid) -> Result<Pid, Invalid> {
+        if p.node.as_str() != conn.peer.name {
+            return Err(Invalid("a sender pid of another node"));
+        }
+        Ok(Pid::from_parts(
+            conn.index,
+            p.creation,
+            u64::from(p.serial) << 32 | u64::from(p.id),
+        ))
+    }
+
+    /// `p`, which must be a pid of this node (the receiver's side).
+    fn ours(&self, p: &ExternalPid) -> Result<Pid, Invalid> {
+        if p.node != self.atom {
+            return Err(Invalid("a receiver pid of another node"));
+        }
+        Ok(self.local_pid_of(p))
+    }
+
+    fn apply(
+        &self,
+        conn: &Arc<Connection>,
+        control: Control,
+        payload: Option<Term>,
+    ) -> Result<(), Invalid> {
         let reason_of = |r: Reason, payload: Option<Term>| match r {
             Reason::Inline(t) => reason::from_term(t),
             Reason::InPayload => reason::from_term(payload.unwrap_or_else(|| Term::atom("normal"))),
         };
         match control {
             Control::Link { from, to } => {
-                let (remote, local) = (self.local_pid_of(&from), self.local_pid_of(&to));
-                conn.relations.lock().links.insert((local, remote));
-                if distribution::link_from(remote, local).is_err() {
-                    conn.relations.lock().links.remove(&(local, remote));
+                let (remote, local) = (self.theirs(conn, &from)?, self.ours(&to)?);
+                // The node's own process takes no links: it is not a process of the program.
+                if local == self.router || distribution::link_from(remote, local).is_err() {
                     let _ = conn.send(
                         &Control::Exit {
                             from: to,
@@ -850,16 +950,28 @@ impl Inbound for Shared {
                         None,
                         false,
                     );
+                } else if !conn.relate(|rel| {
+                    rel.links.insert((local, remote));
+                }) {
+                    // Lost meanwhile: the link just made breaks as the others did.
+                    let _ = distribution::exit_from(remote, local, &ExitReason::NoConnection, true);
                 }
             }
             Control::Unlink { from, to } => {
-                let (remote, local) = (self.local_pid_of(&from), self.local_pid_of(&to));
-                conn.relations.lock().links.remove(&(local, remote));
+                let (remote, local) = (self.theirs(conn, &from)?, self.ours(&to)?);
+                conn.relate(|rel| {
+                    rel.links.remove(&(local, remote));
+                });
                 distribution::unlink_from(remote, local);
             }
             Control::UnlinkId { id, from, to } => {
-                let (remote, local) = (self.local_pid_of(&from), self.local_pid_of(&to));
-                conn.relations.lock().links.remove(&(local, remote));
+                if !matches!(id, Term::Integer(_) | Term::BigInt(_)) {
+                    return Err(Invalid("an UNLINK_ID whose id is not an integer"));
+                }
+                let (remote, local) = (self.theirs(conn, &from)?, self.ours(&to)?);
+                conn.relate(|rel| {
+                    rel.links.remove(&(local, remote));
+                });
                 distribution::unlink_from(remote, local);
                 let _ = conn.send(
                     &Control::UnlinkIdAck {
@@ -871,31 +983,46 @@ impl Inbound for Shared {
                     false,
                 );
             }
-            Control::UnlinkIdAck { .. } | Control::Ignored(_) => {}
+            Control::UnlinkIdAck { from, to, .. } => {
+                self.theirs(conn, &from)?;
+                self.ours(&to)?;
+            }
+            Control::Ignored(_) => {}
             Control::Exit {
                 from,
                 to,
                 reason,
                 link,
             } => {
-                let (remote, local) = (self.local_pid_of(&from), self.local_pid_of(&to));
+                let (remote, local) = (self.theirs(conn, &from)?, self.ours(&to)?);
+                if local == self.router {
+                    return Ok(());
+                }
                 if link {
-                    conn.relations.lock().links.remove(&(local, remote));
+                    conn.relate(|rel| {
+                        rel.links.remove(&(local, remote));
+                    });
                 }
                 let reason = reason_of(reason, payload);
                 let _ = distribution::exit_from(remote, local, &reason, link);
             }
             Control::Send { from, to } => {
+                if let Some(f) = &from {
+                    self.theirs(conn, f)?;
+                }
+                self.ours(&to)?;
                 if let Some(message) = payload {
                     self.deliver(conn, &to, from, message);
                 }
             }
             Control::RegSend { from, to } => {
+                self.theirs(conn, &from)?;
                 if let Some(message) = payload {
                     self.deliver_named(conn, &to, from, message);
                 }
             }
-            Control::AliasSend { alias, .. } => {
+            Control::AliasSend { from, alias } => {
+                self.theirs(conn, &from)?;
                 // ferrotp makes no aliases; a message to one is a late or stray reply.
                 tracing::debug!(node = %conn.peer.name, ?alias, "message to an unknown alias dropped");
             }
@@ -904,17 +1031,26 @@ impl Inbound for Shared {
                 to,
                 reference,
             } => {
-                let watcher = self.local_pid_of(&from);
-                let name = match &to {
-                    ProcRef::Name(n) => Some(n.clone()),
-                    ProcRef::Pid(_) => None,
+                let watcher = self.theirs(conn, &from)?;
+                let (target, name) = match &to {
+                    ProcRef::Pid(p) => {
+                        let pid = self.ours(p)?;
+                        // The node's own process cannot be monitored by pid: it is no process
+                        // of the program.
+                        let alive = pid != self.router && process::is_alive(pid);
+                        (alive.then_some(pid), None)
+                    }
+                    ProcRef::Name(n) => (self.local_target(&to), Some(n.clone())),
                 };
-                let target = self.local_target(&to);
                 let local_ref = Reference::new();
                 let attached = target.is_some_and(|target| {
-                    // Recorded before the runtime can report the target's exit.
-                    {
-                        let mut rel = conn.relations.lock();
+                    // Recorded before the runtime can report the target's exit; a reference
+                    // the peer uses again replaces its monitor, as a new one.
+                    let mut replaced = None;
+                    let recorded = conn.relate(|rel| {
+                        if let Some(old) = rel.by_remote_ref.insert(reference.clone(), local_ref) {
+                            replaced = rel.monitored_by.remove(&old).map(|m| (old, m.target));
+                        }
                         rel.monitored_by.insert(
                             local_ref,
                             RemoteMonitor {
@@ -923,13 +1059,19 @@ impl Inbound for Shared {
                                 name: name.clone(),
                             },
                         );
-                        rel.by_remote_ref.insert(reference.clone(), local_ref);
+                    });
+                    if let Some((old, old_target)) = replaced {
+                        distribution::demonitor_from(old_target, old);
+                    }
+                    if !recorded {
+                        return false;
                     }
                     let ok = distribution::monitor_from(watcher, target, local_ref).is_ok();
                     if !ok {
-                        let mut rel = conn.relations.lock();
-                        rel.monitored_by.remove(&local_ref);
-                        rel.by_remote_ref.remove(&reference);
+                        conn.relate(|rel| {
+                            rel.monitored_by.remove(&local_ref);
+                            rel.by_remote_ref.remove(&reference);
+                        });
                     }
                     ok
                 });
@@ -946,12 +1088,15 @@ impl Inbound for Shared {
                     );
                 }
             }
-            Control::DemonitorP { reference, .. } => {
-                let removed = {
-                    let mut rel = conn.relations.lock();
+            Control::DemonitorP {
+                from, reference, ..
+            } => {
+                self.theirs(conn, &from)?;
+                let mut removed = None;
+                conn.relate(|rel| {
                     let local = rel.by_remote_ref.remove(&reference);
-                    local.and_then(|l| rel.monitored_by.remove(&l).map(|m| (l, m)))
-                };
+                    removed = local.and_then(|l| rel.monitored_by.remove(&l).map(|m| (l, m)));
+                });
                 if let Some((local_ref, m)) = removed {
                     distribution::demonitor_from(m.target, local_ref);
                 }
@@ -962,23 +1107,24 @@ impl Inbound for Shared {
                 reference,
                 reason,
             } => {
+                if let ProcRef::Pid(p) = &from {
+                    self.theirs(conn, p)?;
+                }
+                let watcher = self.ours(&to)?;
                 let reason = reason_of(reason, payload);
                 let Some(local_ref) = self.local_ref_of(&reference) else {
-                    return;
+                    return Ok(());
                 };
-                if self.local_pid_of(&to) == self.router {
-                    if let Some(call) = self.calls.lock().remove(&local_ref) {
-                        let _ = call.tx.send(Err(RemoteCallError::Exit(reason)));
-                    }
-                    return;
+                if watcher == self.router {
+                    self.settle_call(conn, local_ref, Err(RemoteCallError::Exit(reason)));
+                    return Ok(());
                 }
-                let watched = {
-                    let mut rel = conn.relations.lock();
+                let mut watched = None;
+                conn.relate(|rel| {
                     rel.monitoring_names.remove(&local_ref);
-                    rel.monitoring.remove(&local_ref)
-                };
+                    watched = rel.monitoring.remove(&local_ref);
+                });
                 if let Some((watcher, target)) = watched {
-                    let _ = from;
                     distribution::down_from(
                         watcher,
                         Down {
@@ -989,6 +1135,37 @@ impl Inbound for Shared {
                     );
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Complete the call `tag` made over `conn` (and only over it: another node cannot answer
+    /// or fail a call it was not sent).
+    fn settle_call(
+        &self,
+        conn: &Arc<Connection>,
+        tag: Reference,
+        outcome: Result<Term, RemoteCallError>,
+    ) {
+        let mut calls = self.calls.lock();
+        let ours = calls
+            .get(&tag)
+            .is_some_and(|c| std::ptr::eq(c.conn.as_ptr(), Arc::as_ptr(conn)));
+        if !ours {
+            return;
+        }
+        if let Some(call) = calls.remove(&tag) {
+            drop(calls);
+            let _ = call.tx.send(outcome);
+        }
+    }
+}
+
+impl Inbound for Shared {
+    fn received(&self, conn: &Arc<Connection>, control: Control, payload: Option<Term>) {
+        if let Err(Invalid(what)) = self.apply(conn, control, payload) {
+            tracing::warn!(node = %conn.peer.name, "closing the connection: the node sent {what}");
+            conn.close();
         }
     }
 
@@ -1005,7 +1182,7 @@ impl Inbound for Shared {
                 _ => {}
             }
         }
-        let relations = std::mem::take(&mut *conn.relations.lock());
+        let relations = conn.take_relations();
         let had_any = !relations.links.is_empty()
             || !relations.monitoring.is_empty()
             || !relations.monitored_by.is_empty();
@@ -1055,11 +1232,21 @@ impl Distribution for Shared {
             to.node(),
             Box::new(move |conn| match conn {
                 Ok(c) if c.peer.creation == to.creation() => {
-                    c.relations.lock().links.insert((from, to));
-                    let (Some(f), Some(t)) = (shared.wire_pid(from), shared.wire_pid(to)) else {
+                    let (Some(f), Some(t)) = (shared.wire_pid_on(c, from), shared.wire_pid_on(c, to))
+                    else {
                         return;
                     };
-                    let _ = c.send(&Control::Link { from: f, to: t }, None, false);
+                    if !c.relate(|rel| {
+                        rel.links.insert((from, to));
+                    }) {
+                        // Lost before the link was recorded: break it as the others were.
+                        let _ = distribution::exit_from(to, from, &ExitReason::NoConnection, true);
+                        return;
+                    }
+                    if c.send(&Control::Link { from: f, to: t }, None, false).is_err() {
+                        // Closed meanwhile: its loss, reported once, breaks the link.
+                        tracing::debug!(node = %c.peer.name, "link not sent: the connection closed");
+                    }
                 }
                 // A pid of an earlier incarnation of the node: gone.
                 Ok(_) => {
@@ -1076,8 +1263,10 @@ impl Distribution for Shared {
         let shared = self.arc();
         self.if_connected(to.node(), move |c| {
             let this = &shared;
-            c.relations.lock().links.remove(&(from, to));
-            let (Some(f), Some(t)) = (this.wire_pid(from), this.wire_pid(to)) else {
+            c.relate(|rel| {
+                rel.links.remove(&(from, to));
+            });
+            let (Some(f), Some(t)) = (this.wire_pid_on(c, from), this.wire_pid_on(c, to)) else {
                 return;
             };
             let control = if c.peer.flags.contains(DistFlags::UNLINK_ID) {
@@ -1101,11 +1290,16 @@ impl Distribution for Shared {
         let shared = self.arc();
         let work: Deferred = Box::new(move |conn| {
             let Ok(c) = conn else { return };
-            if via_link && !c.relations.lock().links.remove(&(from, to)) {
-                // The link was already broken (by the peer, or by a lost connection).
-                return;
+            if via_link {
+                let mut had = false;
+                c.relate(|rel| had = rel.links.remove(&(from, to)));
+                if !had {
+                    // The link was already broken (by the peer, or by a lost connection).
+                    return;
+                }
             }
-            let (Some(f), Some(t)) = (shared.wire_pid(from), shared.wire_pid(to)) else {
+            let (Some(f), Some(t)) = (shared.wire_pid_on(c, from), shared.wire_pid_on(c, to))
+            else {
                 return;
             };
             let _ = c.send(
@@ -1145,15 +1339,18 @@ impl Distribution for Shared {
                 };
                 match conn {
                     Ok(c) if c.peer.creation == target.creation() => {
-                        c.relations
-                            .lock()
-                            .monitoring
-                            .insert(reference, (watcher, target));
-                        let (Some(w), Some(t)) =
-                            (shared.wire_pid(watcher), shared.wire_pid(target))
-                        else {
+                        let (Some(w), Some(t)) = (
+                            shared.wire_pid_on(c, watcher),
+                            shared.wire_pid_on(c, target),
+                        ) else {
                             return;
                         };
+                        if !c.relate(|rel| {
+                            rel.monitoring.insert(reference, (watcher, target));
+                        }) {
+                            down(ExitReason::NoConnection);
+                            return;
+                        }
                         let _ = c.send(
                             &Control::MonitorP {
                                 from: w,
@@ -1175,19 +1372,19 @@ impl Distribution for Shared {
         let shared = self.arc();
         self.if_connected(target.node(), move |c| {
             let this = &shared;
-            let name = {
-                let mut rel = c.relations.lock();
-                if rel.monitoring.remove(&reference).is_none() {
-                    return;
+            let mut found = None;
+            c.relate(|rel| {
+                if rel.monitoring.remove(&reference).is_some() {
+                    found = Some(rel.monitoring_names.remove(&reference));
                 }
-                rel.monitoring_names.remove(&reference)
-            };
-            let Some(w) = this.wire_pid(watcher) else {
+            });
+            let Some(name) = found else { return };
+            let Some(w) = this.wire_pid_on(c, watcher) else {
                 return;
             };
             let to = match name {
                 Some(name) => ProcRef::Name(name),
-                None => match this.wire_pid(target) {
+                None => match this.wire_pid_on(c, target) {
                     Some(t) => ProcRef::Pid(t),
                     None => return,
                 },
@@ -1206,23 +1403,22 @@ impl Distribution for Shared {
 
     fn down(&self, watcher: Pid, target: Pid, reference: Reference, reason: &ExitReason) {
         self.if_up(watcher.node(), |c| {
-            let monitor = {
-                let mut rel = c.relations.lock();
-                let m = rel.monitored_by.remove(&reference);
-                if let Some(m) = &m {
+            let mut monitor = None;
+            c.relate(|rel| {
+                monitor = rel.monitored_by.remove(&reference);
+                if let Some(m) = &monitor {
                     rel.by_remote_ref.remove(&m.remote_ref);
                 }
-                m
-            };
+            });
             let Some(m) = monitor else { return };
             let from = match m.name {
                 Some(name) => ProcRef::Name(name),
-                None => match self.wire_pid(target) {
+                None => match self.wire_pid_on(c, target) {
                     Some(p) => ProcRef::Pid(p),
                     None => return,
                 },
             };
-            let Some(to) = self.wire_pid(watcher) else {
+            let Some(to) = self.wire_pid_on(c, watcher) else {
                 return;
             };
             let _ = c.send(
