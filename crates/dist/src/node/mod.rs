@@ -1,6 +1,6 @@
 //! A ferrotp node: a named member of an Erlang cluster.
 //!
-//! [`Node::start`] gives this OS process a node name, listens for other nodes (on loopback
+//! [`Node::builder`]`(..).start()` gives this OS process a node name, listens for other nodes (on loopback
 //! unless configured otherwise), registers with EPMD (starting one if none runs), and
 //! installs itself as the runtime's [`Distribution`](ferrotp_runtime::distribution): from then
 //! on, local processes link to, monitor and send exit signals to processes on other nodes
