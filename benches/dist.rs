@@ -10,7 +10,8 @@
 //! Call round trip: `CALLS` sequential `gen_server:call`s (each with its monitor, as OTP's),
 //! mean per call. Throughput: `CASTS` casts then one `get`, which answers once all were
 //! handled. `FERROTP_BENCH_RUNS` runs (default 5): the table shows the median.
-//! `FERROTP_BENCH_QUICK=1` runs a smaller workload.
+//! `FERROTP_BENCH_QUICK=1` runs a smaller workload; `FERROTP_BENCH_NO_BEAM=1` leaves the BEAM
+//! out; `FERROTP_BENCH_TRACE=1` prints the call latency of every 2,000 calls.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -159,8 +160,13 @@ async fn ferrotp_client(node: &Node, server: &str) -> (f64, f64) {
     let t = Duration::from_secs(60);
     let _: Term = node.call(dest, &Term::atom("ping"), t).await.unwrap();
     let start = Instant::now();
-    for _ in 0..calls() {
+    let mut block = Instant::now();
+    for i in 0..calls() {
         let _: Term = node.call(dest, &Term::atom("ping"), t).await.unwrap();
+        if std::env::var_os("FERROTP_BENCH_TRACE").is_some() && i % 2000 == 1999 {
+            eprintln!("{server}: calls {i}: {:?} per call", block.elapsed() / 2000);
+            block = Instant::now();
+        }
     }
     let per_call = start.elapsed().as_nanos() as f64 / calls() as f64;
     let start = Instant::now();
@@ -266,7 +272,9 @@ fn main() {
         },
         |l| (l == "ready").then_some(()),
     );
-    let beam = erl_available();
+    // `FERROTP_BENCH_NO_BEAM=1` leaves the BEAM out (its schedulers spin while idle, which
+    // moves the other rows on a small machine).
+    let beam = std::env::var_os("FERROTP_BENCH_NO_BEAM").is_none() && erl_available();
     let _beam_server = beam.then(|| {
         run_until(erl("bench_beam@127.0.0.1", epmd, ERL_SERVER), |l| {
             (l == "ready").then_some(())
