@@ -83,6 +83,10 @@ pub(crate) struct Core {
     /// wakes the *task* (not whatever the body awaits), so the signal is acted on even while
     /// the body waits on something that is not its mailbox.
     task_waker: OnceLock<Waker>,
+    /// The process's `tracing` span, entered whenever its code runs: every event it emits
+    /// carries its pid (and its registered name, recorded when it registers), as Elixir's
+    /// Logger metadata does. Disabled, and free to enter, without a subscriber that wants it.
+    pub(crate) span: tracing::Span,
 }
 
 impl Core {
@@ -97,6 +101,7 @@ impl Core {
             }),
             kill_flag: AtomicBool::new(false),
             task_waker: OnceLock::new(),
+            span: tracing::info_span!("process", pid = %pid, name = tracing::field::Empty),
         }
     }
 

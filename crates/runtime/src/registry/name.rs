@@ -43,7 +43,10 @@ pub fn register(name: impl Into<Arc<str>>, pid: Pid) -> Result<(), RegisterError
         }),
         Entry::Vacant(e) => {
             e.insert(pid);
-            st.relations().name = Some(name);
+            st.relations().name = Some(name.clone());
+            drop(st);
+            // Outside the lock: recording calls into the subscriber.
+            p.core().span.record("name", &*name);
             Ok(())
         }
     }
