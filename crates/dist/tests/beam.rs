@@ -690,10 +690,21 @@ mod raw {
 
     /// A complete handshake as `name`; the connected socket.
     pub(crate) async fn connect(addr: std::net::SocketAddr, name: &str, cookie: &str) -> TcpStream {
+        let (s, challenge) = begin(addr, name).await;
+        finish(s, challenge, cookie).await
+    }
+
+    /// The handshake up to the node's challenge: the socket and the challenge message.
+    pub(crate) async fn begin(addr: std::net::SocketAddr, name: &str) -> (TcpStream, Vec<u8>) {
         let mut s = TcpStream::connect(addr).await.unwrap();
         send(&mut s, &send_name(name, MANDATORY_26 | 0x8 | 0x20)).await;
         assert_eq!(recv(&mut s).await.unwrap(), b"sok");
         let challenge = recv(&mut s).await.unwrap();
+        (s, challenge)
+    }
+
+    /// The rest of the handshake.
+    pub(crate) async fn finish(mut s: TcpStream, challenge: Vec<u8>, cookie: &str) -> TcpStream {
         assert_eq!(challenge[0], b'N');
         let theirs = u32::from_be_bytes(challenge[9..13].try_into().unwrap());
         let mut reply = vec![b'r'];
@@ -1298,4 +1309,110 @@ fn a_peer_cannot_forge_replies_to_calls_or_kill_the_nodes_own_process() {
     // The node's own process lives: BEAM nodes still ping it.
     let mut other = beam("beam_after_evil");
     assert_eq!(other.eval("net_adm:ping('rust@127.0.0.1')"), "pong");
+}
+
+#[test]
+fn downs_and_replies_are_sent_while_the_work_queued_before_the_connection_runs() {
+    let c = cluster();
+    let addr = c.node.listen_addr();
+    let peer = "queued@127.0.0.1";
+    c.runtime.block_on(async {
+        let mut events = c.node.events();
+        // The node knows the peer is connecting: work for it is queued from now on.
+        let (s, challenge) = raw::begin(addr, peer).await;
+        let node = c.node.clone();
+        let watcher = process::spawn(move |ctx: Context| async move {
+            for i in 1..=20_000u32 {
+                let Term::Pid(p) = frames::pid(peer, i) else {
+                    unreachable!()
+                };
+                ctx.monitor(node.pid(&p));
+            }
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+        while process::process_info(watcher.pid()).is_some_and(|i| i.monitors.len() < 20_000) {
+            tokio::task::yield_now().await;
+        }
+        let mut s = raw::finish(s, challenge, COOKIE).await;
+        // At once: a monitor of a process that is then killed, and a ping.
+        let victim = process::spawn(|_: Context| std::future::pending());
+        let victim_ext = Term::Pid(c.node.external_pid(victim.pid()).unwrap());
+        let me = frames::pid(peer, 1);
+        let monitor_ref = Term::Ref(ferrotp_dist::ExternalRef {
+            node: ferrotp_dist::Atom::new(peer),
+            creation: 1,
+            id: vec![1, 2, 3],
+        });
+        frames::send(
+            &mut s,
+            Term::tuple([
+                Term::Integer(19),
+                me.clone(),
+                victim_ext.clone(),
+                monitor_ref.clone(),
+            ]),
+            None,
+        )
+        .await;
+        frames::send(
+            &mut s,
+            Term::tuple([Term::Integer(8), me.clone(), victim_ext, Term::atom("kill")]),
+            None,
+        )
+        .await;
+        let ping_tag = Term::Ref(ferrotp_dist::ExternalRef {
+            node: ferrotp_dist::Atom::new(peer),
+            creation: 1,
+            id: vec![9, 9, 9],
+        });
+        frames::send(
+            &mut s,
+            Term::tuple([
+                Term::Integer(6),
+                me.clone(),
+                Term::atom(""),
+                Term::atom("net_kernel"),
+            ]),
+            Some(Term::tuple([
+                Term::atom("$gen_call"),
+                Term::tuple([me.clone(), ping_tag.clone()]),
+                Term::tuple([Term::atom("is_auth"), Term::atom(peer)]),
+            ])),
+        )
+        .await;
+        let (mut down, mut pong) = (false, false);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !(down && pong) {
+            let control = tokio::time::timeout_at(deadline, frames::recv(&mut s))
+                .await
+                .expect("the down and the reply arrive")
+                .expect("the connection stays open");
+            let items = control.as_tuple().unwrap();
+            match items[0].as_i64() {
+                Some(21) => down |= items[3] == monitor_ref && items[4].is_atom("killed"),
+                Some(22) | Some(2) | Some(33) => pong = true,
+                _ => {}
+            }
+        }
+        drop(s);
+        process::exit(watcher.pid(), ExitReason::Kill).unwrap();
+        // The peer's events (other tests' nodes come and go too): up, then down.
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let event = tokio::time::timeout(Duration::from_secs(60), events.recv())
+                .await
+                .expect("the loss is reported")
+                .unwrap();
+            match &event {
+                ferrotp_dist::NodeEvent::Up(n) | ferrotp_dist::NodeEvent::Down(n, _)
+                    if n == peer =>
+                {
+                    seen.push(matches!(event, ferrotp_dist::NodeEvent::Up(_)))
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(seen, vec![true, false], "up, then down");
+    });
 }

@@ -67,6 +67,9 @@ pub(crate) struct RemoteMonitor {
     pub(crate) name: Option<Atom>,
 }
 
+/// Work for a connection: sending its signals and keeping its relations.
+pub(crate) type Work = Box<dyn FnOnce(&Arc<Connection>) + Send>;
+
 /// A live connection.
 pub(crate) struct Connection {
     /// The node's index in pids.
@@ -83,6 +86,9 @@ pub(crate) struct Connection {
     pub(crate) relations: Mutex<Relations>,
     /// A counter for `UNLINK_ID` identifiers.
     pub(crate) unlink_ids: std::sync::atomic::AtomicU64,
+    /// While the work queued before the connection was up runs, later work waits here, so
+    /// that it runs after (an unlink after its link); `None` once that is done.
+    backlog: Mutex<Option<Vec<Work>>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -126,6 +132,7 @@ impl Connection {
             reported: AtomicBool::new(false),
             relations: Mutex::new(Relations::default()),
             unlink_ids: std::sync::atomic::AtomicU64::new(1),
+            backlog: Mutex::new(Some(Vec::new())),
         });
         let tick = config.net_ticktime / 4;
         tokio::spawn(write_loop(write, rx, queued, tick, config.net_ticktime));
@@ -137,6 +144,42 @@ impl Connection {
             config.max_frame,
         ));
         conn
+    }
+
+    /// Run `work` now, or after the work queued before it if that still runs.
+    pub(crate) fn run(self: &Arc<Self>, work: Work) {
+        {
+            let mut backlog = self.backlog.lock();
+            if let Some(queue) = backlog.as_mut() {
+                queue.push(work);
+                return;
+            }
+        }
+        run_guarded(self, work);
+    }
+
+    /// Run the work queued before the connection was up, then what arrived meanwhile, until
+    /// none is left; from then on work runs at once. Nothing is run under a lock: the work
+    /// may end processes, whose exits come back here.
+    pub(crate) fn drain(self: &Arc<Self>, first: Vec<Work>) {
+        for work in first {
+            run_guarded(self, work);
+        }
+        loop {
+            let next = {
+                let mut backlog = self.backlog.lock();
+                match backlog.as_mut() {
+                    Some(queue) if !queue.is_empty() => std::mem::take(queue),
+                    _ => {
+                        *backlog = None;
+                        return;
+                    }
+                }
+            };
+            for work in next {
+                run_guarded(self, work);
+            }
+        }
     }
 
     /// Queue a control message, with its payload. Messages (`is_message`) are refused over the
@@ -223,6 +266,14 @@ impl Connection {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+}
+
+/// Run `work`; a panic in it is logged, and the connection's other work goes on.
+fn run_guarded(conn: &Arc<Connection>, work: Work) {
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn)));
+    if ran.is_err() {
+        tracing::error!(node = %conn.peer.name, "work on a connection panicked; ignored");
     }
 }
 

@@ -24,9 +24,6 @@ use crate::handshake::{self, Admission, HandshakeError, Me};
 use crate::reason;
 use crate::term::{Atom, ExternalPid, ExternalRef, Term};
 
-/// The attempt number of a slot whose connection is up and whose queued work is being run.
-const DRAINING: u64 = 0;
-
 /// A call this node made to a process on another node, waiting for its reply.
 struct PendingCall {
     /// The connection the call went out on.
@@ -55,6 +52,8 @@ pub(crate) struct Shared {
     /// A random word in every reference this node sends: a peer cannot forge a reference of
     /// ours (a call's tag) by counting.
     ref_salt: u32,
+    /// The node stopped: no connection is registered any more.
+    stopped: std::sync::atomic::AtomicBool,
     pub(crate) events: broadcast::Sender<NodeEvent>,
     pub(crate) me: Weak<Shared>,
 }
@@ -81,6 +80,7 @@ impl Shared {
                 let _ = getrandom::getrandom(&mut b);
                 u32::from_be_bytes(b)
             },
+            stopped: std::sync::atomic::AtomicBool::new(false),
             events: broadcast::channel(64).0,
             me: me.clone(),
         })
@@ -176,7 +176,7 @@ impl Shared {
         let mut table = self.table.lock();
         if let Some(c) = table.up(index).cloned() {
             drop(table);
-            work(Ok(&c));
+            c.run(Box::new(move |c| work(Ok(c))));
             return;
         }
         match table.slots.get_mut(&index) {
@@ -210,7 +210,7 @@ impl Shared {
         let mut table = self.table.lock();
         if let Some(c) = table.up(index).cloned() {
             drop(table);
-            work(&c);
+            c.run(Box::new(work));
             return;
         }
         if let Some(Slot::Connecting { deferred, .. }) = table.slots.get_mut(&index) {
@@ -219,14 +219,6 @@ impl Shared {
                     work(c);
                 }
             }));
-        }
-    }
-
-    /// Run `work` with the connection to `index` if it is up; nothing otherwise.
-    fn if_up(&self, index: u32, work: impl FnOnce(&Arc<Connection>)) {
-        let conn = self.table.lock().up(index).cloned();
-        if let Some(c) = conn {
-            work(&c);
         }
     }
 
@@ -349,63 +341,41 @@ impl Shared {
     /// Make `stream` the connection to `index`, unless another has won meanwhile.
     fn register(&self, index: u32, stream: TcpStream, peer: handshake::Peer, attempt: Option<u64>) {
         let name = peer.name.clone();
-        let conn = {
+        let (conn, queued) = {
             let mut table = self.table.lock();
             let superseded = match table.slots.get(&index) {
                 Some(Slot::Up(c)) => !c.is_closed(),
-                Some(Slot::Connecting { attempt: a, .. }) => {
-                    *a == DRAINING || attempt.is_some_and(|mine| mine != *a)
-                }
+                Some(Slot::Connecting { attempt: a, .. }) => attempt.is_some_and(|mine| mine != *a),
                 None => false,
             };
-            if superseded {
+            if superseded || self.stopped.load(std::sync::atomic::Ordering::Acquire) {
                 tracing::debug!(node = %name, ?attempt, "dropping a connection another one superseded");
                 return;
             }
             tracing::debug!(node = %name, ?attempt, "registered");
             let conn = Connection::start(stream, index, peer, &self.config, self.arc());
-            match table.slots.get_mut(&index) {
-                // Ours now: no other attempt may fail it or take it over while it drains.
-                Some(Slot::Connecting { attempt, .. }) => *attempt = DRAINING,
-                _ => {
-                    table.slots.insert(
-                        index,
-                        Slot::Connecting {
-                            attempt: DRAINING,
-                            deferred: Vec::new(),
-                            done: watch::channel(None).0,
-                        },
-                    );
+            // Up at once, for everyone; the work queued for it runs first all the same, as
+            // the connection keeps later work behind it until it is done.
+            let queued = match table.slots.insert(index, Slot::Up(conn.clone())) {
+                Some(Slot::Connecting { deferred, done, .. }) => {
+                    let _ = done.send(Some(Ok(())));
+                    deferred
                 }
-            }
-            conn
-        };
-        // The work queued for the connection goes first, in order, and outside the lock (it
-        // may end processes, whose exits come back here); work queued meanwhile joins the
-        // queue. Then the connection is up for everyone.
-        loop {
-            let batch = {
-                let mut table = self.table.lock();
-                match table.slots.get_mut(&index) {
-                    Some(Slot::Connecting { deferred, .. }) if !deferred.is_empty() => {
-                        std::mem::take(deferred)
-                    }
-                    _ => {
-                        if let Some(Slot::Connecting { done, .. }) =
-                            table.slots.insert(index, Slot::Up(conn.clone()))
-                        {
-                            let _ = done.send(Some(Ok(())));
-                        }
-                        break;
-                    }
-                }
+                _ => Vec::new(),
             };
-            for work in batch {
-                work(Ok(&conn));
-            }
-        }
+            // Under the lock, so that a loss (which takes it) is reported after this.
+            let _ = self.events.send(NodeEvent::Up(name.clone()));
+            (conn, queued)
+        };
         tracing::info!(node = %name, "connected");
-        let _ = self.events.send(NodeEvent::Up(name));
+        conn.drain(
+            queued
+                .into_iter()
+                .map(|work| {
+                    Box::new(move |c: &Arc<Connection>| work(Ok(c))) as crate::connection::Work
+                })
+                .collect(),
+        );
     }
 
     /// Attempt `attempt` to reach `index` failed: tell those waiting.
@@ -440,7 +410,6 @@ impl Shared {
             let index = table.index(&Atom::new(name));
             let admission = match table.slots.get(&index) {
                 Some(Slot::Up(c)) if !c.is_closed() => Admission::Alive,
-                Some(Slot::Connecting { attempt, .. }) if *attempt == DRAINING => Admission::Alive,
                 Some(Slot::Connecting { .. }) if shared.name.as_str() > name => Admission::Nok,
                 Some(Slot::Connecting { .. }) => Admission::Simultaneous,
                 _ => Admission::Ok,
@@ -544,22 +513,28 @@ impl Shared {
         }
     }
 
-    /// Close every connection (the node stops).
+    /// Close every connection and fail every attempt (the node stops).
     pub(crate) fn disconnect_all(&self) {
-        let conns: Vec<_> = {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Release);
+        let (conns, attempts): (Vec<_>, Vec<_>) = {
             let table = self.table.lock();
-            table
-                .slots
-                .values()
-                .filter_map(|s| match s {
-                    Slot::Up(c) => Some(c.clone()),
-                    Slot::Connecting { .. } => None,
-                })
-                .collect()
+            let mut conns = Vec::new();
+            let mut attempts = Vec::new();
+            for (index, slot) in &table.slots {
+                match slot {
+                    Slot::Up(c) => conns.push(c.clone()),
+                    Slot::Connecting { attempt, .. } => attempts.push((*index, *attempt)),
+                }
+            }
+            (conns, attempts)
         };
         for c in conns {
             c.close();
             self.lost(&c, "the node stopped".into());
+        }
+        for (index, attempt) in attempts {
+            self.fail(index, attempt, "the node stopped");
         }
     }
 
@@ -775,7 +750,7 @@ impl Shared {
                 to: to.clone(),
             },
         };
-        self.if_up(index, |c| {
+        self.if_connected(index, move |c| {
             // A reply is the answer to a message the peer sent: it is not refused for
             // back-pressure, or the caller would wait for nothing.
             if let Err(e) = c.send(&control, Some(&message), false) {
@@ -938,8 +913,19 @@ impl Shared {
         match control {
             Control::Link { from, to } => {
                 let (remote, local) = (self.theirs(conn, &from)?, self.ours(&to)?);
+                // Recorded first, so that the local process's exit, if it comes before the
+                // runtime's link is made, finds the link and tells the peer.
+                let recorded = conn.relate(|rel| {
+                    rel.links.insert((local, remote));
+                });
                 // The node's own process takes no links: it is not a process of the program.
-                if local == self.router || distribution::link_from(remote, local).is_err() {
+                if !recorded
+                    || local == self.router
+                    || distribution::link_from(remote, local).is_err()
+                {
+                    conn.relate(|rel| {
+                        rel.links.remove(&(local, remote));
+                    });
                     let _ = conn.send(
                         &Control::Exit {
                             from: to,
@@ -950,10 +936,8 @@ impl Shared {
                         None,
                         false,
                     );
-                } else if !conn.relate(|rel| {
-                    rel.links.insert((local, remote));
-                }) {
-                    // Lost meanwhile: the link just made breaks as the others did.
+                } else if !conn.relate(|_| {}) {
+                    // Lost meanwhile, after its links were broken: break this one too.
                     let _ = distribution::exit_from(remote, local, &ExitReason::NoConnection, true);
                 }
             }
@@ -1243,6 +1227,14 @@ impl Distribution for Shared {
                         let _ = distribution::exit_from(to, from, &ExitReason::NoConnection, true);
                         return;
                     }
+                    if !process::is_alive(from) {
+                        // It exited before its link reached the peer: the link is not made,
+                        // and its exit (which may have run already) has nothing to break.
+                        c.relate(|rel| {
+                            rel.links.remove(&(from, to));
+                        });
+                        return;
+                    }
                     if c.send(&Control::Link { from: f, to: t }, None, false).is_err() {
                         // Closed meanwhile: its loss, reported once, breaks the link.
                         tracing::debug!(node = %c.peer.name, "link not sent: the connection closed");
@@ -1402,7 +1394,10 @@ impl Distribution for Shared {
     }
 
     fn down(&self, watcher: Pid, target: Pid, reference: Reference, reason: &ExitReason) {
-        self.if_up(watcher.node(), |c| {
+        let shared = self.arc();
+        let term = reason::to_term(reason);
+        self.if_connected(watcher.node(), move |c| {
+            let this = &shared;
             let mut monitor = None;
             c.relate(|rel| {
                 monitor = rel.monitored_by.remove(&reference);
@@ -1413,12 +1408,12 @@ impl Distribution for Shared {
             let Some(m) = monitor else { return };
             let from = match m.name {
                 Some(name) => ProcRef::Name(name),
-                None => match self.wire_pid_on(c, target) {
+                None => match this.wire_pid_on(c, target) {
                     Some(p) => ProcRef::Pid(p),
                     None => return,
                 },
             };
-            let Some(to) = self.wire_pid_on(c, watcher) else {
+            let Some(to) = this.wire_pid_on(c, watcher) else {
                 return;
             };
             let _ = c.send(
@@ -1426,7 +1421,7 @@ impl Distribution for Shared {
                     from,
                     to,
                     reference: m.remote_ref,
-                    reason: Reason::Inline(reason::to_term(reason)),
+                    reason: Reason::Inline(term),
                 },
                 None,
                 false,
