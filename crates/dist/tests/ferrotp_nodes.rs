@@ -180,14 +180,18 @@ impl Drop for Peer {
     }
 }
 
-/// A trapping process that links to the pid it is sent and reports its first exit signal.
-fn linker(
-    node: &Node,
-) -> (
-    ferrotp_runtime::Addr<Term>,
-    tokio::sync::oneshot::Receiver<ExitReason>,
-) {
-    let (tx, rx) = tokio::sync::oneshot::channel();
+/// A trapping process that links to the pid it is sent, says when the link is made (its
+/// LINK is then on the connection, ahead of anything sent later), and reports its first exit
+/// signal.
+struct Linker {
+    addr: ferrotp_runtime::Addr<Term>,
+    linked: std::sync::mpsc::Receiver<()>,
+    exit: tokio::sync::oneshot::Receiver<ExitReason>,
+}
+
+fn linker(node: &Node) -> Linker {
+    let (tx, exit) = tokio::sync::oneshot::channel();
+    let (linked_tx, linked) = std::sync::mpsc::channel();
     let node = node.clone();
     let addr = process::Builder::new()
         .trap_exit(true)
@@ -195,7 +199,10 @@ fn linker(
             let mut tx = Some(tx);
             loop {
                 match ctx.recv().await {
-                    Message::User(Term::Pid(p)) => ctx.link(node.pid(&p)).unwrap(),
+                    Message::User(Term::Pid(p)) => {
+                        ctx.link(node.pid(&p)).unwrap();
+                        let _ = linked_tx.send(());
+                    }
                     Message::Exit(e) => {
                         if let Some(tx) = tx.take() {
                             let _ = tx.send(e.reason);
@@ -206,7 +213,16 @@ fn linker(
             }
         })
         .unwrap();
-    (addr, rx)
+    Linker { addr, linked, exit }
+}
+
+impl Linker {
+    /// Link to `pid` and wait until the link is made.
+    fn link(&self, pid: &Term) {
+        self.addr.send(pid.clone()).unwrap();
+        tokio::task::block_in_place(|| self.linked.recv_timeout(Duration::from_secs(60)))
+            .expect("the link is made");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,15 +279,8 @@ async fn two_ferrotp_nodes_call_link_and_learn_of_each_others_end() {
     assert_eq!(tokio::task::block_in_place(|| peer.command("nodes")), MAIN);
 
     // A link to the echo server carries its crash reason back.
-    let (first, crashed) = linker(&node);
-    first.send(Term::Pid(echo_pid.clone())).unwrap();
-    let linked = node.pid(echo_pid);
-    for _ in 0..3000 {
-        if process::process_info(first.pid()).is_some_and(|i| i.links.contains(&linked)) {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    let first = linker(&node);
+    first.link(&Term::Pid(echo_pid.clone()));
     let answer: Term = node
         .call(
             ("echo", PEER),
@@ -281,7 +290,7 @@ async fn two_ferrotp_nodes_call_link_and_learn_of_each_others_end() {
         .await
         .unwrap();
     assert!(answer.is_atom("crashing"));
-    let reason = tokio::time::timeout(Duration::from_secs(60), crashed)
+    let reason = tokio::time::timeout(Duration::from_secs(60), first.exit)
         .await
         .expect("the exit signal arrives")
         .unwrap();
@@ -299,7 +308,7 @@ async fn two_ferrotp_nodes_call_link_and_learn_of_each_others_end() {
 
     // A link to a process on a node that dies: noconnection. The echo server was restarted
     // under its name.
-    let (second, lost) = linker(&node);
+    let second = linker(&node);
     // Until its supervisor has restarted it, the name is free: noproc, as in OTP.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let reply: Term = loop {
@@ -324,16 +333,9 @@ async fn two_ferrotp_nodes_call_link_and_learn_of_each_others_end() {
         panic!("{reply}")
     };
     assert_ne!(restarted, echo_pid);
-    second.send(Term::Pid(restarted.clone())).unwrap();
-    let linked = node.pid(restarted);
-    for _ in 0..3000 {
-        if process::process_info(second.pid()).is_some_and(|i| i.links.contains(&linked)) {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    second.link(&Term::Pid(restarted.clone()));
     drop(peer);
-    let reason = tokio::time::timeout(Duration::from_secs(60), lost)
+    let reason = tokio::time::timeout(Duration::from_secs(60), second.exit)
         .await
         .expect("the loss of the node is noticed")
         .unwrap();

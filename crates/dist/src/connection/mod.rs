@@ -182,6 +182,31 @@ impl Connection {
         }
     }
 
+    /// As [`send`](Self::send), after the work queued before the connection was up if that
+    /// still runs: a message never overtakes an earlier signal of the same process. While
+    /// that work runs, a message is queued without the back-pressure check (a failure to send
+    /// it later is logged).
+    pub(crate) fn send_in_order(
+        &self,
+        control: &Control,
+        payload: Option<&Term>,
+        is_message: bool,
+    ) -> Result<(), DistError> {
+        {
+            let mut backlog = self.backlog.lock();
+            if let Some(queue) = backlog.as_mut() {
+                let (control, payload) = (control.clone(), payload.cloned());
+                queue.push(Box::new(move |c| {
+                    if let Err(e) = c.send(&control, payload.as_ref(), is_message) {
+                        tracing::warn!(node = %c.peer.name, error = %e, "message not sent");
+                    }
+                }));
+                return Ok(());
+            }
+        }
+        self.send(control, payload, is_message)
+    }
+
     /// Queue a control message, with its payload. Messages (`is_message`) are refused over the
     /// queue's bound; signals never are.
     pub(crate) fn send(

@@ -323,16 +323,27 @@ impl Shared {
                     epmd.addr()
                 ),
             })?;
+        let index = self.table.lock().index(name);
+        let shared = self.arc();
+        // Whether this attempt is still the one its node waits on: an attempt overtaken (by an
+        // incoming connection that came up, or a disconnect and a newer attempt) must not
+        // start a handshake the peer would accept for nothing.
+        let still_wanted = move || {
+            matches!(shared.table.lock().slots.get(&index),
+                Some(Slot::Connecting { attempt: a, .. }) if *a == attempt)
+        };
+        let abandoned = || DistError::ConnectFailed {
+            node: name.as_str().to_owned(),
+            reason: "the attempt was overtaken".into(),
+        };
+        if !still_wanted() {
+            return Err(abandoned());
+        }
         let mut stream = TcpStream::connect(SocketAddr::new(ip, entry.port)).await?;
         let _ = stream.set_nodelay(true);
-        let shared = self.arc();
-        let index = self.table.lock().index(name);
-        let still_wanted = move || {
-            let wanted = matches!(shared.table.lock().slots.get(&index),
-                Some(Slot::Connecting { attempt: a, .. }) if *a == attempt);
-            tracing::debug!(node = %shared.name, attempt, wanted, "the peer says we are connected");
-            wanted
-        };
+        if !still_wanted() {
+            return Err(abandoned());
+        }
         let peer =
             handshake::initiate(&mut stream, &self.me(), name.as_str(), still_wanted).await?;
         Ok((stream, peer))
@@ -578,7 +589,7 @@ impl Shared {
                 )
             }
         };
-        conn.send(&control, Some(&message), true)
+        conn.send_in_order(&control, Some(&message), true)
     }
 
     /// Call the `gen_server` at `dest` with `request`, as `gen_server:call/3` does: monitor
@@ -638,8 +649,8 @@ impl Shared {
             reference: ext_tag.clone(),
         };
         let sent = conn
-            .send(&monitor, None, false)
-            .and_then(|()| conn.send(&to_send, Some(&message), true));
+            .send_in_order(&monitor, None, false)
+            .and_then(|()| conn.send_in_order(&to_send, Some(&message), true));
         if let Err(e) = sent {
             self.calls.lock().remove(&tag);
             return Err(e.into());
