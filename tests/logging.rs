@@ -127,3 +127,45 @@ async fn events_outside_any_process_carry_no_process() {
     tracing::info!("from main");
     assert!(!out.lines_with("from main")[0].contains("process{"));
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_crash_report_is_an_event_with_the_supervisor_child_reason_and_location() {
+    use ferrotp::supervisor::{Started, Strategy};
+    let (out, _guard) = capture();
+    // A worker that crashes a second after it starts.
+    let spec = ChildSpec::worker("crashy", |opts| async move {
+        let addr = opts
+            .builder()
+            .spawn(|_: Context| async move {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                panic!("crash report test");
+            })
+            .map_err(ExitReason::from)?;
+        Ok(Started::Pid(addr.pid()))
+    });
+    let sup = Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), vec![spec])
+        .await
+        .unwrap();
+    let report = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if let Some(line) = out.lines_with("child terminated; restarting").pop() {
+                return line;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the supervisor reports the crash");
+    let sup_pid = sup.pid().unwrap();
+    assert!(
+        report.contains(&format!("process{{pid={sup_pid}}}")),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("supervisor={sup_pid}")),
+        "{report}"
+    );
+    assert!(report.contains("child=\"crashy\""), "{report}");
+    assert!(report.contains("crash report test"), "{report}");
+    assert!(report.contains("location=\"tests/logging.rs:"), "{report}");
+}

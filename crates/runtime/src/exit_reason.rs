@@ -215,6 +215,15 @@ impl ExitReason {
         )
     }
 
+    /// Where the panic happened, for a `Panic` reason that knows it: the `location` field of
+    /// crash reports.
+    pub fn panic_location(&self) -> Option<&str> {
+        match self {
+            ExitReason::Panic { location, .. } => location.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Whether this reason came from a panic.
     pub fn is_panic(&self) -> bool {
         matches!(self, ExitReason::Panic { .. })

@@ -195,7 +195,8 @@ impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
         }
         tracing::error!(
             supervisor = %ctx.pid(), child = &*self.children[&key].child.spec.id,
-            pid = %exit.from, reason = %exit.reason, "dynamic child terminated; restarting"
+            pid = %exit.from, reason = %exit.reason, location = exit.reason.panic_location(),
+            "dynamic child terminated; restarting"
         );
         self.children.get_mut(&key).expect("found above").child.pid = ChildPid::Undefined;
         self.restart(key, ctx).await

@@ -260,6 +260,7 @@ impl SupervisorState {
             if spec.restart == Restart::Temporary && !reason.is_shutdown() {
                 tracing::error!(
                     supervisor = %ctx.pid(), child = &*spec.id, %pid, reason = %reason,
+                    location = reason.panic_location(),
                     "temporary child terminated; not restarted"
                 );
             }
@@ -270,6 +271,7 @@ impl SupervisorState {
         }
         tracing::error!(
             supervisor = %ctx.pid(), child = &*spec.id, %pid, reason = %reason,
+            location = reason.panic_location(),
             "child terminated; restarting"
         );
         self.restart(i, ctx).await
