@@ -341,10 +341,7 @@ fn a_rust_process_linked_to_a_beam_process_gets_noconnection_when_the_node_dies(
         "ok"
     );
     // The link is in place once the BEAM process lists it.
-    assert_eq!(
-        beam.eval("F = fun W(0) -> timeout; W(N) -> case process_info(Idle, links) of {links, [_]} -> linked; _ -> receive after 20 -> W(N - 1) end end end, F(1500)"),
-        "linked"
-    );
+    assert!(beam.wait_until("length(element(2, process_info(Idle, links))) == 1"));
     drop(beam);
     let (from, reason) = exits
         .recv_timeout(Duration::from_secs(60))
@@ -363,10 +360,7 @@ fn a_beam_exit_signal_through_a_link_reaches_the_rust_process_with_its_reason() 
     let exits = linker("linker_reason");
     let mut beam = beam("beam_reason");
     beam.eval("Idle = spawn(fun() -> receive die -> exit({shutdown, bye}) end end), {linker_reason, 'rust@127.0.0.1'} ! Idle, ok");
-    assert_eq!(
-        beam.eval("F = fun W(0) -> timeout; W(N) -> case process_info(Idle, links) of {links, [_]} -> linked; _ -> receive after 20 -> W(N - 1) end end end, F(1500)"),
-        "linked"
-    );
+    assert!(beam.wait_until("length(element(2, process_info(Idle, links))) == 1"));
     beam.eval("Idle ! die");
     let (_, reason) = exits
         .recv_timeout(Duration::from_secs(60))
@@ -441,10 +435,7 @@ fn a_rust_monitor_of_a_beam_process_gets_down_with_the_reason() {
     });
     let mut beam = beam("beam_monitored");
     beam.eval("P = spawn(fun() -> receive die -> exit(kaput) end end), {monitor_er, 'rust@127.0.0.1'} ! P, ok");
-    assert_eq!(
-        beam.eval("F = fun W(0) -> timeout; W(N) -> case process_info(P, monitored_by) of {monitored_by, [_]} -> monitored; _ -> receive after 20 -> W(N - 1) end end end, F(1500)"),
-        "monitored"
-    );
+    assert!(beam.wait_until("length(element(2, process_info(P, monitored_by))) == 1"));
     beam.eval("P ! die");
     let reason = rx
         .recv_timeout(Duration::from_secs(60))
@@ -631,10 +622,7 @@ fn a_beam_badarith_reaches_rust_as_a_readable_exit_reason() {
     let exits = linker("linker_badarith");
     let mut beam = beam("beam_badarith");
     beam.eval("Z = 0, P = spawn(fun() -> receive go -> 1 / Z end end), {linker_badarith, 'rust@127.0.0.1'} ! P, ok");
-    assert_eq!(
-        beam.eval("F = fun W(0) -> timeout; W(N) -> case process_info(P, links) of {links, [_]} -> linked; _ -> receive after 20 -> W(N - 1) end end end, F(1500)"),
-        "linked"
-    );
+    assert!(beam.wait_until("length(element(2, process_info(P, links))) == 1"));
     beam.eval("P ! go");
     let (_, reason) = exits
         .recv_timeout(Duration::from_secs(60))
@@ -855,23 +843,16 @@ fn an_unlink_from_rust_removes_the_link_on_the_beam_side_too() {
     });
     let mut beam = beam("beam_unlink");
     beam.eval("P = spawn(fun() -> receive die -> exit(gone) end end), {unlinker, 'rust@127.0.0.1'} ! P, ok");
-    let wait_links = |n: usize| {
-        format!("F{n} = fun W(0) -> timeout; W(N) -> case process_info(P, links) of {{links, L}} when length(L) == {n} -> done; _ -> receive after 20 -> W(N - 1) end end end, F{n}(1500)")
-    };
-    assert_eq!(beam.eval(&wait_links(1)), "done");
+    assert!(beam.wait_until("length(element(2, process_info(P, links))) == 1"));
     beam.eval("{unlinker, 'rust@127.0.0.1'} ! {unlink, P}");
-    assert_eq!(
-        beam.eval(&wait_links(0)),
-        "done",
+    assert!(
+        beam.wait_until("element(2, process_info(P, links)) == []"),
         "UNLINK_ID reached the BEAM"
     );
     beam.eval("P ! die");
     // Nothing arrives through the removed link; a second link proves the channel still works.
     beam.eval("Q = spawn(fun() -> receive die -> exit(second) end end), {unlinker, 'rust@127.0.0.1'} ! Q, ok");
-    assert_eq!(
-        beam.eval("G = fun W(0) -> timeout; W(N) -> case process_info(Q, links) of {links, [_]} -> done; _ -> receive after 20 -> W(N - 1) end end end, G(1500)"),
-        "done"
-    );
+    assert!(beam.wait_until("length(element(2, process_info(Q, links))) == 1"));
     beam.eval("Q ! die");
     let first = rx
         .recv_timeout(Duration::from_secs(60))
@@ -985,7 +966,9 @@ fn a_late_reply_is_never_seen_and_a_lost_node_fails_the_call_with_noconnection()
         .runtime
         .spawn(async move { node.monitor_node("beam_late@127.0.0.1").await });
     // The call is in flight once the BEAM's process is busy with it.
-    beam.eval("F = fun W(0) -> timeout; W(N) -> case process_info(whereis(slow), current_function) of {current_function, {timer, sleep, 1}} -> busy; _ -> receive after 20 -> W(N - 1) end end end, F(1500)");
+    assert!(beam.wait_until(
+        "process_info(whereis(slow), current_function) == {current_function, {timer, sleep, 1}}"
+    ));
     drop(beam);
     let failed = c.runtime.block_on(waiting).unwrap();
     assert!(
@@ -1039,10 +1022,7 @@ fn a_rust_monitor_of_a_beam_name_gets_down_and_a_missing_name_gets_noproc() {
     });
     assert_eq!(rx.recv_timeout(Duration::from_secs(60)).unwrap(), Ok(()));
     // The monitor is in place once the BEAM process lists it.
-    assert_eq!(
-        beam.eval("F = fun W(0) -> timeout; W(N) -> case process_info(whereis(target), monitored_by) of {monitored_by, [_]} -> monitored; _ -> receive after 20 -> W(N - 1) end end end, F(1500)"),
-        "monitored"
-    );
+    assert!(beam.wait_until("length(element(2, process_info(whereis(target), monitored_by))) == 1"));
     beam.eval("target ! die");
     let Err((named, missing, dropped, node)) = rx.recv_timeout(Duration::from_secs(60)).unwrap()
     else {
@@ -1119,10 +1099,7 @@ fn a_link_to_a_node_not_yet_connected_is_made_once_the_connection_is_up() {
             })
             .unwrap();
     });
-    assert_eq!(
-        beam.eval("F = fun W(0) -> timeout; W(N) -> {links, L} = process_info(self(), links), case [P || P <- L, node(P) == 'rust@127.0.0.1'] of [_] -> linked; _ -> receive after 20 -> W(N - 1) end end end, F(1500)"),
-        "linked"
-    );
+    assert!(beam.wait_until("length([X || X <- element(2, process_info(self(), links)), node(X) == 'rust@127.0.0.1']) == 1"));
     assert!(c.node.nodes().contains(&"beam_later@127.0.0.1".to_owned()));
 }
 

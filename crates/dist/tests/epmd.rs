@@ -153,3 +153,39 @@ async fn a_node_registers_with_debians_epmd_and_a_beam_node_finds_it_there() {
     }
     drop(beam);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_epmd_that_never_answers_fails_the_exchange_with_a_timeout() {
+    let silent = tokio::net::TcpListener::bind(loopback(0)).await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    // Accepts, reads nothing, answers nothing.
+    let held = tokio::spawn(async move {
+        let mut kept = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            kept.push(s);
+        }
+    });
+    let epmd = EpmdClient::new(addr).timeout(Duration::from_secs(2));
+    assert!(matches!(
+        epmd.port_please("x").await,
+        Err(EpmdError::Timeout(_))
+    ));
+    assert!(matches!(
+        epmd.register("x", 1).await,
+        Err(EpmdError::Timeout(_))
+    ));
+    let node = Node::builder("patient@127.0.0.1")
+        .cookie(Cookie::new("c").unwrap())
+        .epmd(addr)
+        .setup_time(Duration::from_secs(2))
+        .start()
+        .await;
+    assert!(
+        matches!(
+            node,
+            Err(ferrotp_dist::DistError::Epmd(EpmdError::Timeout(_)))
+        ),
+        "{node:?}"
+    );
+    held.abort();
+}

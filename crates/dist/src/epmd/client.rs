@@ -11,6 +11,7 @@ use super::*;
 #[derive(Debug, Clone, Copy)]
 pub struct EpmdClient {
     addr: SocketAddr,
+    timeout: std::time::Duration,
 }
 
 /// A node's entry in EPMD.
@@ -45,7 +46,26 @@ impl Registration {
 impl EpmdClient {
     /// The EPMD at `addr`.
     pub fn new(addr: SocketAddr) -> EpmdClient {
-        EpmdClient { addr }
+        EpmdClient {
+            addr,
+            timeout: std::time::Duration::from_secs(10),
+        }
+    }
+
+    /// Give each exchange at most `timeout` (default 10 s): an EPMD that accepts and never
+    /// answers fails it with [`EpmdError::Timeout`] instead of holding the caller.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> EpmdClient {
+        self.timeout = timeout;
+        self
+    }
+
+    async fn bounded<T>(
+        &self,
+        exchange: impl std::future::Future<Output = Result<T, EpmdError>>,
+    ) -> Result<T, EpmdError> {
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or(Err(EpmdError::Timeout(self.timeout)))
     }
 
     /// The address it talks to.
@@ -80,6 +100,10 @@ impl EpmdClient {
     /// [`EpmdError::NameTaken`] if a running node holds the name; others if EPMD cannot be
     /// reached or answers badly.
     pub async fn register(&self, name: &str, port: u16) -> Result<Registration, EpmdError> {
+        self.bounded(self.alive2(name, port)).await
+    }
+
+    async fn alive2(&self, name: &str, port: u16) -> Result<Registration, EpmdError> {
         let mut body = vec![ALIVE2_REQ];
         body.extend_from_slice(&port.to_be_bytes());
         // Hidden nodes register as normal ones, as OTP's do: hiding is the handshake's
@@ -118,6 +142,10 @@ impl EpmdClient {
     ///
     /// If EPMD cannot be reached or answers badly.
     pub async fn port_please(&self, name: &str) -> Result<Option<NodeEntry>, EpmdError> {
+        self.bounded(self.port_please2(name)).await
+    }
+
+    async fn port_please2(&self, name: &str) -> Result<Option<NodeEntry>, EpmdError> {
         let mut body = vec![PORT_PLEASE2_REQ];
         body.extend_from_slice(name.as_bytes());
         let mut s = self.request(&body).await?;
@@ -149,6 +177,10 @@ impl EpmdClient {
     ///
     /// If EPMD cannot be reached or answers badly.
     pub async fn names(&self) -> Result<Vec<(String, u16)>, EpmdError> {
+        self.bounded(self.names_req()).await
+    }
+
+    async fn names_req(&self) -> Result<Vec<(String, u16)>, EpmdError> {
         let mut s = self.request(&[NAMES_REQ]).await?;
         let _epmd_port = s.read_u32().await?;
         let mut text = String::new();

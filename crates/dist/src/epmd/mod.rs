@@ -54,6 +54,9 @@ pub enum EpmdError {
     /// EPMD answered with something this client does not understand.
     #[error("EPMD answered unexpectedly: {0}")]
     Protocol(String),
+    /// EPMD did not answer in time.
+    #[error("EPMD did not answer within {0:?}")]
+    Timeout(std::time::Duration),
     /// The exchange broke off.
     #[error("EPMD connection failed: {0}")]
     Io(#[from] std::io::Error),

@@ -306,7 +306,7 @@ impl Node {
             .split_once('@')
             .map_or("", |(a, _)| a)
             .to_owned();
-        let epmd = EpmdClient::new(config.epmd);
+        let epmd = EpmdClient::new(config.epmd).timeout(config.setup_time);
         let (registration, epmd_server) = match epmd.register(&alive, addr.port()).await {
             Ok(r) => (r, None),
             Err(EpmdError::Unreachable { .. }) if config.start_epmd => {
@@ -330,6 +330,8 @@ impl Node {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "accepting a node connection failed");
+                        // Out of file descriptors, typically: a pause instead of a busy loop
+                        // that would log the same error as fast as it can.
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 }

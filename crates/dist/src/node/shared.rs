@@ -312,7 +312,8 @@ impl Shared {
             .split_once('@')
             .ok_or_else(|| DistError::InvalidName(name.as_str().to_owned()))?;
         let ip = resolve(host).await?;
-        let epmd = EpmdClient::new(SocketAddr::new(ip, self.config.epmd.port()));
+        let epmd = EpmdClient::new(SocketAddr::new(ip, self.config.epmd.port()))
+            .timeout(self.config.setup_time);
         let entry = epmd
             .port_please(alive)
             .await?
@@ -702,14 +703,7 @@ impl Shared {
                         rel.monitoring.insert(reference, (watcher, target));
                         rel.monitoring_names.insert(reference, name.clone());
                     }) {
-                        distribution::down_from(
-                            watcher,
-                            Down {
-                                reference,
-                                pid: target,
-                                reason: ExitReason::NoConnection,
-                            },
-                        );
+                        unreachable_down(watcher, reference, target);
                         return;
                     }
                     let Some(w) = shared.wire_pid_on(c, watcher) else {
@@ -725,14 +719,7 @@ impl Shared {
                         false,
                     );
                 }
-                Err(_) => distribution::down_from(
-                    watcher,
-                    Down {
-                        reference,
-                        pid: target,
-                        reason: ExitReason::NoConnection,
-                    },
-                ),
+                Err(_) => unreachable_down(watcher, reference, target),
             }),
         );
         Ok(reference)
@@ -868,6 +855,19 @@ impl Shared {
             }),
         }
     }
+}
+
+/// Tell `watcher` that its monitor `reference` of `target` fired because the node cannot be
+/// reached.
+fn unreachable_down(watcher: Pid, reference: Reference, target: Pid) {
+    distribution::down_from(
+        watcher,
+        Down {
+            reference,
+            pid: target,
+            reason: ExitReason::NoConnection,
+        },
+    );
 }
 
 /// The pid a monitor of a registered name on node `index` reports in its `Down`: it stands
@@ -1188,14 +1188,7 @@ impl Inbound for Shared {
             let _ = distribution::exit_from(remote, local, &ExitReason::NoConnection, true);
         }
         for (reference, (watcher, target)) in relations.monitoring {
-            distribution::down_from(
-                watcher,
-                Down {
-                    reference,
-                    pid: target,
-                    reason: ExitReason::NoConnection,
-                },
-            );
+            unreachable_down(watcher, reference, target);
         }
         for (local_ref, m) in relations.monitored_by {
             distribution::demonitor_from(m.target, local_ref);

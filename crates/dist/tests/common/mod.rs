@@ -139,26 +139,15 @@ impl Beam {
         self.next()
     }
 
-    /// Evaluate until the value is `expected`, or fail after `deadline`. For events that
-    /// arrive over the network: no fixed sleeps.
-    pub(crate) fn eval_until(
-        &mut self,
-        exprs: &str,
-        expected: &str,
-        deadline: std::time::Duration,
-    ) {
-        let start = std::time::Instant::now();
-        loop {
-            let got = self.eval(exprs);
-            if got == expected {
-                return;
-            }
-            assert!(
-                start.elapsed() < deadline,
-                "{exprs}: {got}, expected {expected}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+    /// Wait inside the BEAM, up to 30 s, until the Erlang `condition` (a boolean expression
+    /// over the bindings so far) holds; `true` if it did. For state that changes when a
+    /// signal from the network arrives and that no message announces (a link, a monitor).
+    pub(crate) fn wait_until(&mut self, condition: &str) -> bool {
+        let waited = self.eval(&format!(
+            "(fun W(0) -> false; W(N) -> case (try {condition} catch _:_ -> false end) of \
+             true -> true; _ -> receive after 20 -> W(N - 1) end end end)(1500)"
+        ));
+        waited == "true"
     }
 }
 
