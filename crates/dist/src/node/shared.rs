@@ -368,17 +368,20 @@ impl Shared {
             let conn = Connection::start(stream, index, peer, &self.config, self.arc());
             // Up at once, for everyone; the work queued for it runs first all the same, as
             // the connection keeps later work behind it until it is done.
-            let queued = match table.slots.insert(index, Slot::Up(conn.clone())) {
-                Some(Slot::Connecting { deferred, done, .. }) => {
-                    let _ = done.send(Some(Ok(())));
-                    deferred
-                }
-                _ => Vec::new(),
+            let (queued, done) = match table.slots.insert(index, Slot::Up(conn.clone())) {
+                Some(Slot::Connecting { deferred, done, .. }) => (deferred, Some(done)),
+                _ => (Vec::new(), None),
             };
-            // Under the lock, so that a loss (which takes it) is reported after this.
+            // Under the lock, so that a loss (which takes it) is reported after this; the
+            // event channel only queues, whoever it wakes takes no lock of ours.
             let _ = self.events.send(NodeEvent::Up(name.clone()));
-            (conn, queued)
+            (conn, (queued, done))
         };
+        let (queued, done) = queued;
+        // Those waiting in `connect` are woken outside the lock they would take next.
+        if let Some(done) = done {
+            let _ = done.send(Some(Ok(())));
+        }
         tracing::info!(node = %name, "connected");
         conn.drain(
             queued
