@@ -98,6 +98,9 @@ pub use ferrotp_dist as dist;
 ///   tagged by it (`gen_server:call(S, {add, 5})`); arguments and replies cross as terms
 ///   (`serde`), so their types implement `Serialize` and `Deserialize`. Export the running
 ///   server with `Node::export`. Remote servers cannot be generic.
+/// * `debug_state` shows the state's `Debug` (pretty-printed) in observers: it implements
+///   `GenServer::format_status`, which nothing shows by default. Leave it off for states
+///   holding secrets.
 ///
 /// Every mistake is reported at once, pointing at the offending tokens, with what to write
 /// instead.

@@ -121,6 +121,9 @@ struct Inner {
     modules: Mutex<HashMap<String, Arc<ModuleSlot>>>,
     libraries: AtomicUsize,
     next_id: AtomicU64,
+    /// Every library that passed every check, by module, in load order (one entry per
+    /// distinct file content).
+    known: Mutex<Vec<LoadedVersion>>,
 }
 
 /// Loads hot modules, starts their processes, and upgrades, downgrades and reloads them while
@@ -160,6 +163,7 @@ impl Loader {
                 modules: Mutex::new(HashMap::new()),
                 libraries: AtomicUsize::new(0),
                 next_id: AtomicU64::new(1),
+                known: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -193,7 +197,19 @@ impl Loader {
         })
         .await;
         match opened {
-            Ok(result) => result,
+            Ok(Ok(version)) => {
+                let mut known = self.inner.known.lock();
+                if !known.iter().any(|k| k.sha256 == version.sha256) {
+                    known.push(LoadedVersion {
+                        module: version.name.clone(),
+                        vsn: version.vsn.clone(),
+                        sha256: version.sha256.clone(),
+                        path: version.path.clone(),
+                    });
+                }
+                Ok(version)
+            }
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(LoadError::Timeout {
                 path: path.to_path_buf(),
                 timeout,
@@ -402,6 +418,26 @@ impl Loader {
             });
         }
         run_change(changing, slot, old, Direction::Down, extra.to_vec()).await
+    }
+
+    /// The names of the modules loaded, sorted.
+    pub fn modules(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.inner.modules.lock().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Every library of `module` this loader opened and found sound, oldest first: what
+    /// [`upgrade_module`](Self::upgrade_module) can be pointed at again (the file is read and
+    /// checked afresh; one that changed since is refused if the trust policy says so).
+    pub fn known_versions(&self, module: &str) -> Vec<LoadedVersion> {
+        self.inner
+            .known
+            .lock()
+            .iter()
+            .filter(|k| k.module == module)
+            .cloned()
+            .collect()
     }
 
     /// The module's versions and processes.

@@ -26,6 +26,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use ferrotp_runtime::gen_server::Server;
+use ferrotp_runtime::observe::{self, UpgradeRecord};
 use ferrotp_runtime::sys::{self, SysError};
 use ferrotp_runtime::{process, ExitReason, Pid};
 use parking_lot::Mutex;
@@ -84,6 +85,9 @@ async fn resume_all(servers: impl IntoIterator<Item = Server<HotProcess>>, timeo
     let mut set = JoinSet::new();
     for server in servers {
         set.spawn(async move {
+            if let Some(pid) = server.pid() {
+                observe::set_upgrading(pid, false);
+            }
             let _ = sys::resume(&server, Some(timeout)).await;
         });
     }
@@ -303,8 +307,46 @@ async fn run_migrations(
     })
 }
 
-/// Move every process of `slot` to `to`. The caller holds the slot's change lock.
+/// Move every process of `slot` to `to`, and record the outcome in the runtime's upgrade
+/// history. The caller holds the slot's change lock.
 pub(crate) async fn migrate(
+    slot: Arc<ModuleSlot>,
+    to: Arc<Version>,
+    direction: Direction,
+    extra: Vec<u8>,
+) -> Result<UpgradeReport, UpgradeError> {
+    let began = Instant::now();
+    let from = slot.current().vsn.clone();
+    let module = slot.name.clone();
+    let to_vsn = to.vsn.clone();
+    let outcome = migrate_processes(slot.clone(), to, direction, extra).await;
+    let record = match &outcome {
+        Ok(report) => Some(UpgradeRecord::new(
+            module,
+            from,
+            to_vsn,
+            report.processes,
+            report.suspended_for,
+            None,
+        )),
+        // Nothing was suspended: not an upgrade that happened.
+        Err(UpgradeError::StartInProgress { .. }) => None,
+        Err(e) => Some(UpgradeRecord::new(
+            module,
+            from,
+            to_vsn,
+            slot.processes().len(),
+            began.elapsed(),
+            Some(e.to_string()),
+        )),
+    };
+    if let Some(record) = record {
+        observe::record_upgrade(record);
+    }
+    outcome
+}
+
+async fn migrate_processes(
     slot: Arc<ModuleSlot>,
     to: Arc<Version>,
     direction: Direction,
@@ -333,11 +375,14 @@ pub(crate) async fn migrate(
                 return Suspension::Gone;
             };
             match sys::suspend(&server, Some(deadlines.suspend)).await {
-                Ok(()) => Suspension::Done(Suspended {
-                    pid: member.pid,
-                    server,
-                    state: member.state,
-                }),
+                Ok(()) => {
+                    observe::set_upgrading(member.pid, true);
+                    Suspension::Done(Suspended {
+                        pid: member.pid,
+                        server,
+                        state: member.state,
+                    })
+                }
                 Err(SysError::NoProc | SysError::Exit(_)) => Suspension::Gone,
                 Err(e) => Suspension::Failed(member.pid, e),
             }

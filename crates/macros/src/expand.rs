@@ -101,6 +101,15 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
         .vsn
         .as_ref()
         .map(|v| quote!(const VSN: &'static str = #v;));
+    // The state's own `Debug`, pretty-printed; a state that is not `Debug` fails to compile
+    // here, which is the point of the opt-in.
+    let format_status = options.debug_state.then(|| {
+        quote! {
+            fn format_status(&self) -> ::core::option::Option<::std::string::String> {
+                ::core::option::Option::Some(::std::format!("{:#?}", self))
+            }
+        }
+    });
     let mut default_options = quote!(#gs::StartOptions::new());
     if let Some(n) = &options.mailbox_capacity {
         default_options = quote!(#default_options.mailbox_capacity(#n));
@@ -447,6 +456,7 @@ fn expand(server: &Server, options: &model::Options) -> TokenStream {
             type Info = #info_ty;
             type Continue = #continue_ty;
             #vsn
+            #format_status
 
             async fn init(args: #args_ty, _ctx: &mut #gs::ServerContext<Self>) -> #gs::Init<Self> {
                 let #args_pack = args;

@@ -104,9 +104,11 @@ pub(crate) struct Options {
     pub(crate) call_timeout_ms: Option<syn::LitInt>,
     /// Reachable from other nodes: `RemoteServer` and a `<Type>Remote` client.
     pub(crate) remote: bool,
+    /// Show the state's `Debug` in observers (`GenServer::format_status`).
+    pub(crate) debug_state: bool,
 }
 
-const OPTIONS: &str = "`name = \"registered_name\"`, `vsn = \"1\"`, `mailbox_capacity = N`, `call_timeout_ms = N`, `vis = pub(crate)`, `remote`, `crate = path::to::ferrotp`";
+const OPTIONS: &str = "`name = \"registered_name\"`, `vsn = \"1\"`, `mailbox_capacity = N`, `call_timeout_ms = N`, `vis = pub(crate)`, `remote`, `debug_state`, `crate = path::to::ferrotp`";
 
 pub(crate) struct Server {
     pub(crate) generics: syn::Generics,
@@ -127,6 +129,7 @@ pub(crate) fn parse_options(attr: TokenStream, errors: &mut Errors) -> Options {
         mailbox_capacity: None,
         call_timeout_ms: None,
         remote: false,
+        debug_state: false,
     };
     if attr.is_empty() {
         return options;
@@ -162,6 +165,9 @@ pub(crate) fn parse_options(attr: TokenStream, errors: &mut Errors) -> Options {
                 ));
             }
             options.mailbox_capacity = Some(n);
+        } else if meta.path.is_ident("debug_state") {
+            twice(options.debug_state);
+            options.debug_state = true;
         } else if meta.path.is_ident("remote") {
             twice(options.remote);
             options.remote = true;

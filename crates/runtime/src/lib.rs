@@ -61,6 +61,7 @@ mod error;
 mod exit_reason;
 pub mod gen_server;
 mod message;
+pub mod observe;
 mod pid;
 pub mod process;
 pub mod registry;

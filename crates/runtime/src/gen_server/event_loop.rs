@@ -9,6 +9,7 @@ use super::start::InitAck;
 use super::{
     CallResult, GenServer, HandleResult, Info, Init, Next, Request, ServerContext, StartError,
 };
+use crate::observe::Callback;
 use crate::process::panic::guarded;
 use crate::sys::{self, Statistics, SystemRequest};
 use crate::{Context, ExitReason, Message, Pid, ProcessResult};
@@ -19,8 +20,11 @@ pub(crate) async fn run<S: GenServer>(
     parent: Option<Pid>,
     ack: oneshot::Sender<InitAck>,
 ) -> ProcessResult {
+    crate::observe::register_format_status::<S>();
     let mut sctx = ServerContext::new(ctx, parent);
+    sctx.process.probe().enter(Some(Callback::Init));
     let init = guarded(S::init(args, &mut sctx)).await;
+    sctx.process.probe().enter(None);
     // A stop requested through the context during `init` is `Init::Stop`.
     let init = match (init, sctx.take_stop()) {
         (Ok(Init::Ok(..)), Some(reason)) => Ok(Init::Stop(reason)),
@@ -145,18 +149,27 @@ impl<S: GenServer> Loop<S> {
         loop {
             let flow = if let Some(c) = self.continue_with.take() {
                 // Before any queued message, as OTP's `{continue, C}`.
+                self.ctx
+                    .process
+                    .probe()
+                    .enter(Some(Callback::HandleContinue));
                 let r = guarded(self.state.handle_continue(c, &mut self.ctx)).await;
+                self.ctx.process.probe().enter(None);
                 self.after(r)
             } else if !self.suspended && self.deadline.is_none() {
                 match self.ctx.process.recv().await {
                     Message::User(Request::Call(request)) => {
                         self.handled += 1;
+                        self.ctx.process.probe().enter(Some(Callback::HandleCall));
                         let r = guarded(self.state.handle_call(request, &mut self.ctx)).await;
+                        self.ctx.process.probe().enter(None);
                         self.after_call(r)
                     }
                     Message::User(Request::Cast(msg)) => {
                         self.handled += 1;
+                        self.ctx.process.probe().enter(Some(Callback::HandleCast));
                         let r = guarded(self.state.handle_cast(msg, &mut self.ctx)).await;
+                        self.ctx.process.probe().enter(None);
                         self.after(r)
                     }
                     other => Box::pin(self.handle(other)).await,
@@ -165,7 +178,9 @@ impl<S: GenServer> Loop<S> {
                 match Box::pin(self.receive()).await {
                     Incoming::Timeout => {
                         self.deadline = None;
+                        self.ctx.process.probe().enter(Some(Callback::HandleInfo));
                         let r = guarded(self.state.handle_info(Info::Timeout, &mut self.ctx)).await;
+                        self.ctx.process.probe().enter(None);
                         self.after(r)
                     }
                     Incoming::Message(m) => Box::pin(self.handle(m)).await,
@@ -239,23 +254,33 @@ impl<S: GenServer> Loop<S> {
         self.handled += 1;
         match req {
             Message::User(Request::Call(request)) => {
+                self.ctx.process.probe().enter(Some(Callback::HandleCall));
                 let r = guarded(self.state.handle_call(request, &mut self.ctx)).await;
+                self.ctx.process.probe().enter(None);
                 self.after_call(r)
             }
             Message::User(Request::Cast(msg)) => {
+                self.ctx.process.probe().enter(Some(Callback::HandleCast));
                 let r = guarded(self.state.handle_cast(msg, &mut self.ctx)).await;
+                self.ctx.process.probe().enter(None);
                 self.after(r)
             }
             Message::User(Request::Info(msg)) => {
+                self.ctx.process.probe().enter(Some(Callback::HandleInfo));
                 let r = guarded(self.state.handle_info(Info::Message(msg), &mut self.ctx)).await;
+                self.ctx.process.probe().enter(None);
                 self.after(r)
             }
             Message::Exit(e) => {
+                self.ctx.process.probe().enter(Some(Callback::HandleInfo));
                 let r = guarded(self.state.handle_info(Info::Exit(e), &mut self.ctx)).await;
+                self.ctx.process.probe().enter(None);
                 self.after(r)
             }
             Message::Down(d) => {
+                self.ctx.process.probe().enter(Some(Callback::HandleInfo));
                 let r = guarded(self.state.handle_info(Info::Down(d), &mut self.ctx)).await;
+                self.ctx.process.probe().enter(None);
                 self.after(r)
             }
             Message::User(Request::System(_)) => unreachable!("handled above"),
@@ -277,7 +302,9 @@ impl<S: GenServer> Loop<S> {
 
     /// Run `terminate`; if it panics, the panic is the exit reason.
     async fn terminate(&mut self, reason: ExitReason) -> ExitReason {
+        self.ctx.process.probe().enter(Some(Callback::Terminate));
         let outcome = guarded(self.state.terminate(&reason, &mut self.ctx)).await;
+        self.ctx.process.probe().enter(None);
         let reason = match outcome {
             Ok(()) => reason,
             Err(panicked) => panicked,
@@ -305,10 +332,12 @@ impl<S: GenServer> Loop<S> {
             SystemRequest::Suspend(ack) => {
                 if ack.send(()).is_ok() {
                     self.suspended = true;
+                    self.ctx.process.probe().set_suspended(true);
                 }
             }
             SystemRequest::Resume(ack) => {
                 self.suspended = false;
+                self.ctx.process.probe().set_suspended(false);
                 let _ = ack.send(());
             }
             SystemRequest::ChangeCode {

@@ -241,6 +241,17 @@ pub trait GenServer: Sized + Send + 'static {
         Ok(None)
     }
 
+    /// The state as text for an observer (OTP's `format_status`): `None`, the default, shows
+    /// nothing. Opt in where the state may be shown, for example with its `Debug`
+    /// (`#[gen_server(debug_state)]` writes that for you); leave secrets out.
+    ///
+    /// Called between two callbacks, only when someone opens this process in an observer
+    /// ([`observe::format_status`](crate::observe::format_status)); the text is capped at
+    /// 4 KiB.
+    fn format_status(&self) -> Option<String> {
+        None
+    }
+
     /// Start the server, not linked; returns once `init` has finished.
     fn start(args: Self::Args) -> impl Future<Output = Result<Server<Self>, StartError>> + Send {
         start_with(args, StartOptions::new())

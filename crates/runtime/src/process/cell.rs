@@ -67,6 +67,9 @@ pub(crate) trait AnyProcess: Send + Sync + 'static {
     fn messages_received(&self) -> u64;
     fn is_waiting(&self) -> bool;
     fn message_type(&self) -> &'static str;
+    fn message_type_id(&self) -> std::any::TypeId;
+    /// Mailbox length, messages taken so far, and whether parked in `recv`: one lock.
+    fn mailbox_counters(&self) -> (usize, u64, bool);
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
@@ -126,6 +129,15 @@ impl<M: Send + 'static> AnyProcess for ProcessCell<M> {
 
     fn message_type(&self) -> &'static str {
         std::any::type_name::<M>()
+    }
+
+    fn message_type_id(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<M>()
+    }
+
+    fn mailbox_counters(&self) -> (usize, u64, bool) {
+        let mb = self.mailbox.lock();
+        (mb.len(), mb.received, mb.is_waiting())
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {

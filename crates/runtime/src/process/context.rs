@@ -52,6 +52,12 @@ impl<M: Send + 'static> Context<M> {
         Context { cell }
     }
 
+    /// What the observer reads about this process.
+    #[inline]
+    pub(crate) fn probe(&self) -> &crate::observe::Probe {
+        &self.cell.core.probe
+    }
+
     /// This process's pid (Erlang's `self()`).
     pub fn pid(&self) -> Pid {
         self.cell.core.pid

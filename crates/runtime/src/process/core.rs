@@ -87,6 +87,8 @@ pub(crate) struct Core {
     /// carries its pid (and its registered name, recorded when it registers), as Elixir's
     /// Logger metadata does. Disabled, and free to enter, without a subscriber that wants it.
     pub(crate) span: tracing::Span,
+    /// What the observer reads: birth time, suspended/upgrading, the running callback.
+    pub(crate) probe: crate::observe::Probe,
 }
 
 impl Core {
@@ -102,6 +104,7 @@ impl Core {
             kill_flag: AtomicBool::new(false),
             task_waker: OnceLock::new(),
             span: tracing::info_span!("process", pid = %pid, name = tracing::field::Empty),
+            probe: crate::observe::Probe::new(),
         }
     }
 

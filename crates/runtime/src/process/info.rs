@@ -16,6 +16,10 @@ pub enum ProcessStatus {
     Running,
     /// Terminating: its exit signals are being sent.
     Exiting,
+    /// A GenServer suspended by `sys::suspend`: only system requests are served.
+    Suspended,
+    /// Suspended by a code loader while its code is replaced.
+    Upgrading,
 }
 
 /// A snapshot of one process, from [`process_info`].
@@ -91,11 +95,8 @@ pub fn process_info(pid: Pid) -> Option<ProcessInfo> {
             st.trap_exit,
         )
     };
-    let status = match status {
-        Status::Running if p.is_waiting() => ProcessStatus::Waiting,
-        Status::Running => ProcessStatus::Running,
-        Status::Exiting | Status::Dead => ProcessStatus::Exiting,
-    };
+    let status =
+        crate::observe::status_of(status == Status::Running, &p.core().probe, p.is_waiting());
     Some(ProcessInfo {
         pid,
         status,

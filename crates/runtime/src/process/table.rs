@@ -38,6 +38,13 @@ pub(crate) fn pids() -> Vec<Pid> {
     TABLE.iter().map(|e| e.value().core().pid).collect()
 }
 
+/// Every live process, for a snapshot: the shards are read one at a time, never all locked.
+pub(crate) fn all() -> Vec<Arc<dyn AnyProcess>> {
+    let mut all = Vec::with_capacity(TABLE.len());
+    all.extend(TABLE.iter().map(|e| e.value().clone()));
+    all
+}
+
 pub(crate) fn len() -> usize {
     TABLE.len()
 }

@@ -11,6 +11,8 @@ use crate::{ExitReason, Pid};
 pub(crate) struct Child {
     pub(crate) spec: ChildSpec,
     pub(crate) pid: ChildPid,
+    /// Its key on the supervisor's [`Board`](crate::observe::Board): start order, never reused.
+    pub(crate) key: u64,
 }
 
 impl Child {

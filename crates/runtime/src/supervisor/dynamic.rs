@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use super::child::{self, Child};
 use super::flags::check_spec;
-use super::intensity::RestartLog;
 use super::strategy::should_restart;
 use super::{
     shutdown, ChildCounts, ChildInfo, ChildPid, ChildSpec, ChildSpecProblem, FlagsProblem,
@@ -15,6 +15,7 @@ use crate::gen_server::{
     self, CallResult, GenServer, HandleResult, Info, Init, ReplyTo, Server, ServerContext,
     StartOptions, StopError,
 };
+use crate::observe::{self, Board, EventKind, SupervisorKind};
 use crate::registry::Name;
 use crate::{ExitReason, Pid};
 
@@ -102,7 +103,9 @@ pub(crate) struct DynamicState<E> {
     /// Running children by pid, and restarting ones by the pid they had.
     by_pid: HashMap<Pid, u64>,
     next_key: u64,
-    restarts: RestartLog,
+    /// The child table as the observer reads it, and the restarts counted against the
+    /// intensity.
+    board: Arc<Board>,
 }
 
 impl<E> fmt::Debug for DynamicState<E> {
@@ -133,7 +136,7 @@ impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
             children: HashMap::new(),
             by_pid: HashMap::new(),
             next_key: 0,
-            restarts: RestartLog::new(),
+            board: Board::publish(ctx.pid(), SupervisorKind::Dynamic, flags.intensity),
         })
     }
 
@@ -189,15 +192,27 @@ impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
             return HandleResult::noreply();
         }
         let restart = self.children[&key].child.spec.restart;
-        if !should_restart(restart, &exit.reason) {
+        let child_id = self.children[&key].child.spec.id.clone();
+        let restarting = should_restart(restart, &exit.reason);
+        if restarting || !exit.reason.is_shutdown() {
+            observe::record(EventKind::Crash {
+                pid: exit.from,
+                supervisor: ctx.pid(),
+                child_id: child_id.clone(),
+                reason: exit.reason.clone(),
+                restarting,
+            });
+        }
+        if !restarting {
             self.remove(key);
             return HandleResult::noreply();
         }
         tracing::error!(
-            supervisor = %ctx.pid(), child = &*self.children[&key].child.spec.id,
+            supervisor = %ctx.pid(), child = &*child_id,
             pid = %exit.from, reason = %exit.reason, location = exit.reason.panic_location(),
             "dynamic child terminated; restarting"
         );
+        self.board.exited(key, &exit.reason);
         self.children.get_mut(&key).expect("found above").child.pid = ChildPid::Undefined;
         self.restart(key, ctx).await
     }
@@ -223,6 +238,7 @@ impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
         }
         self.children.clear();
         self.by_pid.clear();
+        self.board.clear();
     }
 }
 
@@ -230,6 +246,7 @@ impl<E: Send + Sync + 'static> DynamicState<E> {
     fn remove(&mut self, key: u64) -> Option<DynChild> {
         let c = self.children.remove(&key)?;
         self.by_pid.remove(&c.known_as);
+        self.board.remove(key);
         Some(c)
     }
 
@@ -258,12 +275,20 @@ impl<E: Send + Sync + 'static> DynamicState<E> {
                 let key = self.next_key;
                 self.next_key += 1;
                 self.by_pid.insert(pid, key);
+                self.board.put(
+                    key,
+                    &spec.id,
+                    spec.child_type,
+                    spec.restart,
+                    ChildPid::Running(pid),
+                );
                 self.children.insert(
                     key,
                     DynChild {
                         child: Child {
                             spec,
                             pid: ChildPid::Running(pid),
+                            key,
                         },
                         known_as: pid,
                     },
@@ -291,11 +316,15 @@ impl<E: Send + Sync + 'static> DynamicState<E> {
     }
 
     async fn restart(&mut self, key: u64, ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
-        if !self.restarts.allow(self.flags.intensity) {
+        if !self.board.allow_restart() {
             tracing::error!(
                 supervisor = %ctx.pid(),
                 "reached_max_restart_intensity: dynamic supervisor shutting down"
             );
+            observe::record(EventKind::Escalation {
+                supervisor: ctx.pid(),
+                child_id: self.children[&key].child.spec.id.clone(),
+            });
             return HandleResult::Stop(ExitReason::Shutdown);
         }
         let spec = self.children[&key].child.spec.clone();
@@ -306,6 +335,12 @@ impl<E: Send + Sync + 'static> DynamicState<E> {
                 c.child.pid = ChildPid::Running(pid);
                 c.known_as = pid;
                 self.by_pid.insert(pid, key);
+                self.board.restarted(key, ChildPid::Running(pid));
+                observe::record(EventKind::Restart {
+                    supervisor: ctx.pid(),
+                    child_id: spec.id.clone(),
+                    pid,
+                });
             }
             Ok(Started::Ignore) => {
                 self.remove(key);
@@ -317,6 +352,7 @@ impl<E: Send + Sync + 'static> DynamicState<E> {
                 );
                 // Listed as restarting, known by its old pid, until the retry.
                 self.children.get_mut(&key).expect("restarting").child.pid = ChildPid::Restarting;
+                self.board.set_pid(key, ChildPid::Restarting);
                 ctx.server().cast(key);
             }
         }

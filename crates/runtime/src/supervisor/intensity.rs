@@ -62,6 +62,16 @@ impl RestartLog {
         let now = self.epoch.elapsed().as_secs();
         add_restart(&mut self.restarts, now, intensity)
     }
+
+    /// Restarts that still count against `intensity` now.
+    pub(crate) fn used(&self, intensity: Intensity) -> u32 {
+        let oldest_kept = self
+            .epoch
+            .elapsed()
+            .as_secs()
+            .saturating_sub(intensity.max_seconds);
+        self.restarts.iter().filter(|&&r| r >= oldest_kept).count() as u32
+    }
 }
 
 #[cfg(test)]

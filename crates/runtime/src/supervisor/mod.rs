@@ -68,7 +68,7 @@ mod child_spec;
 mod dynamic;
 mod error;
 mod flags;
-mod intensity;
+pub(crate) mod intensity;
 mod module;
 mod shutdown;
 mod state;

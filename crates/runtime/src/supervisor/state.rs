@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use super::child::{self, Child};
-use super::intensity::RestartLog;
 use super::strategy::{restart_plan, should_restart};
 use super::{
     AutoShutdown, ChildInfo, ChildPid, ChildSpec, Restart, Started, SupervisorError,
     SupervisorFlags, SupervisorInit, SupervisorModule,
 };
 use crate::gen_server::{CallResult, GenServer, HandleResult, Info, Init, ReplyTo, ServerContext};
+use crate::observe::{self, Board, EventKind, SupervisorKind};
 use crate::sys::OldVsn;
 use crate::{ExitReason, Pid};
 
@@ -39,7 +39,10 @@ pub(crate) struct SupervisorState {
     flags: SupervisorFlags,
     /// In start order.
     children: Vec<Child>,
-    restarts: RestartLog,
+    /// The child table as the observer reads it, and the restarts counted against the
+    /// intensity.
+    board: Arc<Board>,
+    next_key: u64,
 }
 
 impl std::fmt::Debug for SupervisorState {
@@ -68,24 +71,24 @@ impl GenServer for SupervisorState {
             return Init::Stop(ExitReason::from(e));
         }
         let specs = without_spent(specs, Some(ctx.pid()));
+        let board = Board::publish(
+            ctx.pid(),
+            SupervisorKind::Static(flags.strategy),
+            flags.intensity,
+        );
         let mut state = SupervisorState {
             module,
             flags,
             children: Vec::with_capacity(specs.len()),
-            restarts: RestartLog::new(),
+            board,
+            next_key: 0,
         };
         // One at a time, in order: each child's start returns after its init.
         for spec in specs {
             match child::start(&spec, ctx).await {
-                Ok(Started::Pid(pid)) => state.children.push(Child {
-                    spec,
-                    pid: ChildPid::Running(pid),
-                }),
+                Ok(Started::Pid(pid)) => state.push(spec, ChildPid::Running(pid)),
                 Ok(Started::Ignore) if spec.restart == Restart::Temporary => {}
-                Ok(Started::Ignore) => state.children.push(Child {
-                    spec,
-                    pid: ChildPid::Undefined,
-                }),
+                Ok(Started::Ignore) => state.push(spec, ChildPid::Undefined),
                 Err(reason) => {
                     tracing::error!(
                         supervisor = %ctx.pid(), child = &*spec.id, reason = %reason,
@@ -102,6 +105,7 @@ impl GenServer for SupervisorState {
                     ));
                 }
             }
+            state.publish();
         }
         Init::ok(state)
     }
@@ -119,17 +123,24 @@ impl GenServer for SupervisorState {
             SupCall::CountChildren(to) => CallResult::reply(to, self.counts()),
             SupCall::StartChild(spec, to) => {
                 let started = self.start_new_child(spec, ctx).await;
+                self.publish();
                 CallResult::reply(to, started)
             }
             SupCall::TerminateChild(id, to) => {
                 let done = self.terminate_child(&id, ctx).await;
+                self.publish();
                 CallResult::reply(to, done)
             }
             SupCall::RestartChild(id, to) => {
                 let started = self.restart_child(&id, ctx).await;
+                self.publish();
                 CallResult::reply(to, started)
             }
-            SupCall::DeleteChild(id, to) => CallResult::reply(to, self.delete_child(&id)),
+            SupCall::DeleteChild(id, to) => {
+                let deleted = self.delete_child(&id);
+                self.publish();
+                CallResult::reply(to, deleted)
+            }
             SupCall::GetChildSpec(id, to) => {
                 CallResult::reply(to, self.find(&id).map(|i| self.children[i].spec.clone()))
             }
@@ -145,7 +156,9 @@ impl GenServer for SupervisorState {
             SupCast::TryAgain(id) => match self.find(&id) {
                 Some(i) if self.children[i].pid == ChildPid::Restarting => {
                     self.children[i].pid = ChildPid::Undefined;
-                    self.restart(i, ctx).await
+                    let next = self.restart(i, ctx).await;
+                    self.publish();
+                    next
                 }
                 // Terminated or deleted meanwhile: nothing to retry.
                 _ => HandleResult::noreply(),
@@ -162,7 +175,10 @@ impl GenServer for SupervisorState {
             Info::Exit(exit) => match self.find_pid(exit.from) {
                 Some(i) => {
                     self.children[i].pid = ChildPid::Undefined;
-                    self.child_exited(i, exit.from, exit.reason, ctx).await
+                    self.board.exited(self.children[i].key, &exit.reason);
+                    let next = self.child_exited(i, exit.from, exit.reason, ctx).await;
+                    self.publish();
+                    next
                 }
                 // A stray exit signal from a process that is not a child: ignored, as OTP.
                 None => HandleResult::noreply(),
@@ -176,6 +192,7 @@ impl GenServer for SupervisorState {
 
     async fn terminate(&mut self, _reason: &ExitReason, ctx: &mut ServerContext<Self>) {
         self.terminate_all(ctx).await;
+        self.publish();
     }
 
     /// OTP's supervisor upgrade: `init` runs again; see [`SupervisorModule`] for what changes.
@@ -192,23 +209,35 @@ impl GenServer for SupervisorState {
             .map(|c| Child {
                 spec: c.spec.clone(),
                 pid: c.pid,
+                key: c.key,
             })
             .collect();
+        let mut next_key = self.next_key;
         for spec in specs {
             match children.iter_mut().find(|c| c.spec.id == spec.id) {
                 Some(kept) => kept.spec = spec,
-                None => children.push(Child {
-                    spec,
-                    pid: ChildPid::Undefined,
-                }),
+                None => {
+                    children.push(Child {
+                        spec,
+                        pid: ChildPid::Undefined,
+                        key: next_key,
+                    });
+                    next_key += 1;
+                }
             }
         }
-        Ok(Some(SupervisorState {
+        let upgraded = SupervisorState {
             module: self.module.clone(),
             flags,
             children,
-            restarts: self.restarts.clone(),
-        }))
+            board: self.board.clone(),
+            next_key,
+        };
+        upgraded
+            .board
+            .set_flags(SupervisorKind::Static(flags.strategy), flags.intensity);
+        upgraded.publish();
+        Ok(Some(upgraded))
     }
 }
 
@@ -233,6 +262,25 @@ fn without_spent(specs: Vec<ChildSpec>, supervisor: Option<Pid>) -> Vec<ChildSpe
 }
 
 impl SupervisorState {
+    /// Add a child at the end of the start order.
+    fn push(&mut self, spec: ChildSpec, pid: ChildPid) {
+        self.children.push(Child {
+            spec,
+            pid,
+            key: self.next_key,
+        });
+        self.next_key += 1;
+    }
+
+    /// Bring the observer's copy of the child table up to date.
+    fn publish(&self) {
+        self.board.sync(
+            self.children
+                .iter()
+                .map(|c| (c.key, &c.spec.id, c.spec.child_type, c.spec.restart, c.pid)),
+        );
+    }
+
     fn find(&self, id: &str) -> Option<usize> {
         self.children.iter().position(|c| &*c.spec.id == id)
     }
@@ -263,6 +311,13 @@ impl SupervisorState {
                     location = reason.panic_location(),
                     "temporary child terminated; not restarted"
                 );
+                observe::record(EventKind::Crash {
+                    pid,
+                    supervisor: ctx.pid(),
+                    child_id: spec.id.clone(),
+                    reason: reason.clone(),
+                    restarting: false,
+                });
             }
             if spec.restart == Restart::Temporary {
                 self.children.remove(i);
@@ -274,6 +329,13 @@ impl SupervisorState {
             location = reason.panic_location(),
             "child terminated; restarting"
         );
+        observe::record(EventKind::Crash {
+            pid,
+            supervisor: ctx.pid(),
+            child_id: spec.id.clone(),
+            reason,
+            restarting: true,
+        });
         self.restart(i, ctx).await
     }
 
@@ -303,13 +365,17 @@ impl SupervisorState {
 
     /// Restart child `i` under the strategy, counting one restart against the intensity.
     async fn restart(&mut self, i: usize, ctx: &mut ServerContext<Self>) -> HandleResult<Self> {
-        if !self.restarts.allow(self.flags.intensity) {
+        if !self.board.allow_restart() {
             tracing::error!(
                 supervisor = %ctx.pid(), child = &*self.children[i].spec.id,
                 max_restarts = self.flags.intensity.max_restarts,
                 max_seconds = self.flags.intensity.max_seconds,
                 "reached_max_restart_intensity: shutting down"
             );
+            observe::record(EventKind::Escalation {
+                supervisor: ctx.pid(),
+                child_id: self.children[i].spec.id.clone(),
+            });
             return HandleResult::Stop(ExitReason::Shutdown);
         }
         let shape: Vec<(Restart, bool)> = self
@@ -328,6 +394,13 @@ impl SupervisorState {
                 Ok(Started::Pid(pid)) => {
                     tracing::info!(supervisor = %ctx.pid(), child = &*spec.id, %pid, "child restarted");
                     self.children[j].pid = ChildPid::Running(pid);
+                    self.board
+                        .restarted(self.children[j].key, ChildPid::Running(pid));
+                    observe::record(EventKind::Restart {
+                        supervisor: ctx.pid(),
+                        child_id: spec.id.clone(),
+                        pid,
+                    });
                 }
                 Ok(Started::Ignore) => self.children[j].pid = ChildPid::Undefined,
                 Err(reason) => {
@@ -381,18 +454,12 @@ impl SupervisorState {
         }
         match child::start(&spec, ctx).await {
             Ok(Started::Pid(pid)) => {
-                self.children.push(Child {
-                    spec,
-                    pid: ChildPid::Running(pid),
-                });
+                self.push(spec, ChildPid::Running(pid));
                 Ok(Some(pid))
             }
             Ok(Started::Ignore) => {
                 if spec.restart != Restart::Temporary {
-                    self.children.push(Child {
-                        spec,
-                        pid: ChildPid::Undefined,
-                    });
+                    self.push(spec, ChildPid::Undefined);
                 }
                 Ok(None)
             }
@@ -428,6 +495,8 @@ impl SupervisorState {
         match child::start(&spec, ctx).await {
             Ok(Started::Pid(pid)) => {
                 self.children[i].pid = ChildPid::Running(pid);
+                self.board
+                    .restarted(self.children[i].key, ChildPid::Running(pid));
                 Ok(Some(pid))
             }
             Ok(Started::Ignore) => Ok(None),

@@ -1,0 +1,136 @@
+//! A GenServer's state as text, for the observer: OTP's `format_status`, asked for only when
+//! someone opens the process, only from servers that opted in, with a short timeout.
+
+use std::any::TypeId;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use dashmap::DashMap;
+
+use crate::gen_server::{GenServer, Request, Server};
+use crate::process::table;
+use crate::sys::{self, SysError};
+use crate::Pid;
+
+/// The most text [`format_status`] returns: longer text is cut at a character boundary and
+/// ends with `…`.
+pub const FORMAT_STATUS_LIMIT: usize = 4096;
+
+/// Why [`format_status`] has no text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatStatusError {
+    /// No live local process has this pid.
+    #[error("no such process (noproc)")]
+    NoProc,
+    /// The process is not a GenServer, or its type does not show its state: implement
+    /// `GenServer::format_status` (or use `#[gen_server(debug_state)]`) to opt in.
+    #[error("this process does not show its state (implement GenServer::format_status to opt in)")]
+    NotShown,
+    /// The server did not answer in time: it is busy in a callback, or suspended in one.
+    #[error("no answer within {0:?}: the server is busy in a callback")]
+    Timeout(Duration),
+    /// The request failed: the server exited, or `format_status` panicked.
+    #[error("{0}")]
+    Sys(SysError),
+}
+
+type Ask =
+    fn(Pid, Duration) -> Pin<Box<dyn Future<Output = Result<Option<String>, SysError>> + Send>>;
+
+/// One entry per GenServer type ever started, keyed by its mailbox's message type.
+static ASKERS: LazyLock<DashMap<TypeId, Ask, rustc_hash::FxBuildHasher>> =
+    LazyLock::new(DashMap::default);
+
+/// Remember how to ask servers of type `S` for their status: once per type, on its first
+/// start.
+pub(crate) fn register_format_status<S: GenServer>() {
+    let key = TypeId::of::<Request<S>>();
+    if ASKERS.contains_key(&key) {
+        return;
+    }
+    ASKERS.insert(key, |pid, timeout| {
+        Box::pin(async move {
+            let server = Server::<S>::from_pid(pid).map_err(|_| SysError::NoProc)?;
+            sys::with_state(&server, |s: &S| s.format_status(), Some(timeout)).await
+        })
+    });
+}
+
+/// GenServer `pid`'s state as its [`GenServer::format_status`] writes it, at most
+/// [`FORMAT_STATUS_LIMIT`] bytes. The request is served between two callbacks, as a `sys`
+/// request (it never reaches `handle_info`), and waits at most `timeout`.
+///
+/// # Errors
+///
+/// [`FormatStatusError`]: not a process, not a server that shows its state, no answer in
+/// time.
+///
+/// # Examples
+///
+/// ```
+/// # use ferrotp_runtime as ferrotp;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// use ferrotp::gen_server::{GenServer, Init, ServerContext};
+/// use ferrotp::observe;
+///
+/// #[derive(Debug)]
+/// struct Counter(u64);
+/// impl GenServer for Counter {
+///     type Args = u64; type Call = (); type Cast = (); type Info = (); type Continue = ();
+///     async fn init(n: u64, _: &mut ServerContext<Self>) -> Init<Self> { Init::ok(Counter(n)) }
+///     fn format_status(&self) -> Option<String> { Some(format!("{self:?}")) }
+/// }
+///
+/// let counter = Counter::start(7).await.unwrap();
+/// let text = observe::format_status(counter.pid().unwrap(), Duration::from_millis(500)).await;
+/// assert_eq!(text.unwrap(), "Counter(7)");
+/// # }
+/// ```
+pub async fn format_status(pid: Pid, timeout: Duration) -> Result<String, FormatStatusError> {
+    let p = table::get(pid).ok_or(FormatStatusError::NoProc)?;
+    let ask = *ASKERS
+        .get(&p.message_type_id())
+        .ok_or(FormatStatusError::NotShown)?;
+    drop(p);
+    match ask(pid, timeout).await {
+        Ok(Some(text)) => Ok(cap(text)),
+        Ok(None) => Err(FormatStatusError::NotShown),
+        Err(SysError::Timeout(t)) => Err(FormatStatusError::Timeout(t)),
+        Err(SysError::NoProc) => Err(FormatStatusError::NoProc),
+        Err(e) => Err(FormatStatusError::Sys(e)),
+    }
+}
+
+fn cap(mut text: String) -> String {
+    if text.len() > FORMAT_STATUS_LIMIT {
+        let mut end = FORMAT_STATUS_LIMIT - '…'.len_utf8();
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_cut_at_a_character_boundary_within_the_limit() {
+        let text = "é".repeat(FORMAT_STATUS_LIMIT);
+        let cut = cap(text);
+        assert!(cut.len() <= FORMAT_STATUS_LIMIT);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn short_text_is_kept_whole() {
+        assert_eq!(cap("Counter(7)".into()), "Counter(7)");
+    }
+}
