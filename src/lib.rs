@@ -51,6 +51,11 @@ pub use ferrotp_abi as abi;
 #[doc(inline)]
 pub use ferrotp_dist as dist;
 
+/// The live observer: the supervision tree, processes, crashes and upgrades in a browser
+/// (feature `observer`).
+#[cfg(feature = "observer")]
+pub use ferrotp_observer as observer;
+
 /// Declare a GenServer from an `impl` block: `init` builds the state, `#[call]` methods answer
 /// requests, `#[cast]` methods take fire-and-forget messages.
 ///

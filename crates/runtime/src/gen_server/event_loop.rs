@@ -20,7 +20,7 @@ pub(crate) async fn run<S: GenServer>(
     parent: Option<Pid>,
     ack: oneshot::Sender<InitAck>,
 ) -> ProcessResult {
-    crate::observe::register_format_status::<S>();
+    crate::observe::register_sys_port::<S>();
     let mut sctx = ServerContext::new(ctx, parent);
     sctx.process.probe().enter(Some(Callback::Init));
     let init = guarded(S::init(args, &mut sctx)).await;

@@ -17,6 +17,7 @@
 //!
 //! Every read is a short lock on the thing read; nothing here blocks a process.
 
+mod control;
 mod events;
 mod probe;
 mod status;
@@ -25,19 +26,22 @@ mod supervisors;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use control::{restart_child, resume, suspend, terminate_child, ChildRef, ControlError};
 pub use events::{
     crash_log, record_upgrade, subscribe, upgrade_history, Event, EventKind, UpgradeRecord,
     CRASH_LOG_LEN, UPGRADE_LOG_LEN,
 };
 pub use probe::Callback;
 pub(crate) use probe::Probe;
-pub(crate) use status::register_format_status;
+pub(crate) use status::register_sys_port;
 pub use status::{format_status, FormatStatusError, FORMAT_STATUS_LIMIT};
-pub(crate) use supervisors::Board;
 pub use supervisors::{supervisor, supervisors, ChildView, SupervisorKind, SupervisorView};
+pub(crate) use supervisors::{Board, TerminateChild};
 
 pub(crate) use events::record;
 
+use crate::process::cell::AnyProcess;
+use crate::process::core::{Status, Watcher};
 use crate::process::{table, ProcessStatus};
 use crate::{ExitReason, Pid};
 
@@ -57,7 +61,7 @@ pub struct ProcessRow {
     pub messages_handled: u64,
     /// How many processes it is linked to.
     pub links: usize,
-    /// How many processes it monitors, and how many monitor it.
+    /// How many processes it monitors.
     pub monitors: usize,
     /// How many monitor it (runtime-internal watchers excluded).
     pub monitored_by: usize,
@@ -95,46 +99,57 @@ pub fn snapshot() -> Vec<ProcessRow> {
     let processes = table::all();
     let mut rows = Vec::with_capacity(processes.len());
     for p in processes {
-        let core = p.core();
-        let (alive, name, links, monitors, monitored_by) = {
-            let st = core.lock();
-            let rel = st.relations.as_deref();
-            (
-                st.status == crate::process::core::Status::Running,
-                st.name().cloned(),
-                rel.map_or(0, |r| r.links.len()),
-                rel.map_or(0, |r| r.monitoring.len()),
-                rel.map_or(0, |r| {
-                    r.monitored_by
-                        .values()
-                        .filter(|w| !matches!(w, crate::process::core::Watcher::Callback(_)))
-                        .count()
-                }),
-            )
-        };
-        let (mailbox_len, messages_handled, waiting) = p.mailbox_counters();
-        let status = status_of(alive, &core.probe, waiting);
-        let (supervisor, restarts) = match supervised.get(&core.pid) {
-            Some((sup, id, restarts)) => (Some((*sup, id.clone())), *restarts),
-            None => (None, 0),
-        };
-        rows.push(ProcessRow {
-            pid: core.pid,
-            name,
-            status,
-            mailbox_len,
-            messages_handled,
-            links,
-            monitors,
-            monitored_by,
-            age: core.probe.age(),
-            supervisor,
-            restarts,
-            callback: core.probe.callback(),
-            message_type: p.message_type(),
-        });
+        let child = supervised.get(&p.core().pid).cloned();
+        rows.push(row_of(&*p, child));
     }
     rows
+}
+
+/// One process, as [`snapshot`] would list it; `None` if it is not alive.
+pub fn process(pid: Pid) -> Option<ProcessRow> {
+    let p = table::get(pid)?;
+    let child = supervisors::child_of(pid);
+    Some(row_of(&*p, child))
+}
+
+fn row_of(p: &dyn AnyProcess, child: Option<(Pid, Arc<str>, u32)>) -> ProcessRow {
+    let core = p.core();
+    let (alive, name, links, monitors, monitored_by) = {
+        let st = core.lock();
+        let rel = st.relations.as_deref();
+        (
+            st.status == Status::Running,
+            st.name().cloned(),
+            rel.map_or(0, |r| r.links.len()),
+            rel.map_or(0, |r| r.monitoring.len()),
+            rel.map_or(0, |r| {
+                r.monitored_by
+                    .values()
+                    .filter(|w| !matches!(w, Watcher::Callback(_)))
+                    .count()
+            }),
+        )
+    };
+    let (mailbox_len, messages_handled, waiting) = p.mailbox_counters();
+    let (supervisor, restarts) = match child {
+        Some((sup, id, restarts)) => (Some((sup, id)), restarts),
+        None => (None, 0),
+    };
+    ProcessRow {
+        pid: core.pid,
+        name,
+        status: status_of(alive, &core.probe, waiting),
+        mailbox_len,
+        messages_handled,
+        links,
+        monitors,
+        monitored_by,
+        age: core.probe.age(),
+        supervisor,
+        restarts,
+        callback: core.probe.callback(),
+        message_type: p.message_type(),
+    }
 }
 
 pub(crate) fn status_of(alive: bool, probe: &Probe, waiting: bool) -> ProcessStatus {

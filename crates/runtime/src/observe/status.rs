@@ -37,26 +37,55 @@ pub enum FormatStatusError {
     Sys(SysError),
 }
 
-type Ask =
-    fn(Pid, Duration) -> Pin<Box<dyn Future<Output = Result<Option<String>, SysError>> + Send>>;
+type Reply<T> = Pin<Box<dyn Future<Output = Result<T, SysError>> + Send>>;
+
+/// `sys` requests to a server known only by its pid: one table per GenServer type, built
+/// from its type on its first start.
+#[derive(Clone, Copy)]
+pub(crate) struct SysPort {
+    pub(crate) format_status: fn(Pid, Duration) -> Reply<Option<String>>,
+    pub(crate) suspend: fn(Pid, Duration) -> Reply<()>,
+    pub(crate) resume: fn(Pid, Duration) -> Reply<()>,
+}
 
 /// One entry per GenServer type ever started, keyed by its mailbox's message type.
-static ASKERS: LazyLock<DashMap<TypeId, Ask, rustc_hash::FxBuildHasher>> =
+static PORTS: LazyLock<DashMap<TypeId, SysPort, rustc_hash::FxBuildHasher>> =
     LazyLock::new(DashMap::default);
 
-/// Remember how to ask servers of type `S` for their status: once per type, on its first
-/// start.
-pub(crate) fn register_format_status<S: GenServer>() {
+fn server<S: GenServer>(pid: Pid) -> Result<Server<S>, SysError> {
+    Server::<S>::from_pid(pid).map_err(|_| SysError::NoProc)
+}
+
+/// Remember how to reach servers of type `S` by pid: once per type, on its first start.
+pub(crate) fn register_sys_port<S: GenServer>() {
     let key = TypeId::of::<Request<S>>();
-    if ASKERS.contains_key(&key) {
+    if PORTS.contains_key(&key) {
         return;
     }
-    ASKERS.insert(key, |pid, timeout| {
-        Box::pin(async move {
-            let server = Server::<S>::from_pid(pid).map_err(|_| SysError::NoProc)?;
-            sys::with_state(&server, |s: &S| s.format_status(), Some(timeout)).await
-        })
-    });
+    PORTS.insert(
+        key,
+        SysPort {
+            format_status: |pid, timeout| {
+                Box::pin(async move {
+                    sys::with_state(&server::<S>(pid)?, |s: &S| s.format_status(), Some(timeout))
+                        .await
+                })
+            },
+            suspend: |pid, timeout| {
+                Box::pin(async move { sys::suspend(&server::<S>(pid)?, Some(timeout)).await })
+            },
+            resume: |pid, timeout| {
+                Box::pin(async move { sys::resume(&server::<S>(pid)?, Some(timeout)).await })
+            },
+        },
+    );
+}
+
+/// The `sys` port of GenServer `pid`; `None` if it is not a live GenServer.
+pub(crate) fn sys_port(pid: Pid) -> Option<SysPort> {
+    let p = table::get(pid)?;
+    let port = PORTS.get(&p.message_type_id()).map(|e| *e.value());
+    port
 }
 
 /// GenServer `pid`'s state as its [`GenServer::format_status`] writes it, at most
@@ -91,12 +120,9 @@ pub(crate) fn register_format_status<S: GenServer>() {
 /// # }
 /// ```
 pub async fn format_status(pid: Pid, timeout: Duration) -> Result<String, FormatStatusError> {
-    let p = table::get(pid).ok_or(FormatStatusError::NoProc)?;
-    let ask = *ASKERS
-        .get(&p.message_type_id())
-        .ok_or(FormatStatusError::NotShown)?;
-    drop(p);
-    match ask(pid, timeout).await {
+    table::get(pid).ok_or(FormatStatusError::NoProc)?;
+    let port = sys_port(pid).ok_or(FormatStatusError::NotShown)?;
+    match (port.format_status)(pid, timeout).await {
         Ok(Some(text)) => Ok(cap(text)),
         Ok(None) => Err(FormatStatusError::NotShown),
         Err(SysError::Timeout(t)) => Err(FormatStatusError::Timeout(t)),

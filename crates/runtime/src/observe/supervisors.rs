@@ -9,12 +9,14 @@
 //! it is at that moment.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, LazyLock, Weak};
 
 use parking_lot::Mutex;
 
 use crate::supervisor::intensity::RestartLog;
-use crate::supervisor::{ChildPid, ChildType, Intensity, Restart, Strategy};
+use crate::supervisor::{ChildPid, ChildType, Intensity, Restart, Strategy, SupervisorError};
 use crate::{ExitReason, Pid};
 
 /// Which kind of supervisor.
@@ -79,9 +81,16 @@ struct Table {
     generation: u64,
 }
 
+/// How a dynamic supervisor's child is terminated by pid (the supervisor's extra-arguments
+/// type is known only where it was started).
+pub(crate) type TerminateChild = Arc<
+    dyn Fn(Pid) -> Pin<Box<dyn Future<Output = Result<(), SupervisorError>> + Send>> + Send + Sync,
+>;
+
 /// A supervisor's published child table.
 pub(crate) struct Board {
     pid: Pid,
+    terminate: Option<TerminateChild>,
     kind: Mutex<SupervisorKind>,
     table: Mutex<Table>,
 }
@@ -92,9 +101,15 @@ static BOARDS: LazyLock<Mutex<BTreeMap<Pid, Weak<Board>>>> =
 impl Board {
     /// The board of supervisor `pid`, listed until the last handle to it is dropped (when the
     /// supervisor's state is).
-    pub(crate) fn publish(pid: Pid, kind: SupervisorKind, intensity: Intensity) -> Arc<Board> {
+    pub(crate) fn publish(
+        pid: Pid,
+        kind: SupervisorKind,
+        intensity: Intensity,
+        terminate: Option<TerminateChild>,
+    ) -> Arc<Board> {
         let board = Arc::new(Board {
             pid,
+            terminate,
             kind: Mutex::new(kind),
             table: Mutex::new(Table {
                 intensity,
@@ -322,6 +337,11 @@ pub fn supervisor(pid: Pid, search: Option<&str>, limit: usize) -> Option<Superv
     Some(board.view(search, limit))
 }
 
+/// How to terminate a child of dynamic supervisor `pid` by its pid.
+pub(crate) fn dynamic_control(pid: Pid) -> Option<TerminateChild> {
+    BOARDS.lock().get(&pid)?.upgrade()?.terminate.clone()
+}
+
 /// Which supervisor, under which child id and after how many restarts, runs each supervised
 /// process: one pass over every board, for the process table.
 pub(crate) fn supervised() -> rustc_hash::FxHashMap<Pid, (Pid, Arc<str>, u32)> {
@@ -335,6 +355,21 @@ pub(crate) fn supervised() -> rustc_hash::FxHashMap<Pid, (Pid, Arc<str>, u32)> {
         }
     }
     map
+}
+
+/// The supervisor, child id and restart count of the child running as `pid`.
+pub(crate) fn child_of(pid: Pid) -> Option<(Pid, Arc<str>, u32)> {
+    for board in live_boards() {
+        let t = board.table.lock();
+        if let Some(row) = t
+            .children
+            .values()
+            .find(|r| r.view.pid == ChildPid::Running(pid))
+        {
+            return Some((board.pid, row.view.id.clone(), row.view.restarts));
+        }
+    }
+    None
 }
 
 /// The last exit reason of the child that `pid` was, if a board remembers it (a process that

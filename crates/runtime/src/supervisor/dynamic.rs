@@ -136,7 +136,12 @@ impl<E: Send + Sync + 'static> GenServer for DynamicState<E> {
             children: HashMap::new(),
             by_pid: HashMap::new(),
             next_key: 0,
-            board: Board::publish(ctx.pid(), SupervisorKind::Dynamic, flags.intensity),
+            board: Board::publish(
+                ctx.pid(),
+                SupervisorKind::Dynamic,
+                flags.intensity,
+                Some(terminate_by_pid::<E>(ctx.pid())),
+            ),
         })
     }
 
@@ -358,6 +363,20 @@ impl<E: Send + Sync + 'static> DynamicState<E> {
         }
         HandleResult::noreply()
     }
+}
+
+/// `terminate_child` on dynamic supervisor `sup`, for observers that know it only by pid. It
+/// holds the pid, not a handle: the supervisor's state owns this, and must not keep its own
+/// process alive.
+fn terminate_by_pid<E: Send + Sync + 'static>(sup: Pid) -> crate::observe::TerminateChild {
+    Arc::new(move |child| {
+        Box::pin(async move {
+            DynamicSupervisor::<E>::from_pid(sup)
+                .map_err(|_| SupervisorError::NotFound)?
+                .terminate_child(child)
+                .await
+        })
+    })
 }
 
 /// A handle to a dynamic supervisor (Elixir's `DynamicSupervisor`), whose `extra_arguments`

@@ -75,6 +75,7 @@ impl GenServer for SupervisorState {
             ctx.pid(),
             SupervisorKind::Static(flags.strategy),
             flags.intensity,
+            None,
         );
         let mut state = SupervisorState {
             module,

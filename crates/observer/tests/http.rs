@@ -1,0 +1,202 @@
+//! The observer's HTTP surface without a browser: who is let in, what actions need, and the
+//! JSON API. Real sockets on loopback; every wait is on an event.
+
+use std::time::Duration;
+
+use ferrotp_observer::{Observer, ObserverError};
+use ferrotp_runtime::observe;
+use ferrotp_runtime::process;
+use ferrotp_runtime::supervisor::{ChildSpec, Started, Strategy, Supervisor, SupervisorFlags};
+use ferrotp_runtime::{Context, ExitReason};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One HTTP/1.1 exchange: the status code, the headers (lower-cased) and the body.
+async fn http(observer: &Observer, request: &str) -> (u16, String, String) {
+    let mut s = tokio::net::TcpStream::connect(observer.local_addr())
+        .await
+        .unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out))
+        .await
+        .expect("the observer answers")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_lowercase(), body.to_owned())
+}
+
+fn host(o: &Observer) -> String {
+    o.local_addr().to_string()
+}
+
+fn token(o: &Observer) -> String {
+    o.url().split("token=").nth(1).unwrap().to_owned()
+}
+
+fn get(o: &Observer, path: &str, cookie: bool) -> String {
+    let cookie = if cookie {
+        format!("Cookie: ferrotp_observer={}\r\n", token(o))
+    } else {
+        String::new()
+    };
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\n{cookie}Connection: close\r\n\r\n",
+        host(o)
+    )
+}
+
+fn post(o: &Observer, body: &str, extra_headers: &str) -> String {
+    format!(
+        "POST /api/action HTTP/1.1\r\nHost: {}\r\nCookie: ferrotp_observer={}\r\n{extra_headers}\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        host(o),
+        token(o),
+        body.len()
+    )
+}
+
+async fn parked() -> ferrotp_runtime::Pid {
+    process::spawn(|mut ctx: Context| async move {
+        ctx.recv().await;
+        Ok(())
+    })
+    .pid()
+}
+
+#[tokio::test]
+async fn a_foreign_host_gets_403_even_with_the_cookie() {
+    let o = Observer::builder().start().await.unwrap();
+    let request = get(&o, "/api/snapshot", true).replace(&host(&o), "rebound.example:80");
+    let (status, _, _) = http(&o, &request).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn every_route_needs_the_cookie_that_the_token_sets() {
+    let o = Observer::builder().start().await.unwrap();
+    for path in ["/", "/api/snapshot", "/api/logs", "/api/stream"] {
+        assert_eq!(http(&o, &get(&o, path, false)).await.0, 401, "{path}");
+    }
+    let (status, head, _) = http(&o, &get(&o, "/?token=0000", false)).await;
+    assert_eq!(status, 401, "a wrong token");
+    let (status, head2, _) = http(&o, &get(&o, &format!("/?token={}", token(&o)), false)).await;
+    assert_eq!(status, 303);
+    assert!(head2.contains("location: /"));
+    let cookie = head2
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .unwrap();
+    assert!(
+        cookie.contains("httponly") && cookie.contains("samesite=strict"),
+        "{cookie}"
+    );
+    assert!(!head.contains("set-cookie"));
+    let (status, _, body) = http(&o, &get(&o, "/", true)).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("ferrotp observer"));
+}
+
+#[tokio::test]
+async fn a_non_loopback_address_needs_an_explicit_opt_in() {
+    let refused = Observer::builder().bind("0.0.0.0:0").start().await;
+    assert!(matches!(refused, Err(ObserverError::NotLoopback(_))));
+}
+
+#[tokio::test]
+async fn actions_are_off_by_default() {
+    let o = Observer::builder().start().await.unwrap();
+    let pid = parked().await;
+    let body = format!(r#"{{"action":"kill","pid":"{}"}}"#, pid.serial());
+    let headers = format!(
+        "X-Ferrotp-Token: {}\r\nOrigin: http://{}\r\n",
+        token(&o),
+        host(&o)
+    );
+    assert_eq!(http(&o, &post(&o, &body, &headers)).await.0, 403);
+    assert!(process::is_alive(pid));
+}
+
+#[tokio::test]
+async fn an_action_needs_the_token_header_and_a_matching_origin() {
+    let o = Observer::builder()
+        .allow_actions(true)
+        .start()
+        .await
+        .unwrap();
+    let pid = parked().await;
+    let body = format!(r#"{{"action":"kill","pid":"{}"}}"#, pid.serial());
+    let t = token(&o);
+    let h = host(&o);
+    for headers in [
+        String::new(),
+        format!("Origin: http://{h}\r\n"),
+        format!("X-Ferrotp-Token: {t}\r\n"),
+        format!("X-Ferrotp-Token: {t}\r\nOrigin: http://evil.example\r\n"),
+        format!("X-Ferrotp-Token: 0000\r\nOrigin: http://{h}\r\n"),
+    ] {
+        assert_eq!(
+            http(&o, &post(&o, &body, &headers)).await.0,
+            403,
+            "{headers:?}"
+        );
+        assert!(process::is_alive(pid));
+    }
+    let headers = format!("X-Ferrotp-Token: {t}\r\nOrigin: http://{h}\r\n");
+    let (status, _, reply) = http(&o, &post(&o, &body, &headers)).await;
+    assert_eq!(status, 200, "{reply}");
+    let killed = tokio::time::timeout(Duration::from_secs(20), async {
+        while observe::exit_reason(pid).is_none() {
+            tokio::task::yield_now().await;
+        }
+    });
+    killed.await.expect("the process exits");
+    assert_eq!(observe::exit_reason(pid), Some(ExitReason::Killed));
+}
+
+#[tokio::test]
+async fn the_snapshot_lists_the_tree_and_pages_the_process_table() {
+    let o = Observer::builder().start().await.unwrap();
+    let worker = |id: &'static str| {
+        ChildSpec::worker(id, |opts| async move {
+            let a = opts
+                .builder()
+                .spawn(|_: Context| std::future::pending())
+                .map_err(ExitReason::from)?;
+            Ok(Started::Pid(a.pid()))
+        })
+    };
+    let sup = Supervisor::start(
+        SupervisorFlags::new(Strategy::RestForOne),
+        vec![worker("first"), worker("second")],
+    )
+    .await
+    .unwrap();
+    let sup_key = sup.pid().unwrap().serial().to_string();
+    for _ in 0..150 {
+        parked().await;
+    }
+    let (status, _, body) = http(&o, &get(&o, "/api/snapshot?sort=pid&dir=desc", true)).await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(v["table"]["rows"].as_array().unwrap().len() <= 100);
+    assert!(v["table"]["pages"].as_u64().unwrap() >= 2);
+    let tree = &v["tree"]["supervisors"][&sup_key];
+    assert_eq!(tree["kind"], "rest_for_one");
+    assert_eq!(tree["children"][0]["id"], "first");
+    assert_eq!(tree["children"][1]["id"], "second");
+    assert!(v["tree"]["roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r == &sup_key));
+    let (status, _, body) = http(&o, &get(&o, &format!("/api/process/{sup_key}"), true)).await;
+    assert_eq!(status, 200);
+    let detail: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(detail["links"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        http(&o, &get(&o, "/api/process/99999999", true)).await.0,
+        404
+    );
+}
