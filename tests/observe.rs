@@ -290,3 +290,73 @@ async fn upgrade_records_are_kept_in_order() {
         matches!(&pushed.kind, EventKind::Upgrade(r) if r.to == "2" && r.rolled_back.is_none())
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn suspend_and_resume_by_pid_reach_any_gen_server_and_refuse_plain_processes() {
+    struct Idle;
+    #[gen_server]
+    impl Idle {
+        async fn init(_: ()) -> Result<Self, ExitReason> {
+            Ok(Idle)
+        }
+    }
+    let server = Idle::start(()).await.unwrap();
+    let pid = server.pid().unwrap();
+    observe::suspend(pid, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(
+        observe::process(pid).unwrap().status,
+        ProcessStatus::Suspended
+    );
+    observe::resume(pid, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(
+        observe::process(pid).unwrap().status,
+        ProcessStatus::Waiting
+    );
+
+    let plain = process::spawn(|mut ctx: Context| async move {
+        ctx.recv().await;
+        Ok(())
+    });
+    assert_eq!(
+        observe::suspend(plain.pid(), Duration::from_secs(1)).await,
+        Err(observe::ControlError::NotAServer)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn terminate_and_restart_child_by_pid_go_through_the_supervisor() {
+    let sup = Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), vec![worker("w")])
+        .await
+        .unwrap();
+    let sup_pid = sup.pid().unwrap();
+    let child = running(observe::supervisor(sup_pid, None, 1).unwrap().children[0].pid);
+    observe::terminate_child(sup_pid, observe::ChildRef::Pid(child))
+        .await
+        .unwrap();
+    let view = observe::supervisor(sup_pid, None, 1).unwrap();
+    assert_eq!(view.children[0].pid, ChildPid::Undefined);
+    assert_eq!(observe::exit_reason(child), Some(ExitReason::Shutdown));
+    let again = observe::restart_child(sup_pid, "w").await.unwrap().unwrap();
+    assert_eq!(
+        observe::supervisor(sup_pid, None, 1).unwrap().children[0].pid,
+        ChildPid::Running(again)
+    );
+    assert_eq!(
+        observe::restart_child(sup_pid, "nope").await,
+        Err(observe::ControlError::NoSuchChild("nope".into()))
+    );
+
+    let dynamic = DynamicSupervisor::start(DynamicSupervisorFlags::new())
+        .await
+        .unwrap();
+    let d = dynamic.pid().unwrap();
+    let kid = dynamic.start_child(worker("k")).await.unwrap().unwrap();
+    assert!(matches!(
+        observe::restart_child(d, "k").await,
+        Err(observe::ControlError::Unsupported(_))
+    ));
+    observe::terminate_child(d, observe::ChildRef::Pid(kid))
+        .await
+        .unwrap();
+    assert_eq!(observe::supervisor(d, None, 10).unwrap().children_total, 0);
+}

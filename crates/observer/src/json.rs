@@ -219,7 +219,7 @@ pub(crate) fn snapshot(app: &App, view: &TableView) -> Value {
             v
         })
         .collect();
-    let tree = tree(&supervised);
+    let tree = tree(&supervised, &versions);
     let built = began.elapsed();
     json!({
         "time": unix_ms(SystemTime::now()),
@@ -240,7 +240,7 @@ pub(crate) fn snapshot(app: &App, view: &TableView) -> Value {
     })
 }
 
-fn child_json(c: &ChildView) -> Value {
+fn child_json(c: &ChildView, versions: &FxHashMap<Pid, String>) -> Value {
     let (pid, status) = match c.pid {
         ChildPid::Running(p) => (Some(pid_json(p)), "running"),
         ChildPid::Restarting => (None, "restarting"),
@@ -254,10 +254,14 @@ fn child_json(c: &ChildView) -> Value {
         "type": if c.child_type == ChildType::Supervisor { "supervisor" } else { "worker" },
         "restarts": c.restarts,
         "last_exit": c.last_exit.as_ref().map(reason_text),
+        "version": match c.pid {
+            ChildPid::Running(p) => versions.get(&p),
+            _ => None,
+        },
     })
 }
 
-pub(crate) fn supervisor_json(v: &SupervisorView) -> Value {
+pub(crate) fn supervisor_json(v: &SupervisorView, versions: &FxHashMap<Pid, String>) -> Value {
     let name = ferrotp_runtime::process::process_info(v.pid)
         .and_then(|i| i.registered_name.map(|n| n.to_string()));
     json!({
@@ -272,13 +276,13 @@ pub(crate) fn supervisor_json(v: &SupervisorView) -> Value {
         },
         "total": v.children_total,
         "matching": v.children_matching,
-        "children": v.children.iter().map(child_json).collect::<Vec<_>>(),
+        "children": v.children.iter().map(|c| child_json(c, versions)).collect::<Vec<_>>(),
     })
 }
 
 /// Every supervisor (at most [`CHILDREN_SHOWN`] children each), and the roots: those no
 /// supervisor runs.
-fn tree(supervised: &rustc_hash::FxHashSet<Pid>) -> Value {
+fn tree(supervised: &rustc_hash::FxHashSet<Pid>, versions: &FxHashMap<Pid, String>) -> Value {
     let views: Vec<SupervisorView> = observe::supervisors()
         .into_iter()
         .filter_map(|pid| observe::supervisor(pid, None, CHILDREN_SHOWN))
@@ -290,7 +294,7 @@ fn tree(supervised: &rustc_hash::FxHashSet<Pid>) -> Value {
         .collect();
     let all: serde_json::Map<String, Value> = views
         .iter()
-        .filter_map(|v| Some((pid_key(v.pid)?, supervisor_json(v))))
+        .filter_map(|v| Some((pid_key(v.pid)?, supervisor_json(v, versions))))
         .collect();
     json!({ "roots": roots, "supervisors": all })
 }
@@ -350,7 +354,7 @@ pub(crate) async fn process_detail(app: &App, pid: Pid) -> Option<Value> {
         Err(e) => json!({ "unavailable": e.to_string() }),
     };
     if let Some(sup) = observe::supervisor(pid, None, CHILDREN_SHOWN) {
-        v["supervisor_view"] = supervisor_json(&sup);
+        v["supervisor_view"] = supervisor_json(&sup, &versions);
     }
     Some(v)
 }

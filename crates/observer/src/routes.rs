@@ -144,14 +144,18 @@ struct ChildQuery {
     limit: Option<usize>,
 }
 
-async fn supervisor(Path(id): Path<String>, Query(q): Query<ChildQuery>) -> Response {
+async fn supervisor(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<ChildQuery>,
+) -> Response {
     let Some(pid) = json::pid_from_key(&id) else {
         return not_found("no such supervisor");
     };
     let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let limit = q.limit.unwrap_or(json::CHILDREN_SHOWN).min(10_000);
     match ferrotp_runtime::observe::supervisor(pid, search, limit) {
-        Some(view) => Json(json::supervisor_json(&view)).into_response(),
+        Some(view) => Json(json::supervisor_json(&view, &app.module_versions())).into_response(),
         None => not_found("not a live supervisor"),
     }
 }

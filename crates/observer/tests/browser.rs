@@ -459,7 +459,8 @@ async fn the_observer_page_shows_and_acts_on_the_running_system() {
         .unwrap();
     assert_eq!(refused, json!(403));
     let foreign =
-        format!("GET /api/snapshot HTTP/1.1\r\nHost: rebound.example\r\nConnection: close\r\n\r\n");
+        "GET /api/snapshot HTTP/1.1\r\nHost: rebound.example\r\nConnection: close\r\n\r\n"
+            .to_string();
     assert_eq!(raw_status(addr, foreign).await, 403);
     let no_cookie = format!(
         "POST /api/action HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\

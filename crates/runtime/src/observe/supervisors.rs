@@ -29,7 +29,7 @@ pub enum SupervisorKind {
     Dynamic,
 }
 
-/// One child, as its supervisor's [`Board`] shows it.
+/// One child, as its supervisor publishes it (see [`supervisor`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ChildView {

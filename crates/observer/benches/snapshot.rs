@@ -1,0 +1,113 @@
+//! How long a snapshot takes, as the page gets it: 10,000 processes (100 supervisors of 100
+//! GenServer-less workers, each worker a parked process), built by the observer's
+//! `/api/snapshot` (the runtime's rows, the tree, sorting, paging, JSON), and the runtime's
+//! `observe::snapshot` alone. Median and range of 21 snapshots each.
+//!
+//! `cargo bench -p ferrotp-observer --bench snapshot` (`FERROTP_BENCH_PROCESSES=N` to change
+//! the size).
+
+use std::time::{Duration, Instant};
+
+use ferrotp_observer::Observer;
+use ferrotp_runtime::observe;
+use ferrotp_runtime::supervisor::{ChildSpec, Started, Strategy, Supervisor, SupervisorFlags};
+use ferrotp_runtime::{Context, ExitReason};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const RUNS: usize = 21;
+
+fn parked(id: String) -> ChildSpec {
+    ChildSpec::worker(id, |opts| async move {
+        let a = opts
+            .builder()
+            .spawn(|mut ctx: Context<u32>| async move {
+                loop {
+                    ctx.recv().await;
+                }
+            })
+            .map_err(ExitReason::from)?;
+        Ok(Started::Pid(a.pid()))
+    })
+}
+
+async fn get(observer: &Observer, path: &str) -> String {
+    let token = observer.url().split("token=").nth(1).unwrap().to_owned();
+    let mut s = tokio::net::TcpStream::connect(observer.local_addr())
+        .await
+        .unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nCookie: ferrotp_observer={token}\r\nConnection: close\r\n\r\n",
+        observer.local_addr()
+    );
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    text.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+fn stats(mut v: Vec<Duration>) -> (f64, f64, f64) {
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    (ms(v[0]), ms(v[v.len() / 2]), ms(v[v.len() - 1]))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n: usize = std::env::var("FERROTP_BENCH_PROCESSES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let per_sup = 100;
+    let mut sups = Vec::new();
+    for s in 0..n.div_ceil(per_sup) {
+        let children = (0..per_sup.min(n - s * per_sup))
+            .map(|c| parked(format!("w{s}-{c}")))
+            .collect();
+        sups.push(
+            Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), children)
+                .await
+                .unwrap(),
+        );
+    }
+    let observer = Observer::builder().start().await.unwrap();
+    let total = observe::snapshot().len();
+
+    let mut runtime_only = Vec::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        std::hint::black_box(observe::snapshot());
+        runtime_only.push(t.elapsed());
+    }
+    let mut built = Vec::new();
+    let mut round_trip = Vec::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let body = get(&observer, "/api/snapshot?sort=mailbox&dir=desc").await;
+        round_trip.push(t.elapsed());
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        built.push(Duration::from_micros(v["built_us"].as_u64().unwrap()));
+    }
+    println!(
+        "\nobserver snapshot, {total} processes ({} supervisors), {RUNS} runs\n",
+        sups.len()
+    );
+    println!("| what | min | median | max | target |\n|---|---:|---:|---:|---|");
+    for (what, v, target) in [
+        (
+            "`observe::snapshot()` (the runtime's rows)",
+            runtime_only,
+            "",
+        ),
+        (
+            "`/api/snapshot` built (rows, tree, sort, page, JSON)",
+            built,
+            "≤ 20 ms",
+        ),
+        ("`/api/snapshot` round trip over HTTP", round_trip, ""),
+    ] {
+        let (min, med, max) = stats(v);
+        println!("| {what} | {min:.1} ms | {med:.1} ms | {max:.1} ms | {target} |");
+    }
+    observer.shutdown().await;
+}
