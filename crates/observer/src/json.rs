@@ -2,6 +2,7 @@
 //! the logs. Built from `ferrotp_runtime::observe` only.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferrotp_runtime::observe::{
@@ -11,7 +12,7 @@ use ferrotp_runtime::process::ProcessStatus;
 use ferrotp_runtime::supervisor::{ChildPid, ChildType, Restart, Strategy};
 use ferrotp_runtime::{ExitReason, Pid};
 use rustc_hash::FxHashMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Value};
 
 use crate::server::App;
@@ -33,6 +34,11 @@ pub(crate) struct TableView {
     pub(crate) dir: Option<String>,
     pub(crate) page: Option<usize>,
     pub(crate) q: Option<String>,
+    /// Supervisors (by key, comma-separated) whose children the tree lists, besides the
+    /// roots.
+    pub(crate) open: Option<String>,
+    /// Roots whose children the tree does not list.
+    pub(crate) closed: Option<String>,
 }
 
 /// A local pid's key in URLs and the page: its serial. Remote pids have none.
@@ -47,7 +53,7 @@ pub(crate) fn pid_from_key(key: &str) -> Option<Pid> {
 }
 
 fn pid_json(pid: Pid) -> Value {
-    json!({ "id": pid_key(pid), "pid": pid.to_string(), "node": node_of(pid) })
+    serde_json::to_value(PidJson::of(pid)).expect("a pid is JSON")
 }
 
 #[cfg(feature = "dist")]
@@ -101,28 +107,113 @@ fn reason_text(r: &ExitReason) -> String {
     r.to_string()
 }
 
-fn row_json(row: &ProcessRow, extra: Extra, version: Option<&String>) -> Value {
-    json!({
-        "id": pid_key(row.pid),
-        "pid": row.pid.to_string(),
-        "name": row.name.as_deref(),
-        "status": status_name(row.status),
-        "mailbox": row.mailbox_len,
-        "handled": row.messages_handled,
-        "rate": (extra.rate * 10.0).round() / 10.0,
-        "restarts": row.restarts,
-        "links": row.links,
-        "monitors": row.monitors,
-        "monitored_by": row.monitored_by,
-        "age_ms": row.age.as_millis() as u64,
-        "version": version,
-        "callback": row.callback.map(|c| c.name()),
-        "in_callback_ms": extra.in_callback.map(|d| d.as_millis() as u64),
-        "supervisor": row.supervisor.as_ref().map(|(pid, id)| json!({
-            "id": pid_key(*pid), "pid": pid.to_string(), "child_id": &**id,
-        })),
-        "type": row.message_type,
-    })
+/// A pid as the page shows it (`<0.12.345>`), written without an intermediate `String`.
+struct PidText(Pid);
+
+impl Serialize for PidText {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// A local pid's key (its serial, as a string), or `null` for a remote pid.
+struct Key(Pid);
+
+impl Serialize for Key {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_local() {
+            s.collect_str(&self.0.serial())
+        } else {
+            s.serialize_none()
+        }
+    }
+}
+
+/// A pid with its key, and its node when remote.
+#[derive(Serialize)]
+struct PidJson {
+    id: Key,
+    pid: PidText,
+    node: Option<String>,
+}
+
+impl PidJson {
+    fn of(pid: Pid) -> PidJson {
+        PidJson {
+            id: Key(pid),
+            pid: PidText(pid),
+            node: node_of(pid),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SupervisorRef<'a> {
+    id: Key,
+    pid: PidText,
+    child_id: &'a str,
+}
+
+/// One row of the process table.
+#[derive(Serialize)]
+struct Row<'a> {
+    id: Key,
+    pid: PidText,
+    name: Option<&'a str>,
+    status: &'static str,
+    mailbox: usize,
+    handled: u64,
+    rate: f64,
+    restarts: u32,
+    links: usize,
+    monitors: usize,
+    monitored_by: usize,
+    age_ms: u64,
+    version: Option<&'a str>,
+    callback: Option<&'static str>,
+    in_callback_ms: Option<u64>,
+    supervisor: Option<SupervisorRef<'a>>,
+    #[serde(rename = "type")]
+    message_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dead: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dead_for_ms: Option<u64>,
+}
+
+fn row<'a>(row: &'a ProcessRow, extra: Extra, version: Option<&'a String>) -> Row<'a> {
+    Row {
+        id: Key(row.pid),
+        pid: PidText(row.pid),
+        name: row.name.as_deref(),
+        status: status_name(row.status),
+        mailbox: row.mailbox_len,
+        handled: row.messages_handled,
+        rate: (extra.rate * 10.0).round() / 10.0,
+        restarts: row.restarts,
+        links: row.links,
+        monitors: row.monitors,
+        monitored_by: row.monitored_by,
+        age_ms: row.age.as_millis() as u64,
+        version: version.map(String::as_str),
+        callback: row.callback.map(|c| c.name()),
+        in_callback_ms: extra.in_callback.map(|d| d.as_millis() as u64),
+        supervisor: row.supervisor.as_ref().map(|(pid, id)| SupervisorRef {
+            id: Key(*pid),
+            pid: PidText(*pid),
+            child_id: id,
+        }),
+        message_type: row.message_type,
+        dead: None,
+        exit: None,
+        dead_for_ms: None,
+    }
+}
+
+fn row_json(r: &ProcessRow, extra: Extra, version: Option<&String>) -> Value {
+    serde_json::to_value(row(r, extra, version)).expect("a row is JSON")
 }
 
 fn matches(row: &ProcessRow, q: &str, version: Option<&String>) -> bool {
@@ -165,18 +256,151 @@ fn compare(
 }
 
 /// The whole page's data at one moment.
-pub(crate) fn snapshot(app: &App, view: &TableView) -> Value {
+#[derive(Serialize)]
+struct Snapshot<'a> {
+    time: u64,
+    built_us: u64,
+    node: Option<String>,
+    actions: bool,
+    processes: usize,
+    table: Table<'a>,
+    dead: Vec<Row<'a>>,
+    dead_for_ms: u64,
+    tree: Tree<'a>,
+    modules: Value,
+    dist: Value,
+}
+
+#[derive(Serialize)]
+struct Table<'a> {
+    total: usize,
+    page: usize,
+    pages: usize,
+    sort: &'a str,
+    dir: &'static str,
+    rows: Vec<Row<'a>>,
+}
+
+#[derive(Serialize)]
+struct Tree<'a> {
+    roots: Vec<Key>,
+    supervisors: BTreeMap<u64, SupervisorJson<'a>>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct SupervisorJson<'a> {
+    id: Key,
+    pid: PidText,
+    name: Option<&'a str>,
+    kind: &'static str,
+    intensity: IntensityJson,
+    total: usize,
+    matching: usize,
+    /// Whether its children are listed (a collapsed supervisor lists none).
+    open: bool,
+    children: Vec<ChildJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct IntensityJson {
+    used: u32,
+    max: u32,
+    seconds: u64,
+}
+
+#[derive(Serialize)]
+struct ChildJson<'a> {
+    id: &'a str,
+    pid: Option<PidJson>,
+    status: &'static str,
+    restart: &'static str,
+    #[serde(rename = "type")]
+    child_type: &'static str,
+    restarts: u32,
+    last_exit: Option<String>,
+    version: Option<&'a str>,
+}
+
+fn child<'a>(c: &'a ChildView, versions: &'a FxHashMap<Pid, String>) -> ChildJson<'a> {
+    let (pid, status) = match c.pid {
+        ChildPid::Running(p) => (Some(PidJson::of(p)), "running"),
+        ChildPid::Restarting => (None, "restarting"),
+        ChildPid::Undefined => (None, "undefined"),
+    };
+    ChildJson {
+        id: &c.id,
+        pid,
+        status,
+        restart: restart_name(c.restart),
+        child_type: if c.child_type == ChildType::Supervisor {
+            "supervisor"
+        } else {
+            "worker"
+        },
+        restarts: c.restarts,
+        last_exit: c.last_exit.as_ref().map(reason_text),
+        version: match c.pid {
+            ChildPid::Running(p) => versions.get(&p).map(String::as_str),
+            _ => None,
+        },
+    }
+}
+
+pub(crate) fn supervisor<'a>(
+    v: &'a SupervisorView,
+    name: Option<&'a str>,
+    open: bool,
+    versions: &'a FxHashMap<Pid, String>,
+) -> SupervisorJson<'a> {
+    SupervisorJson {
+        id: Key(v.pid),
+        pid: PidText(v.pid),
+        name,
+        kind: kind_name(v.kind),
+        intensity: IntensityJson {
+            used: v.restarts_in_window,
+            max: v.intensity.max_restarts,
+            seconds: v.intensity.max_seconds,
+        },
+        total: v.children_total,
+        matching: v.children_matching,
+        open,
+        children: if open {
+            v.children.iter().map(|c| child(c, versions)).collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// A supervisor on its own, for `/api/supervisor/{key}` and the process detail.
+pub(crate) fn supervisor_json(v: &SupervisorView, versions: &FxHashMap<Pid, String>) -> Value {
+    let name = ferrotp_runtime::process::process_info(v.pid)
+        .and_then(|i| i.registered_name.map(|n| n.to_string()));
+    serde_json::to_value(supervisor(v, name.as_deref(), true, versions))
+        .expect("a supervisor is JSON")
+}
+
+/// The whole page's data at one moment, as JSON text: the process table cut as `view` says,
+/// the processes that died lately, and the tree, in which the roots and the supervisors in
+/// `view.open` list their children (at most [`CHILDREN_SHOWN`] each).
+pub(crate) fn snapshot(app: &App, view: &TableView) -> String {
     let began = Instant::now();
     let mut rows = observe::snapshot();
     let extras = app.tracker.lock().update(&rows, Instant::now());
     let versions = app.module_versions();
     let q = view.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let total_processes = rows.len();
-    let supervised: rustc_hash::FxHashSet<Pid> = rows
-        .iter()
-        .filter(|r| r.supervisor.is_some())
-        .map(|r| r.pid)
-        .collect();
+    let mut supervised = rustc_hash::FxHashSet::default();
+    let mut names = FxHashMap::default();
+    for r in &rows {
+        if r.supervisor.is_some() {
+            supervised.insert(r.pid);
+        }
+        if let Some(n) = &r.name {
+            names.insert(r.pid, n.clone());
+        }
+    }
     if let Some(q) = q {
         rows.retain(|r| matches(r, q, versions.get(&r.pid)));
     }
@@ -192,111 +416,111 @@ pub(crate) fn snapshot(app: &App, view: &TableView) -> Value {
     });
     let pages = rows.len().div_ceil(PAGE_ROWS).max(1);
     let page = view.page.unwrap_or(0).min(pages - 1);
-    let shown: Vec<Value> = rows
-        .iter()
-        .skip(page * PAGE_ROWS)
-        .take(PAGE_ROWS)
-        .map(|r| {
-            row_json(
-                r,
-                extras.get(&r.pid).copied().unwrap_or_default(),
-                versions.get(&r.pid),
-            )
-        })
-        .collect();
     let now = Instant::now();
-    let dead: Vec<Value> = app
+    let dead_rows: Vec<_> = app
         .tracker
         .lock()
         .dead()
         .filter(|d| q.map_or(true, |q| matches(&d.row, q, None)))
-        .map(|d| {
-            let mut v = row_json(&d.row, Extra::default(), None);
-            v["status"] = json!("dead");
-            v["dead"] = json!(true);
-            v["exit"] = json!(d.reason);
-            v["dead_for_ms"] = json!(now.saturating_duration_since(d.died).as_millis() as u64);
-            v
-        })
+        .cloned()
         .collect();
-    let tree = tree(&supervised, &versions);
-    let built = began.elapsed();
-    json!({
-        "time": unix_ms(SystemTime::now()),
-        "built_us": built.as_micros() as u64,
-        "node": app.node_name(),
-        "actions": app.allow_actions,
-        "processes": total_processes,
-        "table": {
-            "total": rows.len(), "page": page, "pages": pages,
-            "sort": sort, "dir": if descending { "desc" } else { "asc" },
-            "rows": shown,
-        },
-        "dead": dead,
-        "dead_for_ms": DEAD_FOR.as_millis() as u64,
-        "tree": tree,
-        "modules": app.modules_json(),
-        "dist": app.dist_json(),
-    })
-}
 
-fn child_json(c: &ChildView, versions: &FxHashMap<Pid, String>) -> Value {
-    let (pid, status) = match c.pid {
-        ChildPid::Running(p) => (Some(pid_json(p)), "running"),
-        ChildPid::Restarting => (None, "restarting"),
-        ChildPid::Undefined => (None, "undefined"),
-    };
-    json!({
-        "id": &*c.id,
-        "pid": pid,
-        "status": status,
-        "restart": restart_name(c.restart),
-        "type": if c.child_type == ChildType::Supervisor { "supervisor" } else { "worker" },
-        "restarts": c.restarts,
-        "last_exit": c.last_exit.as_ref().map(reason_text),
-        "version": match c.pid {
-            ChildPid::Running(p) => versions.get(&p),
-            _ => None,
-        },
-    })
-}
-
-pub(crate) fn supervisor_json(v: &SupervisorView, versions: &FxHashMap<Pid, String>) -> Value {
-    let name = ferrotp_runtime::process::process_info(v.pid)
-        .and_then(|i| i.registered_name.map(|n| n.to_string()));
-    json!({
-        "id": pid_key(v.pid),
-        "pid": v.pid.to_string(),
-        "name": name,
-        "kind": kind_name(v.kind),
-        "intensity": {
-            "used": v.restarts_in_window,
-            "max": v.intensity.max_restarts,
-            "seconds": v.intensity.max_seconds,
-        },
-        "total": v.children_total,
-        "matching": v.children_matching,
-        "children": v.children.iter().map(|c| child_json(c, versions)).collect::<Vec<_>>(),
-    })
-}
-
-/// Every supervisor (at most [`CHILDREN_SHOWN`] children each), and the roots: those no
-/// supervisor runs.
-fn tree(supervised: &rustc_hash::FxHashSet<Pid>, versions: &FxHashMap<Pid, String>) -> Value {
+    // The tree: every supervisor's header; the children of the open ones.
+    let open: rustc_hash::FxHashSet<u64> = view
+        .open
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|k| k.trim().parse().ok())
+        .collect();
+    let closed: rustc_hash::FxHashSet<u64> = view
+        .closed
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|k| k.trim().parse().ok())
+        .collect();
     let views: Vec<SupervisorView> = observe::supervisors()
         .into_iter()
-        .filter_map(|pid| observe::supervisor(pid, None, CHILDREN_SHOWN))
+        .filter_map(|pid| {
+            let is_open = is_open(pid, &supervised, &open, &closed);
+            observe::supervisor(pid, None, if is_open { CHILDREN_SHOWN } else { 0 })
+        })
         .collect();
-    let roots: Vec<Value> = views
+    let tree = Tree {
+        roots: views
+            .iter()
+            .filter(|v| !supervised.contains(&v.pid))
+            .map(|v| Key(v.pid))
+            .collect(),
+        supervisors: views
+            .iter()
+            .map(|v| {
+                let is_open = is_open(v.pid, &supervised, &open, &closed);
+                let name = names.get(&v.pid).map(|n| &**n);
+                (v.pid.serial(), supervisor(v, name, is_open, &versions))
+            })
+            .collect(),
+    };
+    let table = Table {
+        total: rows.len(),
+        page,
+        pages,
+        sort,
+        dir: if descending { "desc" } else { "asc" },
+        rows: rows
+            .iter()
+            .skip(page * PAGE_ROWS)
+            .take(PAGE_ROWS)
+            .map(|r| {
+                row(
+                    r,
+                    extras.get(&r.pid).copied().unwrap_or_default(),
+                    versions.get(&r.pid),
+                )
+            })
+            .collect(),
+    };
+    let dead = dead_rows
         .iter()
-        .filter(|v| !supervised.contains(&v.pid))
-        .map(|v| json!(pid_key(v.pid)))
+        .map(|d| Row {
+            status: "dead",
+            dead: Some(true),
+            exit: d.reason.as_deref(),
+            dead_for_ms: Some(now.saturating_duration_since(d.died).as_millis() as u64),
+            ..row(&d.row, Extra::default(), None)
+        })
         .collect();
-    let all: serde_json::Map<String, Value> = views
-        .iter()
-        .filter_map(|v| Some((pid_key(v.pid)?, supervisor_json(v, versions))))
-        .collect();
-    json!({ "roots": roots, "supervisors": all })
+    let mut snapshot = Snapshot {
+        time: unix_ms(SystemTime::now()),
+        built_us: 0,
+        node: app.node_name(),
+        actions: app.allow_actions,
+        processes: total_processes,
+        table,
+        dead,
+        dead_for_ms: DEAD_FOR.as_millis() as u64,
+        tree,
+        modules: app.modules_json(),
+        dist: app.dist_json(),
+    };
+    // Written last, so that it counts the writing of everything else but itself.
+    snapshot.built_us = began.elapsed().as_micros() as u64;
+    serde_json::to_string(&snapshot).expect("a snapshot is JSON")
+}
+
+/// A root is open unless closed; any other supervisor is closed unless opened.
+fn is_open(
+    pid: Pid,
+    supervised: &rustc_hash::FxHashSet<Pid>,
+    open: &rustc_hash::FxHashSet<u64>,
+    closed: &rustc_hash::FxHashSet<u64>,
+) -> bool {
+    if supervised.contains(&pid) {
+        open.contains(&pid.serial())
+    } else {
+        !closed.contains(&pid.serial())
+    }
 }
 
 /// One process in full: what the table shows, plus its links and monitors, the callback it

@@ -124,8 +124,12 @@ async fn page(Query(q): Query<TokenQuery>, headers: HeaderMap) -> Response {
     Html(PAGE.replace("{{TOKEN}}", security::token())).into_response()
 }
 
-async fn snapshot(State(app): State<Arc<App>>, Query(view): Query<TableView>) -> Json<Value> {
-    Json(json::snapshot(&app, &view))
+async fn snapshot(State(app): State<Arc<App>>, Query(view): Query<TableView>) -> Response {
+    let body = tokio::task::spawn_blocking(move || json::snapshot(&app, &view)).await;
+    match body {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 async fn process(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
@@ -178,6 +182,8 @@ struct StreamQuery {
     dir: Option<String>,
     page: Option<usize>,
     q: Option<String>,
+    open: Option<String>,
+    closed: Option<String>,
 }
 
 /// The page's live feed: the logs at once, then a snapshot every `interval` and each event as
@@ -200,6 +206,8 @@ async fn stream(
             dir: q.dir,
             page: q.page,
             q: q.q,
+            open: q.open,
+            closed: q.closed,
         },
         ticks,
         events: ferrotp_runtime::observe::subscribe(),
@@ -241,7 +249,7 @@ impl Feed {
                 let snap = tokio::task::spawn_blocking(move || json::snapshot(&app, &view))
                     .await
                     .ok()?;
-                Some(data("snapshot", &snap))
+                Some(SseEvent::default().event("snapshot").data(snap))
             }
             e = self.events.recv() => match e {
                 Ok(e) => Some(data("event", &json::event_json(&e))),

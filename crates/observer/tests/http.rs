@@ -200,3 +200,57 @@ async fn the_snapshot_lists_the_tree_and_pages_the_process_table() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_nested_supervisor_lists_its_children_only_when_opened() {
+    let o = Observer::builder().start().await.unwrap();
+    let leaf = |id: &'static str| {
+        ChildSpec::worker(id, |opts| async move {
+            let a = opts
+                .builder()
+                .spawn(|_: Context| std::future::pending())
+                .map_err(ExitReason::from)?;
+            Ok(Started::Pid(a.pid()))
+        })
+    };
+    let inner = Supervisor::child_spec(
+        SupervisorFlags::new(Strategy::OneForAll),
+        vec![leaf("x"), leaf("y")],
+    )
+    .id("inner");
+    let root = Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), vec![inner])
+        .await
+        .unwrap();
+    let root_key = root.pid().unwrap().serial().to_string();
+    let snapshot = |query: String| {
+        let o = &o;
+        async move {
+            let (_, _, body) = http(o, &get(o, &format!("/api/snapshot?{query}"), true)).await;
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()
+        }
+    };
+    let v = snapshot(String::new()).await;
+    let root_view = &v["tree"]["supervisors"][&root_key];
+    assert_eq!(root_view["open"], true, "a root is open");
+    let inner_key = root_view["children"][0]["pid"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let inner_view = &v["tree"]["supervisors"][&inner_key];
+    assert_eq!(inner_view["open"], false);
+    assert_eq!(inner_view["total"], 2);
+    assert_eq!(inner_view["children"].as_array().unwrap().len(), 0);
+
+    let v = snapshot(format!("open={inner_key}&closed={root_key}")).await;
+    assert_eq!(
+        v["tree"]["supervisors"][&inner_key]["children"][1]["id"],
+        "y"
+    );
+    assert_eq!(
+        v["tree"]["supervisors"][&root_key]["children"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}

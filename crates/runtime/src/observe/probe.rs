@@ -15,9 +15,10 @@ const UPGRADING: u8 = 2;
 /// A GenServer callback, as the observer names the one a server is running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[repr(u8)]
 pub enum Callback {
     /// `init`.
-    Init,
+    Init = 1,
     /// `handle_call`.
     HandleCall,
     /// `handle_cast`.
@@ -31,15 +32,6 @@ pub enum Callback {
 }
 
 impl Callback {
-    const ALL: [Callback; 6] = [
-        Callback::Init,
-        Callback::HandleCall,
-        Callback::HandleCast,
-        Callback::HandleInfo,
-        Callback::HandleContinue,
-        Callback::Terminate,
-    ];
-
     /// The callback's name, as in the [`GenServer`](crate::gen_server::GenServer) trait.
     pub fn name(self) -> &'static str {
         match self {
@@ -52,14 +44,16 @@ impl Callback {
         }
     }
 
-    fn code(self) -> u8 {
-        Callback::ALL.iter().position(|c| *c == self).unwrap_or(0) as u8 + 1
-    }
-
     fn from_code(code: u8) -> Option<Callback> {
-        Callback::ALL
-            .get(usize::from(code).checked_sub(1)?)
-            .copied()
+        Some(match code {
+            1 => Callback::Init,
+            2 => Callback::HandleCall,
+            3 => Callback::HandleCast,
+            4 => Callback::HandleInfo,
+            5 => Callback::HandleContinue,
+            6 => Callback::Terminate,
+            _ => return None,
+        })
     }
 }
 
@@ -67,6 +61,11 @@ impl std::fmt::Display for Callback {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// Now, as [`Probe`] birth times count.
+pub(crate) fn since_epoch() -> Duration {
+    EPOCH.elapsed()
 }
 
 pub(crate) struct Probe {
@@ -86,9 +85,9 @@ impl Probe {
         }
     }
 
-    pub(crate) fn age(&self) -> Duration {
-        let born = Duration::from_nanos(self.born);
-        EPOCH.elapsed().saturating_sub(born)
+    /// How long ago it was born, `now` being [`since_epoch`] (read once for many probes).
+    pub(crate) fn age_at(&self, now: Duration) -> Duration {
+        now.saturating_sub(Duration::from_nanos(self.born))
     }
 
     pub(crate) fn set_suspended(&self, on: bool) {
@@ -119,10 +118,33 @@ impl Probe {
     #[inline]
     pub(crate) fn enter(&self, callback: Option<Callback>) {
         self.callback
-            .store(callback.map_or(0, Callback::code), Ordering::Relaxed);
+            .store(callback.map_or(0, |c| c as u8), Ordering::Relaxed);
     }
 
     pub(crate) fn callback(&self) -> Option<Callback> {
         Callback::from_code(self.callback.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_callback_reads_back_as_itself() {
+        let probe = Probe::new();
+        for c in [
+            Callback::Init,
+            Callback::HandleCall,
+            Callback::HandleCast,
+            Callback::HandleInfo,
+            Callback::HandleContinue,
+            Callback::Terminate,
+        ] {
+            probe.enter(Some(c));
+            assert_eq!(probe.callback(), Some(c));
+        }
+        probe.enter(None);
+        assert_eq!(probe.callback(), None);
     }
 }

@@ -59,7 +59,12 @@ fn server<S: GenServer>(pid: Pid) -> Result<Server<S>, SysError> {
 /// Remember how to reach servers of type `S` by pid: once per type, on its first start.
 pub(crate) fn register_sys_port<S: GenServer>() {
     let key = TypeId::of::<Request<S>>();
-    if PORTS.contains_key(&key) {
+    // Starts come in runs of one type (a supervisor restarting its child, a pool filling up):
+    // the last type this thread registered is checked without touching the shared map.
+    thread_local! {
+        static LAST: std::cell::Cell<Option<TypeId>> = const { std::cell::Cell::new(None) };
+    }
+    if LAST.with(|last| last.replace(Some(key))) == Some(key) || PORTS.contains_key(&key) {
         return;
     }
     PORTS.insert(

@@ -63,6 +63,7 @@ impl<M> Mailbox<M> {
 
     /// Queue a user message; on refusal the message is handed back with the reason. On success,
     /// who to wake once the lock is released, if the process is parked.
+    #[inline]
     pub(crate) fn push_user(&mut self, msg: M, bounded: bool) -> Result<Wake, (M, Refusal)> {
         if self.closed {
             return Err((msg, Refusal::Closed));
