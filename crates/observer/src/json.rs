@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferrotp_runtime::observe::{
@@ -312,6 +313,8 @@ struct IntensityJson {
 struct ChildJson<'a> {
     id: &'a str,
     pid: Option<PidJson>,
+    /// The registered name of its process.
+    name: Option<&'a str>,
     status: &'static str,
     restart: &'static str,
     #[serde(rename = "type")]
@@ -321,15 +324,24 @@ struct ChildJson<'a> {
     version: Option<&'a str>,
 }
 
-fn child<'a>(c: &'a ChildView, versions: &'a FxHashMap<Pid, String>) -> ChildJson<'a> {
+fn child<'a>(
+    c: &'a ChildView,
+    names: &'a FxHashMap<Pid, Arc<str>>,
+    versions: &'a FxHashMap<Pid, String>,
+) -> ChildJson<'a> {
     let (pid, status) = match c.pid {
         ChildPid::Running(p) => (Some(PidJson::of(p)), "running"),
         ChildPid::Restarting => (None, "restarting"),
         ChildPid::Undefined => (None, "undefined"),
     };
+    let running = match c.pid {
+        ChildPid::Running(p) => Some(p),
+        _ => None,
+    };
     ChildJson {
         id: &c.id,
         pid,
+        name: running.and_then(|p| names.get(&p)).map(|n| &**n),
         status,
         restart: restart_name(c.restart),
         child_type: if c.child_type == ChildType::Supervisor {
@@ -339,23 +351,20 @@ fn child<'a>(c: &'a ChildView, versions: &'a FxHashMap<Pid, String>) -> ChildJso
         },
         restarts: c.restarts,
         last_exit: c.last_exit.as_ref().map(reason_text),
-        version: match c.pid {
-            ChildPid::Running(p) => versions.get(&p).map(String::as_str),
-            _ => None,
-        },
+        version: running.and_then(|p| versions.get(&p)).map(String::as_str),
     }
 }
 
 pub(crate) fn supervisor<'a>(
     v: &'a SupervisorView,
-    name: Option<&'a str>,
     open: bool,
+    names: &'a FxHashMap<Pid, Arc<str>>,
     versions: &'a FxHashMap<Pid, String>,
 ) -> SupervisorJson<'a> {
     SupervisorJson {
         id: Key(v.pid),
         pid: PidText(v.pid),
-        name,
+        name: names.get(&v.pid).map(|n| &**n),
         kind: kind_name(v.kind),
         intensity: IntensityJson {
             used: v.restarts_in_window,
@@ -366,7 +375,10 @@ pub(crate) fn supervisor<'a>(
         matching: v.children_matching,
         open,
         children: if open {
-            v.children.iter().map(|c| child(c, versions)).collect()
+            v.children
+                .iter()
+                .map(|c| child(c, names, versions))
+                .collect()
         } else {
             Vec::new()
         },
@@ -375,10 +387,19 @@ pub(crate) fn supervisor<'a>(
 
 /// A supervisor on its own, for `/api/supervisor/{key}` and the process detail.
 pub(crate) fn supervisor_json(v: &SupervisorView, versions: &FxHashMap<Pid, String>) -> Value {
-    let name = ferrotp_runtime::process::process_info(v.pid)
-        .and_then(|i| i.registered_name.map(|n| n.to_string()));
-    serde_json::to_value(supervisor(v, name.as_deref(), true, versions))
-        .expect("a supervisor is JSON")
+    let names: FxHashMap<Pid, Arc<str>> = std::iter::once(v.pid)
+        .chain(v.children.iter().filter_map(|c| match c.pid {
+            ChildPid::Running(p) => Some(p),
+            _ => None,
+        }))
+        .filter_map(|p| {
+            Some((
+                p,
+                ferrotp_runtime::process::process_info(p)?.registered_name?,
+            ))
+        })
+        .collect();
+    serde_json::to_value(supervisor(v, true, &names, versions)).expect("a supervisor is JSON")
 }
 
 /// The whole page's data at one moment, as JSON text: the process table cut as `view` says,
@@ -457,8 +478,7 @@ pub(crate) fn snapshot(app: &App, view: &TableView) -> String {
             .iter()
             .map(|v| {
                 let is_open = is_open(v.pid, &supervised, &open, &closed);
-                let name = names.get(&v.pid).map(|n| &**n);
-                (v.pid.serial(), supervisor(v, name, is_open, &versions))
+                (v.pid.serial(), supervisor(v, is_open, &names, &versions))
             })
             .collect(),
     };
