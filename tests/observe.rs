@@ -228,6 +228,19 @@ async fn format_status_shows_only_servers_that_opt_in_and_gives_up_on_a_busy_one
         observe::format_status(hidden.pid().unwrap(), Duration::from_millis(100)).await,
         Err(observe::FormatStatusError::NotShown)
     );
+    // A type that answered `None` is not asked again: even a busy server of that type
+    // answers at once, without a request waiting in its mailbox.
+    let stuck = Hidden::start(()).await.unwrap();
+    sys::suspend(stuck.server(), None).await.unwrap();
+    let before = observe::process(stuck.pid().unwrap())
+        .unwrap()
+        .messages_handled;
+    assert_eq!(
+        observe::format_status(stuck.pid().unwrap(), Duration::from_millis(100)).await,
+        Err(observe::FormatStatusError::NotShown)
+    );
+    let after = observe::process(stuck.pid().unwrap()).unwrap();
+    assert_eq!((after.messages_handled, after.mailbox_len), (before, 0));
     let plain = process::spawn(|mut ctx: Context| async move {
         ctx.recv().await;
         Ok(())
@@ -359,4 +372,32 @@ async fn terminate_and_restart_child_by_pid_go_through_the_supervisor() {
         .await
         .unwrap();
     assert_eq!(observe::supervisor(d, None, 10).unwrap().children_total, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bystander_stopped_by_one_for_all_shows_its_shutdown_and_one_restart() {
+    let sup = Supervisor::start(
+        SupervisorFlags::new(Strategy::OneForAll),
+        vec![worker("a"), worker("b")],
+    )
+    .await
+    .unwrap();
+    let sup_pid = sup.pid().unwrap();
+    let a = running(observe::supervisor(sup_pid, None, 2).unwrap().children[0].pid);
+    process::addr_of::<u8>(a).unwrap().send(0).unwrap();
+    wait_until(|| {
+        observe::supervisor(sup_pid, None, 2)
+            .is_some_and(|v| v.children.iter().all(|c| c.restarts == 1))
+    })
+    .await;
+    let view = observe::supervisor(sup_pid, None, 2).unwrap();
+    assert!(view.children[0]
+        .last_exit
+        .as_ref()
+        .is_some_and(|r| r.to_string().contains("asked to crash")));
+    assert_eq!(view.children[1].last_exit, Some(ExitReason::Shutdown));
+    assert!(view
+        .children
+        .iter()
+        .all(|c| matches!(c.pid, ChildPid::Running(_))));
 }

@@ -94,6 +94,9 @@ pub struct ModuleStatus {
     pub current: String,
     /// The old version, if one is kept.
     pub old: Option<String>,
+    /// Whether the old version is the newer one (after a downgrade): it is then no downgrade
+    /// target, and an upgrade to it moves forward again.
+    pub old_is_newer: bool,
     /// Live processes and the version each runs.
     pub processes: Vec<(Pid, String)>,
     /// Upgrades and downgrades that got as far as suspending the processes (committed or
@@ -443,9 +446,9 @@ impl Loader {
     /// The module's versions and processes.
     pub fn module(&self, name: &str) -> Option<ModuleStatus> {
         let slot = self.slot(name)?;
-        let (current, old) = {
+        let (current, old, old_is_newer) = {
             let v = slot.versions.lock();
-            (v.current.clone(), v.old.clone())
+            (v.current.clone(), v.old.clone(), v.old_is_newer)
         };
         let vsn_of = |id: u64| {
             if id == current.id {
@@ -460,6 +463,7 @@ impl Loader {
             name: slot.name.clone(),
             current: current.vsn.clone(),
             old: old.as_ref().map(|o| o.vsn.clone()),
+            old_is_newer,
             processes: slot
                 .processes()
                 .into_iter()

@@ -32,20 +32,39 @@ fn parked(id: String) -> ChildSpec {
     })
 }
 
-async fn get(observer: &Observer, path: &str) -> String {
-    let token = observer.url().split("token=").nth(1).unwrap().to_owned();
+/// One exchange: the response's head (lower case) and body.
+async fn exchange(observer: &Observer, request: String) -> (String, String) {
     let mut s = tokio::net::TcpStream::connect(observer.local_addr())
         .await
         .unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {}\r\nCookie: ferrotp_observer={token}\r\nConnection: close\r\n\r\n",
-        observer.local_addr()
-    );
     s.write_all(request.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.unwrap();
     let text = String::from_utf8(out).unwrap();
-    text.split_once("\r\n\r\n").unwrap().1.to_owned()
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (head.to_lowercase(), body.to_owned())
+}
+
+/// The cookie the token sets, `name=value`.
+async fn login(observer: &Observer) -> String {
+    let token = observer.url().split("token=").nth(1).unwrap().to_owned();
+    let host = observer.local_addr();
+    let request =
+        format!("GET /?token={token} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let (head, _) = exchange(observer, request).await;
+    head.lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("the token sets a cookie")
+        .to_owned()
+}
+
+async fn get(observer: &Observer, cookie: &str, path: &str) -> String {
+    let host = observer.local_addr();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    );
+    exchange(observer, request).await.1
 }
 
 fn stats(mut v: Vec<Duration>) -> (f64, f64, f64) {
@@ -81,6 +100,7 @@ async fn main() {
     let all_open = format!("&open={}", all_open.join(","));
     let observer = Observer::builder().start().await.unwrap();
     let total = observe::snapshot().len();
+    let cookie = login(&observer).await;
 
     let mut runtime_only = Vec::new();
     for _ in 0..RUNS {
@@ -90,6 +110,7 @@ async fn main() {
     }
     let measure = |query: String| {
         let observer = &observer;
+        let cookie = &cookie;
         async move {
             let mut built = Vec::new();
             let mut round_trip = Vec::new();
@@ -97,7 +118,7 @@ async fn main() {
             for _ in 0..RUNS {
                 let t = Instant::now();
                 let path = format!("/api/snapshot?sort=mailbox&dir=desc{query}");
-                let body = get(observer, &path).await;
+                let body = get(observer, cookie, &path).await;
                 round_trip.push(t.elapsed());
                 bytes = body.len();
                 let v: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -21,6 +21,8 @@ pub struct ObserverBuilder {
     pub(crate) bind: String,
     pub(crate) allow_non_loopback: bool,
     pub(crate) allow_actions: bool,
+    /// More `Host` values to answer to.
+    pub(crate) hosts: Vec<String>,
     #[cfg(feature = "hot")]
     pub(crate) loader: Option<ferrotp_loader::Loader>,
 }
@@ -31,6 +33,7 @@ impl Default for ObserverBuilder {
             bind: "127.0.0.1:0".into(),
             allow_non_loopback: false,
             allow_actions: false,
+            hosts: Vec::new(),
             #[cfg(feature = "hot")]
             loader: None,
         }
@@ -48,6 +51,14 @@ impl ObserverBuilder {
     /// who can reach the port can try tokens: put it behind TLS and a firewall.
     pub fn allow_non_loopback(mut self, allow: bool) -> Self {
         self.allow_non_loopback = allow;
+        self
+    }
+
+    /// Also answer requests addressed to `host` (`name:port` as the browser sends it in
+    /// `Host`, for example `observer.example.com:443` behind a TLS proxy), and accept actions
+    /// from its `http://` and `https://` origins. Every other `Host` gets 403.
+    pub fn allow_host(mut self, host: impl Into<String>) -> Self {
+        self.hosts.push(host.into());
         self
     }
 

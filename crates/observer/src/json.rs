@@ -407,8 +407,14 @@ pub(crate) fn supervisor_json(v: &SupervisorView, versions: &FxHashMap<Pid, Stri
 /// `view.open` list their children (at most [`CHILDREN_SHOWN`] each).
 pub(crate) fn snapshot(app: &App, view: &TableView) -> String {
     let began = Instant::now();
-    let mut rows = observe::snapshot();
-    let extras = app.tracker.lock().update(&rows, Instant::now());
+    // Read and applied under the tracker's lock: two snapshots built at once (two pages) must
+    // not apply an older list after a newer one, which would report live processes dead.
+    let (mut rows, extras) = {
+        let mut tracker = app.tracker.lock();
+        let rows = observe::snapshot();
+        let extras = tracker.update(&rows, Instant::now());
+        (rows, extras)
+    };
     let versions = app.module_versions();
     let q = view.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let total_processes = rows.len();
@@ -545,7 +551,7 @@ fn is_open(
 
 /// One process in full: what the table shows, plus its links and monitors, the callback it
 /// is in, its last exit, and its state where its type shows it.
-pub(crate) async fn process_detail(app: &App, pid: Pid) -> Option<Value> {
+pub(crate) async fn process_detail(app: &App, pid: Pid, with_state: bool) -> Option<Value> {
     let now = Instant::now();
     let Some(row) = observe::process(pid) else {
         // Gone: what the observer and the runtime still remember.
@@ -593,10 +599,13 @@ pub(crate) async fn process_detail(app: &App, pid: Pid) -> Option<Value> {
         v["trap_exit"] = json!(info.trap_exit);
     }
     v["last_exit"] = json!(observe::last_exit_of_child(pid).as_ref().map(reason_text));
-    v["state"] = match observe::format_status(pid, STATE_TIMEOUT).await {
-        Ok(text) => json!({ "text": text }),
-        Err(e) => json!({ "unavailable": e.to_string() }),
-    };
+    // Only when asked: the page asks when a process is opened, not on every refresh.
+    if with_state {
+        v["state"] = match observe::format_status(pid, STATE_TIMEOUT).await {
+            Ok(text) => json!({ "text": text }),
+            Err(e) => json!({ "unavailable": e.to_string() }),
+        };
+    }
     if let Some(sup) = observe::supervisor(pid, None, CHILDREN_SHOWN) {
         v["supervisor_view"] = supervisor_json(&sup, &versions);
     }

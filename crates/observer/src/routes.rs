@@ -6,7 +6,7 @@
 //! | `GET /?token=…`                | sets the cookie, redirects to `/`                   |
 //! | `GET /`                        | the page                                            |
 //! | `GET /api/snapshot`            | everything at once (`?sort=&dir=&page=&q=`)         |
-//! | `GET /api/process/{id}`        | one process in full                                 |
+//! | `GET /api/process/{id}`        | one process in full (`?state=1`: with its state)    |
 //! | `GET /api/supervisor/{id}`     | one supervisor's children (`?q=&limit=`)            |
 //! | `GET /api/logs`                | the crash log and the upgrade history               |
 //! | `GET /api/stream`              | Server-Sent Events: `logs`, `snapshot`, `event`     |
@@ -66,7 +66,7 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
             .uri()
             .query()
             .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("token=")));
-    if !bringing_token && !security::has_cookie(request.headers()) {
+    if !bringing_token && !security::has_cookie(request.headers(), &app.cookie) {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -104,7 +104,11 @@ struct TokenQuery {
     token: Option<String>,
 }
 
-async fn page(Query(q): Query<TokenQuery>, headers: HeaderMap) -> Response {
+async fn page(
+    State(app): State<Arc<App>>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Response {
     if let Some(given) = q.token {
         if !security::same_secret(&given, security::token()) {
             return (StatusCode::UNAUTHORIZED, "401: wrong token\n").into_response();
@@ -113,11 +117,13 @@ async fn page(Query(q): Query<TokenQuery>, headers: HeaderMap) -> Response {
         let mut r = Redirect::to("/").into_response();
         r.headers_mut().insert(
             header::SET_COOKIE,
-            security::set_cookie().parse().expect("a cookie value"),
+            security::set_cookie(&app.cookie)
+                .parse()
+                .expect("a cookie value"),
         );
         return r;
     }
-    if !security::has_cookie(&headers) {
+    if !security::has_cookie(&headers, &app.cookie) {
         return (StatusCode::UNAUTHORIZED, "401\n").into_response();
     }
     // The page sends the token back in a header with each action (the cookie is HttpOnly).
@@ -132,11 +138,21 @@ async fn snapshot(State(app): State<Arc<App>>, Query(view): Query<TableView>) ->
     }
 }
 
-async fn process(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+#[derive(Deserialize)]
+struct DetailQuery {
+    /// `state=1`: also ask the process for its state (opt-in servers only).
+    state: Option<u8>,
+}
+
+async fn process(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> Response {
     let Some(pid) = json::pid_from_key(&id) else {
         return not_found("no such process");
     };
-    match json::process_detail(&app, pid).await {
+    match json::process_detail(&app, pid, q.state == Some(1)).await {
         Some(v) => Json(v).into_response(),
         None => not_found("no such process (noproc)"),
     }
@@ -192,10 +208,10 @@ async fn stream(
     State(app): State<Arc<App>>,
     Query(q): Query<StreamQuery>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    // `NaN` parses as a number, and would make `Duration` panic.
+    let seconds = q.interval.filter(|s| s.is_finite()).unwrap_or(1.0);
     let interval = Duration::from_secs_f64(
-        q.interval
-            .unwrap_or(1.0)
-            .clamp(MIN_INTERVAL.as_secs_f64(), MAX_INTERVAL.as_secs_f64()),
+        seconds.clamp(MIN_INTERVAL.as_secs_f64(), MAX_INTERVAL.as_secs_f64()),
     );
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -6,8 +6,12 @@ use std::sync::OnceLock;
 
 use axum::http::{header, HeaderMap};
 
-/// The cookie the token sets.
-pub(crate) const COOKIE: &str = "ferrotp_observer";
+/// The cookie the token sets is named after the port (`ferrotp_observer_4040`): browsers keep
+/// cookies per host, not per port, and two observers on one machine must not overwrite each
+/// other's.
+pub(crate) fn cookie_name(port: u16) -> String {
+    format!("ferrotp_observer_{port}")
+}
 
 /// The header an action carries the token in.
 pub(crate) const TOKEN_HEADER: &str = "x-ferrotp-token";
@@ -16,11 +20,21 @@ pub(crate) const TOKEN_HEADER: &str = "x-ferrotp-token";
 /// application keeps its open pages working.
 pub(crate) fn token() -> &'static str {
     static TOKEN: OnceLock<String> = OnceLock::new();
-    TOKEN.get_or_init(|| {
-        let mut bytes = [0u8; 16];
-        getrandom::getrandom(&mut bytes).expect("the operating system's random source");
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    })
+    TOKEN.get_or_init(random_hex)
+}
+
+/// The cookie's value: 128 random bits of its own, not the token. Browsers send a `localhost`
+/// cookie to every port of it; whatever else listens there learns this value, which lets it
+/// read the page, but not the token that actions need.
+pub(crate) fn cookie_secret() -> &'static str {
+    static SECRET: OnceLock<String> = OnceLock::new();
+    SECRET.get_or_init(random_hex)
+}
+
+fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).expect("the operating system's random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Compare without an early exit, so the time taken says nothing of how much matched.
@@ -29,9 +43,9 @@ pub(crate) fn same_secret(given: &str, expected: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The `Host` values this server answers to: the bound address, and `localhost` when it is
-/// loopback.
-pub(crate) fn allowed_hosts(addr: SocketAddr) -> Vec<String> {
+/// The `Host` values this server answers to: the bound address, `localhost` when it is
+/// loopback, and the names given to [`ObserverBuilder::allow_host`](crate::ObserverBuilder::allow_host).
+pub(crate) fn allowed_hosts(addr: SocketAddr, extra: &[String]) -> Vec<String> {
     let port = addr.port();
     let mut hosts = vec![match addr {
         SocketAddr::V4(a) => format!("{}:{port}", a.ip()),
@@ -45,6 +59,7 @@ pub(crate) fn allowed_hosts(addr: SocketAddr) -> Vec<String> {
             hosts.push(format!("[::1]:{port}"));
         }
     }
+    hosts.extend(extra.iter().map(|h| h.to_ascii_lowercase()));
     hosts.sort();
     hosts.dedup();
     hosts
@@ -57,20 +72,23 @@ pub(crate) fn host_allowed(headers: &HeaderMap, hosts: &[String]) -> bool {
         .is_some_and(|h| hosts.iter().any(|a| a.eq_ignore_ascii_case(h)))
 }
 
-/// Whether the request carries the token's cookie.
-pub(crate) fn has_cookie(headers: &HeaderMap) -> bool {
+/// Whether the request carries the cookie named `cookie` that the token sets.
+pub(crate) fn has_cookie(headers: &HeaderMap, cookie: &str) -> bool {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(name, value)| name == COOKIE && same_secret(value, token()))
+        .any(|(name, value)| name == cookie && same_secret(value, cookie_secret()))
 }
 
 /// The `Set-Cookie` value for a browser that showed the token.
-pub(crate) fn set_cookie() -> String {
-    format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", token())
+pub(crate) fn set_cookie(cookie: &str) -> String {
+    format!(
+        "{cookie}={}; HttpOnly; SameSite=Strict; Path=/",
+        cookie_secret()
+    )
 }
 
 /// Why an action request is refused, if it is.
@@ -82,10 +100,14 @@ pub(crate) fn action_refusal(headers: &HeaderMap, hosts: &[String]) -> Option<&'
     if !token_ok {
         return Some("an action needs the token in the X-Ferrotp-Token header");
     }
+    // `https://` for a name given with `allow_host`, behind a TLS proxy.
     let origin_ok = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
-        .and_then(|o| o.strip_prefix("http://"))
+        .and_then(|o| {
+            o.strip_prefix("http://")
+                .or_else(|| o.strip_prefix("https://"))
+        })
         .is_some_and(|o| hosts.iter().any(|h| h.eq_ignore_ascii_case(o)));
     if !origin_ok {
         return Some("an action needs an Origin header naming this server");
@@ -104,6 +126,12 @@ mod tests {
     }
 
     #[test]
+    fn the_cookie_is_not_the_token() {
+        assert_ne!(cookie_secret(), token());
+        assert!(set_cookie(&cookie_name(4000)).starts_with("ferrotp_observer_4000="));
+    }
+
+    #[test]
     fn secrets_compare_equal_only_when_equal() {
         assert!(same_secret("abc", "abc"));
         assert!(!same_secret("abd", "abc"));
@@ -112,7 +140,7 @@ mod tests {
 
     #[test]
     fn a_loopback_server_answers_to_localhost_and_its_address_only() {
-        let hosts = allowed_hosts("127.0.0.1:4000".parse().unwrap());
+        let hosts = allowed_hosts("127.0.0.1:4000".parse().unwrap(), &[]);
         assert_eq!(hosts, ["127.0.0.1:4000", "localhost:4000"]);
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, "evil.example:4000".parse().unwrap());

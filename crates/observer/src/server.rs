@@ -20,6 +20,8 @@ use crate::{routes, security, ObserverError};
 /// What every request handler shares.
 pub(crate) struct App {
     pub(crate) hosts: Vec<String>,
+    /// The name of this observer's cookie.
+    pub(crate) cookie: String,
     pub(crate) allow_actions: bool,
     pub(crate) tracker: Mutex<Tracker>,
     /// Flips to `true` when the observer stops: open event streams end.
@@ -55,17 +57,26 @@ impl App {
                 .into_iter()
                 .filter_map(|name| {
                     let status = loader.module(&name)?;
-                    let known: Vec<String> = loader
-                        .known_versions(&name)
-                        .into_iter()
-                        .map(|k| k.vsn)
-                        .collect();
+                    // The rollback target is offered as a rollback, not as an upgrade; after a
+                    // downgrade the kept version is the newer one, and upgrading to it is how
+                    // to move forward again.
+                    let rollback = status.old.clone().filter(|_| !status.old_is_newer);
+                    let mut upgrades: Vec<String> = Vec::new();
+                    for k in loader.known_versions(&name) {
+                        if k.vsn != status.current
+                            && Some(&k.vsn) != rollback.as_ref()
+                            && !upgrades.contains(&k.vsn)
+                        {
+                            upgrades.push(k.vsn);
+                        }
+                    }
                     Some(json!({
                         "name": name,
                         "current": status.current,
                         "old": status.old,
+                        "rollback": rollback,
                         "processes": status.processes.len(),
-                        "known": known,
+                        "upgrades": upgrades,
                     }))
                 })
                 .collect();
@@ -156,7 +167,8 @@ impl Observer {
             })?;
         let (stop, stopping) = watch::channel(false);
         let app = Arc::new(App {
-            hosts: security::allowed_hosts(addr),
+            hosts: security::allowed_hosts(addr, &builder.hosts),
+            cookie: security::cookie_name(addr.port()),
             allow_actions: builder.allow_actions,
             tracker: Mutex::new(Tracker::default()),
             stopping: stopping.clone(),

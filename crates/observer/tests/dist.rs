@@ -15,15 +15,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const COOKIE: &str = "observer-dist-test";
 
-async fn snapshot(o: &Observer) -> serde_json::Value {
-    let token = o.url().split("token=").nth(1).unwrap().to_owned();
+/// One exchange; the response's head (lower case) and body.
+async fn exchange(o: &Observer, request: String) -> (String, String) {
     let mut s = tokio::net::TcpStream::connect(o.local_addr())
         .await
         .unwrap();
-    let request = format!(
-        "GET /api/snapshot HTTP/1.1\r\nHost: {}\r\nCookie: ferrotp_observer={token}\r\nConnection: close\r\n\r\n",
-        o.local_addr()
-    );
     s.write_all(request.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out))
@@ -31,7 +27,27 @@ async fn snapshot(o: &Observer) -> serde_json::Value {
         .expect("an answer")
         .unwrap();
     let text = String::from_utf8(out).unwrap();
-    serde_json::from_str(text.split_once("\r\n\r\n").unwrap().1).unwrap()
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (head.to_lowercase(), body.to_owned())
+}
+
+async fn snapshot(o: &Observer) -> serde_json::Value {
+    let token = o.url().split("token=").nth(1).unwrap().to_owned();
+    let host = o.local_addr();
+    let login =
+        format!("GET /?token={token} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let (head, _) = exchange(o, login).await;
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("the token sets a cookie")
+        .to_owned();
+    let request = format!(
+        "GET /api/snapshot HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    );
+    let (_, body) = exchange(o, request).await;
+    serde_json::from_str(&body).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,9 +35,26 @@ fn token(o: &Observer) -> String {
     o.url().split("token=").nth(1).unwrap().to_owned()
 }
 
-fn get(o: &Observer, path: &str, cookie: bool) -> String {
+/// The cookie a browser gets for the token: `name=value`.
+async fn login(o: &Observer) -> String {
+    let request = format!(
+        "GET /?token={} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        token(o),
+        host(o)
+    );
+    let (status, head, _) = http(o, &request).await;
+    assert_eq!(status, 303);
+    let line = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .expect("a cookie")
+        .to_owned();
+    line.split(';').next().unwrap().to_owned()
+}
+
+async fn get(o: &Observer, path: &str, cookie: bool) -> String {
     let cookie = if cookie {
-        format!("Cookie: ferrotp_observer={}\r\n", token(o))
+        format!("Cookie: {}\r\n", login(o).await)
     } else {
         String::new()
     };
@@ -47,12 +64,12 @@ fn get(o: &Observer, path: &str, cookie: bool) -> String {
     )
 }
 
-fn post(o: &Observer, body: &str, extra_headers: &str) -> String {
+async fn post(o: &Observer, body: &str, extra_headers: &str) -> String {
     format!(
-        "POST /api/action HTTP/1.1\r\nHost: {}\r\nCookie: ferrotp_observer={}\r\n{extra_headers}\
+        "POST /api/action HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\n{extra_headers}\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         host(o),
-        token(o),
+        login(o).await,
         body.len()
     )
 }
@@ -68,7 +85,9 @@ async fn parked() -> ferrotp_runtime::Pid {
 #[tokio::test]
 async fn a_foreign_host_gets_403_even_with_the_cookie() {
     let o = Observer::builder().start().await.unwrap();
-    let request = get(&o, "/api/snapshot", true).replace(&host(&o), "rebound.example:80");
+    let request = get(&o, "/api/snapshot", true)
+        .await
+        .replace(&host(&o), "rebound.example:80");
     let (status, _, _) = http(&o, &request).await;
     assert_eq!(status, 403);
 }
@@ -77,11 +96,12 @@ async fn a_foreign_host_gets_403_even_with_the_cookie() {
 async fn every_route_needs_the_cookie_that_the_token_sets() {
     let o = Observer::builder().start().await.unwrap();
     for path in ["/", "/api/snapshot", "/api/logs", "/api/stream"] {
-        assert_eq!(http(&o, &get(&o, path, false)).await.0, 401, "{path}");
+        assert_eq!(http(&o, &get(&o, path, false).await).await.0, 401, "{path}");
     }
-    let (status, head, _) = http(&o, &get(&o, "/?token=0000", false)).await;
+    let (status, head, _) = http(&o, &get(&o, "/?token=0000", false).await).await;
     assert_eq!(status, 401, "a wrong token");
-    let (status, head2, _) = http(&o, &get(&o, &format!("/?token={}", token(&o)), false)).await;
+    let (status, head2, _) =
+        http(&o, &get(&o, &format!("/?token={}", token(&o)), false).await).await;
     assert_eq!(status, 303);
     assert!(head2.contains("location: /"));
     let cookie = head2
@@ -93,9 +113,61 @@ async fn every_route_needs_the_cookie_that_the_token_sets() {
         "{cookie}"
     );
     assert!(!head.contains("set-cookie"));
-    let (status, _, body) = http(&o, &get(&o, "/", true)).await;
+    let (status, _, body) = http(&o, &get(&o, "/", true).await).await;
     assert_eq!(status, 200);
     assert!(body.contains("ferrotp observer"));
+    // The cookie is a secret of its own: the token in its place, or the cookie of another
+    // port, is refused.
+    let port = o.local_addr().port();
+    for cookie in [
+        format!("ferrotp_observer_{port}={}", token(&o)),
+        login(&o)
+            .await
+            .replace(&port.to_string(), &(port ^ 1).to_string()),
+    ] {
+        let request = format!(
+            "GET /api/logs HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n",
+            host(&o)
+        );
+        assert_eq!(http(&o, &request).await.0, 401, "{cookie}");
+    }
+}
+
+#[tokio::test]
+async fn a_host_named_with_allow_host_is_answered_and_may_act_over_https() {
+    let o = Observer::builder()
+        .allow_host("observer.example:443")
+        .allow_actions(true)
+        .start()
+        .await
+        .unwrap();
+    let request = get(&o, "/api/logs", true)
+        .await
+        .replace(&host(&o), "observer.example:443");
+    assert_eq!(http(&o, &request).await.0, 200);
+    let pid = parked().await;
+    let body = format!(r#"{{"action":"shutdown","pid":"{}"}}"#, pid.serial());
+    let headers = format!(
+        "X-Ferrotp-Token: {}\r\nOrigin: https://observer.example:443\r\n",
+        token(&o)
+    );
+    assert_eq!(http(&o, &post(&o, &body, &headers).await).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_stream_interval_that_is_not_a_number_falls_back_to_the_default() {
+    let o = Observer::builder().start().await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(o.local_addr())
+        .await
+        .unwrap();
+    let request = get(&o, "/api/stream?interval=NaN", true).await;
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut first = vec![0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(20), s.read(&mut first))
+        .await
+        .expect("the stream answers")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
 }
 
 #[tokio::test]
@@ -114,7 +186,7 @@ async fn actions_are_off_by_default() {
         token(&o),
         host(&o)
     );
-    assert_eq!(http(&o, &post(&o, &body, &headers)).await.0, 403);
+    assert_eq!(http(&o, &post(&o, &body, &headers).await).await.0, 403);
     assert!(process::is_alive(pid));
 }
 
@@ -137,14 +209,14 @@ async fn an_action_needs_the_token_header_and_a_matching_origin() {
         format!("X-Ferrotp-Token: 0000\r\nOrigin: http://{h}\r\n"),
     ] {
         assert_eq!(
-            http(&o, &post(&o, &body, &headers)).await.0,
+            http(&o, &post(&o, &body, &headers).await).await.0,
             403,
             "{headers:?}"
         );
         assert!(process::is_alive(pid));
     }
     let headers = format!("X-Ferrotp-Token: {t}\r\nOrigin: http://{h}\r\n");
-    let (status, _, reply) = http(&o, &post(&o, &body, &headers)).await;
+    let (status, _, reply) = http(&o, &post(&o, &body, &headers).await).await;
     assert_eq!(status, 200, "{reply}");
     let killed = tokio::time::timeout(Duration::from_secs(20), async {
         while observe::exit_reason(pid).is_none() {
@@ -177,7 +249,7 @@ async fn the_snapshot_lists_the_tree_and_pages_the_process_table() {
     for _ in 0..150 {
         parked().await;
     }
-    let (status, _, body) = http(&o, &get(&o, "/api/snapshot?sort=pid&dir=desc", true)).await;
+    let (status, _, body) = http(&o, &get(&o, "/api/snapshot?sort=pid&dir=desc", true).await).await;
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert!(v["table"]["rows"].as_array().unwrap().len() <= 100);
@@ -191,12 +263,15 @@ async fn the_snapshot_lists_the_tree_and_pages_the_process_table() {
         .unwrap()
         .iter()
         .any(|r| r == &sup_key));
-    let (status, _, body) = http(&o, &get(&o, &format!("/api/process/{sup_key}"), true)).await;
+    let (status, _, body) =
+        http(&o, &get(&o, &format!("/api/process/{sup_key}"), true).await).await;
     assert_eq!(status, 200);
     let detail: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(detail["links"].as_array().unwrap().len(), 2);
     assert_eq!(
-        http(&o, &get(&o, "/api/process/99999999", true)).await.0,
+        http(&o, &get(&o, "/api/process/99999999", true).await)
+            .await
+            .0,
         404
     );
 }
@@ -225,7 +300,8 @@ async fn a_nested_supervisor_lists_its_children_only_when_opened() {
     let snapshot = |query: String| {
         let o = &o;
         async move {
-            let (_, _, body) = http(o, &get(o, &format!("/api/snapshot?{query}"), true)).await;
+            let (_, _, body) =
+                http(o, &get(o, &format!("/api/snapshot?{query}"), true).await).await;
             serde_json::from_str::<serde_json::Value>(&body).unwrap()
         }
     };

@@ -247,7 +247,8 @@ pub trait GenServer: Sized + Send + 'static {
     ///
     /// Called between two callbacks, only when someone opens this process in an observer
     /// ([`observe::format_status`](crate::observe::format_status)); the text is capped at
-    /// 4 KiB.
+    /// 4 KiB. Answer `Some` or `None` for every state of the type alike: once a server of a
+    /// type answered `None`, observers do not ask that type again.
     fn format_status(&self) -> Option<String> {
         None
     }

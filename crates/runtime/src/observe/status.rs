@@ -4,7 +4,8 @@
 use std::any::TypeId;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -41,12 +42,20 @@ type Reply<T> = Pin<Box<dyn Future<Output = Result<T, SysError>> + Send>>;
 
 /// `sys` requests to a server known only by its pid: one table per GenServer type, built
 /// from its type on its first start.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct SysPort {
     pub(crate) format_status: fn(Pid, Duration) -> Reply<Option<String>>,
     pub(crate) suspend: fn(Pid, Duration) -> Reply<()>,
     pub(crate) resume: fn(Pid, Duration) -> Reply<()>,
+    /// Whether servers of this type show their state: unknown until one answers; a type that
+    /// answered `None` is not asked again (most types never opt in, and a request to a busy
+    /// server waits in its mailbox).
+    shows: Arc<AtomicU8>,
 }
+
+const SHOWS_UNKNOWN: u8 = 0;
+const SHOWS: u8 = 1;
+const HIDES: u8 = 2;
 
 /// One entry per GenServer type ever started, keyed by its mailbox's message type.
 static PORTS: LazyLock<DashMap<TypeId, SysPort, rustc_hash::FxBuildHasher>> =
@@ -82,6 +91,7 @@ pub(crate) fn register_sys_port<S: GenServer>() {
             resume: |pid, timeout| {
                 Box::pin(async move { sys::resume(&server::<S>(pid)?, Some(timeout)).await })
             },
+            shows: Arc::new(AtomicU8::new(SHOWS_UNKNOWN)),
         },
     );
 }
@@ -89,13 +99,16 @@ pub(crate) fn register_sys_port<S: GenServer>() {
 /// The `sys` port of GenServer `pid`; `None` if it is not a live GenServer.
 pub(crate) fn sys_port(pid: Pid) -> Option<SysPort> {
     let p = table::get(pid)?;
-    let port = PORTS.get(&p.message_type_id()).map(|e| *e.value());
+    let port = PORTS.get(&p.message_type_id()).map(|e| e.value().clone());
     port
 }
 
 /// GenServer `pid`'s state as its [`GenServer::format_status`] writes it, at most
 /// [`FORMAT_STATUS_LIMIT`] bytes. The request is served between two callbacks, as a `sys`
 /// request (it never reaches `handle_info`), and waits at most `timeout`.
+///
+/// Once a server of a type answered that it does not show its state, no server of that type
+/// is asked again: the answer is [`FormatStatusError::NotShown`] at once, without a message.
 ///
 /// # Errors
 ///
@@ -127,9 +140,18 @@ pub(crate) fn sys_port(pid: Pid) -> Option<SysPort> {
 pub async fn format_status(pid: Pid, timeout: Duration) -> Result<String, FormatStatusError> {
     table::get(pid).ok_or(FormatStatusError::NoProc)?;
     let port = sys_port(pid).ok_or(FormatStatusError::NotShown)?;
+    if port.shows.load(Ordering::Relaxed) == HIDES {
+        return Err(FormatStatusError::NotShown);
+    }
     match (port.format_status)(pid, timeout).await {
-        Ok(Some(text)) => Ok(cap(text)),
-        Ok(None) => Err(FormatStatusError::NotShown),
+        Ok(Some(text)) => {
+            port.shows.store(SHOWS, Ordering::Relaxed);
+            Ok(cap(text))
+        }
+        Ok(None) => {
+            port.shows.store(HIDES, Ordering::Relaxed);
+            Err(FormatStatusError::NotShown)
+        }
         Err(SysError::Timeout(t)) => Err(FormatStatusError::Timeout(t)),
         Err(SysError::NoProc) => Err(FormatStatusError::NoProc),
         Err(e) => Err(FormatStatusError::Sys(e)),

@@ -332,6 +332,8 @@ pub fn supervisors() -> Vec<Pid> {
 /// # }
 /// ```
 pub fn supervisor(pid: Pid, search: Option<&str>, limit: usize) -> Option<SupervisorView> {
+    // Bound in its own statement: the registry's guard is released before the board can be
+    // dropped (a board's drop takes the registry's lock).
     let board = BOARDS.lock().get(&pid)?.upgrade()?;
     crate::process::table::get(pid)?;
     Some(board.view(search, limit))
@@ -339,7 +341,10 @@ pub fn supervisor(pid: Pid, search: Option<&str>, limit: usize) -> Option<Superv
 
 /// How to terminate a child of dynamic supervisor `pid` by its pid.
 pub(crate) fn dynamic_control(pid: Pid) -> Option<TerminateChild> {
-    BOARDS.lock().get(&pid)?.upgrade()?.terminate.clone()
+    // The board is bound first, so that the registry's guard is released before it: were
+    // this the board's last handle, its drop takes the registry's lock.
+    let board = BOARDS.lock().get(&pid)?.upgrade()?;
+    board.terminate.clone()
 }
 
 /// Which supervisor, under which child id and after how many restarts, runs each supervised

@@ -49,8 +49,13 @@ pub(crate) async fn start<S: GenServer>(
 }
 
 /// Stop the child `pid` with `spec`'s shutdown: OTP's `shutdown/2`.
-pub(crate) async fn stop<S: GenServer>(pid: Pid, spec: &ChildSpec, ctx: &ServerContext<S>) {
+/// Returns the reason it exited with.
+pub(crate) async fn stop<S: GenServer>(
+    pid: Pid,
+    spec: &ChildSpec,
+    ctx: &ServerContext<S>,
+) -> ExitReason {
     shutdown::begin(pid, spec.restart, spec.shutdown, |p| ctx.unlink(p))
         .finish(ctx.pid(), &spec.id)
-        .await;
+        .await
 }

@@ -429,7 +429,9 @@ impl SupervisorState {
     /// Stop child `j` with its shutdown spec; its pid becomes undefined.
     async fn stop_child(&mut self, j: usize, ctx: &mut ServerContext<Self>) {
         if let ChildPid::Running(pid) = self.children[j].pid {
-            child::stop(pid, &self.children[j].spec, ctx).await;
+            let reason = child::stop(pid, &self.children[j].spec, ctx).await;
+            // The observer shows a stopped bystander as stopped, with why, at once.
+            self.board.exited(self.children[j].key, &reason);
         }
         self.children[j].pid = ChildPid::Undefined;
     }
