@@ -335,10 +335,14 @@ async fn chaos(seed: u64, duration: Duration, clock: Clock) -> Report {
         kills >= planned * 9 / 10,
         "the monkey ran: {kills} of {planned}"
     );
-    assert!(
-        acked_total > 0 && failed_total > 0,
-        "load and chaos both happened"
-    );
+    assert!(acked_total > 0, "the clients were served");
+    // On the virtual clock a call always meets a kill somewhere. In real time on a loaded
+    // machine the monkey's kills can all land between calls (the restarts are microseconds),
+    // which is no failure of the runtime: there the kills and the restarts counted above
+    // show the chaos happened.
+    if clock == Clock::Virtual {
+        assert!(failed_total > 0, "some calls met the monkey");
+    }
 
     root.stop(ExitReason::Shutdown).await.unwrap();
     assert_eq!(
@@ -371,6 +375,9 @@ fn with_seed(rt: tokio::runtime::Runtime, body: impl FnOnce(u64) -> BoxFuture) {
     let seed = env_or("FERROTP_CHAOS_SEED", 0x5eed_f00d_u64);
     let outcome =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(body(seed))));
+    // The runtime, and every process a failed run left behind with its registered name, goes
+    // before the next test may start (a parameter would be dropped after the lock's guard).
+    drop(rt);
     if let Err(panic) = outcome {
         eprintln!("chaos failed with FERROTP_CHAOS_SEED={seed}");
         std::panic::resume_unwind(panic);
