@@ -54,9 +54,10 @@ impl ObserverBuilder {
         self
     }
 
-    /// Also answer requests addressed to `host` (`name:port` as the browser sends it in
-    /// `Host`, for example `observer.example.com:443` behind a TLS proxy), and accept actions
-    /// from its `http://` and `https://` origins. Every other `Host` gets 403.
+    /// Also answer requests addressed to `host`, as the browser names it in `Host`:
+    /// `observer.example.com` behind a TLS proxy on the default port, `observer.example.com:8443`
+    /// on another (a name given with `:443` or `:80` is answered without it too). Actions are
+    /// accepted from its `http://` and `https://` origins. Every other `Host` gets 403.
     pub fn allow_host(mut self, host: impl Into<String>) -> Self {
         self.hosts.push(host.into());
         self

@@ -23,9 +23,11 @@ pub(crate) fn token() -> &'static str {
     TOKEN.get_or_init(random_hex)
 }
 
-/// The cookie's value: 128 random bits of its own, not the token. Browsers send a `localhost`
-/// cookie to every port of it; whatever else listens there learns this value, which lets it
-/// read the page, but not the token that actions need.
+/// The cookie's value: 128 random bits of its own, so that the token itself never travels in
+/// a `Cookie` header. This is no wall against other servers on the same host name: browsers
+/// send them this cookie too, and with it they can load the page, which carries the token.
+/// An observer that must be kept from them binds a loopback address of its own (`127.0.0.2`):
+/// to a browser, another host.
 pub(crate) fn cookie_secret() -> &'static str {
     static SECRET: OnceLock<String> = OnceLock::new();
     SECRET.get_or_init(random_hex)
@@ -59,7 +61,15 @@ pub(crate) fn allowed_hosts(addr: SocketAddr, extra: &[String]) -> Vec<String> {
             hosts.push(format!("[::1]:{port}"));
         }
     }
-    hosts.extend(extra.iter().map(|h| h.to_ascii_lowercase()));
+    for h in extra {
+        let h = h.to_ascii_lowercase();
+        // Browsers leave a default port out of `Host` and `Origin`: a name given with one is
+        // also answered without it.
+        if let Some(bare) = h.strip_suffix(":443").or_else(|| h.strip_suffix(":80")) {
+            hosts.push(bare.to_owned());
+        }
+        hosts.push(h);
+    }
     hosts.sort();
     hosts.dedup();
     hosts
@@ -123,6 +133,22 @@ mod tests {
     fn the_token_is_128_bits_of_hex() {
         assert_eq!(token().len(), 32);
         assert!(token().chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn a_host_given_with_a_default_port_is_also_answered_without_it() {
+        let hosts = allowed_hosts(
+            "127.0.0.1:4000".parse().unwrap(),
+            &["Observer.Example:443".into(), "other.example:8443".into()],
+        );
+        for h in [
+            "observer.example",
+            "observer.example:443",
+            "other.example:8443",
+        ] {
+            assert!(hosts.iter().any(|a| a == h), "{h} in {hosts:?}");
+        }
+        assert!(!hosts.iter().any(|a| a == "other.example"));
     }
 
     #[test]

@@ -143,12 +143,12 @@ async fn a_host_named_with_allow_host_is_answered_and_may_act_over_https() {
         .unwrap();
     let request = get(&o, "/api/logs", true)
         .await
-        .replace(&host(&o), "observer.example:443");
+        .replace(&host(&o), "observer.example");
     assert_eq!(http(&o, &request).await.0, 200);
     let pid = parked().await;
     let body = format!(r#"{{"action":"shutdown","pid":"{}"}}"#, pid.serial());
     let headers = format!(
-        "X-Ferrotp-Token: {}\r\nOrigin: https://observer.example:443\r\n",
+        "X-Ferrotp-Token: {}\r\nOrigin: https://observer.example\r\n",
         token(&o)
     );
     assert_eq!(http(&o, &post(&o, &body, &headers).await).await.0, 200);
