@@ -14,7 +14,9 @@ use ferrotp_observer::Observer;
 use ferrotp_runtime::observe;
 use ferrotp_runtime::supervisor::{ChildSpec, Started, Strategy, Supervisor, SupervisorFlags};
 use ferrotp_runtime::{Context, ExitReason};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[path = "../tests/client/mod.rs"]
+mod client;
 
 const RUNS: usize = 21;
 
@@ -30,41 +32,6 @@ fn parked(id: String) -> ChildSpec {
             .map_err(ExitReason::from)?;
         Ok(Started::Pid(a.pid()))
     })
-}
-
-/// One exchange: the response's head (lower case) and body.
-async fn exchange(observer: &Observer, request: String) -> (String, String) {
-    let mut s = tokio::net::TcpStream::connect(observer.local_addr())
-        .await
-        .unwrap();
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    let text = String::from_utf8(out).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    (head.to_lowercase(), body.to_owned())
-}
-
-/// The cookie the token sets, `name=value`.
-async fn login(observer: &Observer) -> String {
-    let token = observer.url().split("token=").nth(1).unwrap().to_owned();
-    let host = observer.local_addr();
-    let request =
-        format!("GET /?token={token} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    let (head, _) = exchange(observer, request).await;
-    head.lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .expect("the token sets a cookie")
-        .to_owned()
-}
-
-async fn get(observer: &Observer, cookie: &str, path: &str) -> String {
-    let host = observer.local_addr();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
-    );
-    exchange(observer, request).await.1
 }
 
 fn stats(mut v: Vec<Duration>) -> (f64, f64, f64) {
@@ -100,7 +67,7 @@ async fn main() {
     let all_open = format!("&open={}", all_open.join(","));
     let observer = Observer::builder().start().await.unwrap();
     let total = observe::snapshot().len();
-    let cookie = login(&observer).await;
+    let cookie = client::login(&observer).await;
 
     let mut runtime_only = Vec::new();
     for _ in 0..RUNS {
@@ -118,7 +85,9 @@ async fn main() {
             for _ in 0..RUNS {
                 let t = Instant::now();
                 let path = format!("/api/snapshot?sort=mailbox&dir=desc{query}");
-                let body = get(observer, cookie, &path).await;
+                let body = client::http(observer, &client::get_with(observer, &path, cookie))
+                    .await
+                    .2;
                 round_trip.push(t.elapsed());
                 bytes = body.len();
                 let v: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -8,7 +8,6 @@
 //! with a deadline; the screenshot lands in `target/tmp/observer.png` (and in
 //! `docs/images/observer.png` with `FERROTP_UPDATE_SCREENSHOT=1`).
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,7 +22,8 @@ use ferrotp_runtime::supervisor::{ChildSpec, Started, Strategy, Supervisor, Supe
 use ferrotp_runtime::{Context, ExitReason};
 use hot_counter_api::CounterInterface;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod client;
 
 const NASTY_NAME: &str = "<script>window.__pwned=1</script><img src=x onerror=window.__pwned=2>";
 
@@ -226,19 +226,6 @@ fn hot_counter() -> (PathBuf, PathBuf, PathBuf) {
     let v1 = copy("hot_counter_v1");
     let v2 = copy("hot_counter_v2");
     (dir, v1, v2)
-}
-
-/// One raw HTTP/1.1 exchange with the observer; the status code.
-async fn raw_status(addr: SocketAddr, request: String) -> u16 {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(DEADLINE, s.read_to_end(&mut out))
-        .await
-        .expect("an answer")
-        .unwrap();
-    let text = String::from_utf8_lossy(&out);
-    text.split(' ').nth(1).unwrap().parse().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -461,12 +448,12 @@ async fn the_observer_page_shows_and_acts_on_the_running_system() {
     let foreign =
         "GET /api/snapshot HTTP/1.1\r\nHost: rebound.example\r\nConnection: close\r\n\r\n"
             .to_string();
-    assert_eq!(raw_status(addr, foreign).await, 403);
+    assert_eq!(client::http(&observer, &foreign).await.0, 403);
     let no_cookie = format!(
         "POST /api/action HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
          Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
     );
-    assert_eq!(raw_status(addr, no_cookie).await, 401);
+    assert_eq!(client::http(&observer, &no_cookie).await.0, 401);
 
     // The screenshot for the README: the tree, with the detail open.
     tab(&c, "tree").await;

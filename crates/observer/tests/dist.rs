@@ -7,53 +7,20 @@ mod common;
 
 use std::time::Duration;
 
+mod client;
+
+use client::json;
 use common::{erlang_available, free_port, Beam};
 use ferrotp_dist::{Cookie, Node};
 use ferrotp_observer::Observer;
 use ferrotp_runtime::{process, registry, Context};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const COOKIE: &str = "observer-dist-test";
-
-/// One exchange; the response's head (lower case) and body.
-async fn exchange(o: &Observer, request: String) -> (String, String) {
-    let mut s = tokio::net::TcpStream::connect(o.local_addr())
-        .await
-        .unwrap();
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out))
-        .await
-        .expect("an answer")
-        .unwrap();
-    let text = String::from_utf8(out).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    (head.to_lowercase(), body.to_owned())
-}
-
-async fn snapshot(o: &Observer) -> serde_json::Value {
-    let token = o.url().split("token=").nth(1).unwrap().to_owned();
-    let host = o.local_addr();
-    let login =
-        format!("GET /?token={token} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    let (head, _) = exchange(o, login).await;
-    let cookie = head
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .expect("the token sets a cookie")
-        .to_owned();
-    let request = format!(
-        "GET /api/snapshot HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
-    );
-    let (_, body) = exchange(o, request).await;
-    serde_json::from_str(&body).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_distribution_panel_shows_connected_nodes_and_monitors_across_them() {
     let observer = Observer::builder().start().await.unwrap();
-    let before = snapshot(&observer).await;
+    let before = json(&observer, "/api/snapshot").await;
     assert!(before["dist"].is_null(), "no node runs yet");
 
     let epmd = free_port();
@@ -70,7 +37,7 @@ async fn the_distribution_panel_shows_connected_nodes_and_monitors_across_them()
         }
     });
     registry::register("watched", watched.pid()).unwrap();
-    let v = snapshot(&observer).await;
+    let v = json(&observer, "/api/snapshot").await;
     assert_eq!(v["node"], name);
     assert_eq!(v["dist"]["node"], name);
     assert_eq!(v["dist"]["nodes"], serde_json::json!([]));
@@ -88,7 +55,7 @@ async fn the_distribution_panel_shows_connected_nodes_and_monitors_across_them()
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let v = snapshot(&observer).await;
+        let v = json(&observer, "/api/snapshot").await;
         let connected = v["dist"]["nodes"]
             .as_array()
             .is_some_and(|n| n.iter().any(|n| n["name"] == "watcher@127.0.0.1"));

@@ -10,59 +10,8 @@ use ferrotp_runtime::supervisor::{ChildSpec, Started, Strategy, Supervisor, Supe
 use ferrotp_runtime::{Context, ExitReason};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// One HTTP/1.1 exchange: the status code, the headers (lower-cased) and the body.
-async fn http(observer: &Observer, request: &str) -> (u16, String, String) {
-    let mut s = tokio::net::TcpStream::connect(observer.local_addr())
-        .await
-        .unwrap();
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out))
-        .await
-        .expect("the observer answers")
-        .unwrap();
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head.to_lowercase(), body.to_owned())
-}
-
-fn host(o: &Observer) -> String {
-    o.local_addr().to_string()
-}
-
-fn token(o: &Observer) -> String {
-    o.url().split("token=").nth(1).unwrap().to_owned()
-}
-
-/// The cookie a browser gets for the token: `name=value`.
-async fn login(o: &Observer) -> String {
-    let request = format!(
-        "GET /?token={} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        token(o),
-        host(o)
-    );
-    let (status, head, _) = http(o, &request).await;
-    assert_eq!(status, 303);
-    let line = head
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .expect("a cookie")
-        .to_owned();
-    line.split(';').next().unwrap().to_owned()
-}
-
-async fn get(o: &Observer, path: &str, cookie: bool) -> String {
-    let cookie = if cookie {
-        format!("Cookie: {}\r\n", login(o).await)
-    } else {
-        String::new()
-    };
-    format!(
-        "GET {path} HTTP/1.1\r\nHost: {}\r\n{cookie}Connection: close\r\n\r\n",
-        host(o)
-    )
-}
+mod client;
+use client::{get, host, http, login, token};
 
 async fn post(o: &Observer, body: &str, extra_headers: &str) -> String {
     format!(
@@ -72,6 +21,17 @@ async fn post(o: &Observer, body: &str, extra_headers: &str) -> String {
         login(o).await,
         body.len()
     )
+}
+
+/// A supervised worker that waits forever.
+fn waiting(id: &'static str) -> ChildSpec {
+    ChildSpec::worker(id, |opts| async move {
+        let a = opts
+            .builder()
+            .spawn(|_: Context| std::future::pending())
+            .map_err(ExitReason::from)?;
+        Ok(Started::Pid(a.pid()))
+    })
 }
 
 async fn parked() -> ferrotp_runtime::Pid {
@@ -230,18 +190,9 @@ async fn an_action_needs_the_token_header_and_a_matching_origin() {
 #[tokio::test]
 async fn the_snapshot_lists_the_tree_and_pages_the_process_table() {
     let o = Observer::builder().start().await.unwrap();
-    let worker = |id: &'static str| {
-        ChildSpec::worker(id, |opts| async move {
-            let a = opts
-                .builder()
-                .spawn(|_: Context| std::future::pending())
-                .map_err(ExitReason::from)?;
-            Ok(Started::Pid(a.pid()))
-        })
-    };
     let sup = Supervisor::start(
         SupervisorFlags::new(Strategy::RestForOne),
-        vec![worker("first"), worker("second")],
+        vec![waiting("first"), waiting("second")],
     )
     .await
     .unwrap();
@@ -279,18 +230,9 @@ async fn the_snapshot_lists_the_tree_and_pages_the_process_table() {
 #[tokio::test]
 async fn a_nested_supervisor_lists_its_children_only_when_opened() {
     let o = Observer::builder().start().await.unwrap();
-    let leaf = |id: &'static str| {
-        ChildSpec::worker(id, |opts| async move {
-            let a = opts
-                .builder()
-                .spawn(|_: Context| std::future::pending())
-                .map_err(ExitReason::from)?;
-            Ok(Started::Pid(a.pid()))
-        })
-    };
     let inner = Supervisor::child_spec(
         SupervisorFlags::new(Strategy::OneForAll),
-        vec![leaf("x"), leaf("y")],
+        vec![waiting("x"), waiting("y")],
     )
     .id("inner");
     let root = Supervisor::start(SupervisorFlags::new(Strategy::OneForOne), vec![inner])

@@ -147,7 +147,9 @@ pub(crate) fn record(kind: EventKind) {
         queue.pop_front();
     }
     // Sent under the log's lock, so subscribers see events in `seq` order; a send to no
-    // subscriber is a counter check.
+    // subscriber is a counter check. The send may wake a subscriber under this lock: none of
+    // them ever takes it (they read their channel, and `crash_log` only on a lag), so a woken
+    // one never spins on it.
     if hub.tx.receiver_count() > 0 {
         let _ = hub.tx.send(event.clone());
     }
