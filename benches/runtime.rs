@@ -16,10 +16,11 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use ferrotp::gen_server::{CallResult, GenServer, Init, ReplyTo, Server, ServerContext};
+use ferrotp::observe::{Event, EventKind};
 use ferrotp::prelude::*;
 use ferrotp::supervisor::{Strategy, Supervisor, SupervisorFlags};
 use tokio::runtime::Runtime;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 const RING: usize = 1_000;
 const IDLE: usize = 100_000;
@@ -354,6 +355,7 @@ async fn restart_ferrotp(cycles: u64, crash: bool) -> (Duration, u64) {
     .await
     .unwrap();
     let echo: Server<Echo> = Server::named("bench-echo");
+    let mut events = ferrotp::observe::subscribe();
     let start = Instant::now();
     for _ in 0..cycles {
         let pid = echo.pid().unwrap();
@@ -362,13 +364,22 @@ async fn restart_ferrotp(cycles: u64, crash: bool) -> (Duration, u64) {
         } else {
             let _ = process::exit(pid, ExitReason::Kill);
         }
-        // Until the restarted incarnation answers under the name.
+        // Told by the supervisor, as the baseline's client is by its `ready` channel: polling
+        // the name instead would measure the client's retry strategy (a `yield_now` per try
+        // wakes the other worker), not the restart.
         loop {
-            match echo.call(|r| (1, r)).await {
-                Ok(_) if echo.pid() != Some(pid) => break,
-                _ => tokio::task::yield_now().await,
+            match events.recv().await {
+                Ok(Event {
+                    kind: EventKind::Restart { .. },
+                    ..
+                }) => break,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => unreachable!("the hub lives forever"),
             }
         }
+        // The restarted incarnation answers under the name.
+        assert_eq!(echo.call(|r| (1, r)).await, Ok(2));
+        assert_ne!(echo.pid(), Some(pid));
     }
     let elapsed = start.elapsed();
     sup.stop(ExitReason::Shutdown).await.unwrap();
@@ -687,10 +698,16 @@ fn main() {
     // Baseline panics (the crash rows) must not print: both sides' panics stay quiet.
     std::panic::set_hook(Box::new(|_| {}));
     if let Ok(spec) = std::env::var("FERROTP_BENCH_OP") {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        // `FERROTP_BENCH_MT=1`: on the table's two-worker runtime, to profile (`perf`, `strace`)
+        // what a row costs across threads; instruction counts use one thread.
+        let rt = if std::env::var_os("FERROTP_BENCH_MT").is_some() {
+            runtime()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
         // In a task, as a program's callers are: `block_on`'s own future is woken differently.
         rt.block_on(rt.spawn(async move { op_only(&spec).await }))
             .unwrap();

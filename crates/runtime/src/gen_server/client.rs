@@ -162,9 +162,14 @@ impl<S: GenServer> Server<S> {
         let (tx, rx) = oneshot::channel();
         Call {
             server: self,
-            timeout,
-            caller,
-            state: CallState::Start(Some((request(ReplyTo::new(tx, caller)), rx))),
+            request: Some(request(ReplyTo::new(tx, caller))),
+            reply: AwaitReply {
+                rx,
+                timeout,
+                timer: None,
+            },
+            resolved: None,
+            slow: Slow::No,
         }
     }
 
@@ -338,71 +343,70 @@ fn spend_budget() -> impl Future<Output = ()> {
 
 /// A call in flight: the whole of OTP's `gen:call` as one hand-written future — send the
 /// request, wait for the reply (arming a timer only if needed, see [`AwaitReply`]), and only if
-/// the reply handle is dropped, wait for the server's exit to report its reason. One future,
-/// polled directly, costs less per call than an `async fn` wrapping another future.
+/// the reply handle is dropped, wait for the server's exit to report its reason.
+///
+/// Flat on purpose: the common call touches `request` once and then only `reply`, with no state
+/// enum moved between variants. One future, polled directly, with nothing moved per poll, costs
+/// less per call than an `async fn` or a state machine of nested futures.
 struct Call<'a, S: GenServer, T> {
     server: &'a Server<S>,
-    timeout: Option<Duration>,
-    caller: Option<Pid>,
-    state: CallState<S, T>,
+    /// Taken (and sent) at the first poll: a future does nothing until polled.
+    request: Option<S::Call>,
+    reply: AwaitReply<T>,
+    /// The address a name resolved to when the request was sent, for the slow path.
+    resolved: Option<Addr<Request<S>>>,
+    slow: Slow,
 }
 
-enum CallState<S: GenServer, T> {
-    /// Not sent yet (a future does nothing until polled).
-    Start(Option<(S::Call, oneshot::Receiver<T>)>),
-    /// Sent; `resolved` is the address a name resolved to, for the slow path.
-    Waiting {
-        reply: AwaitReply<T>,
-        resolved: Option<Addr<Request<S>>>,
-    },
+/// Where a call is once it has left the common path.
+enum Slow {
+    /// Sent, or about to be: waiting on `reply`.
+    No,
     /// Failed before anything was awaited: the error is returned once a unit of tokio's
     /// cooperative budget has been spent (yielding if it is spent), so that a loop of calls to
-    /// a dead server yields like any loop of awaits instead of starving other tasks.
-    Failed(Option<CallError>),
+    /// a dead server yields like any loop of awaits instead of starving other tasks. Boxed: it
+    /// is rare, and a call future small enough is moved without a `memcpy` call.
+    Failed(Box<CallError>),
     /// The reply handle was dropped: waiting for the server's exit (OTP's caller waits for
     /// its `DOWN`, or its timeout).
     Exiting(Pin<Box<dyn Future<Output = CallError> + Send>>),
     Done,
 }
 
-// Nothing in a call is pinned structurally: the reply channel and the boxed slow path are
-// `Unpin`, and the request is moved out on the first poll.
+// Nothing in a call is pinned structurally: the reply channel, the timer and the boxed slow
+// path are `Unpin`, and the request is moved out on the first poll.
 impl<S: GenServer, T> Unpin for Call<'_, S, T> {}
 
 impl<S: GenServer, T> Call<'_, S, T> {
-    /// Send the request; the next state.
-    fn start(&mut self, request: S::Call, rx: oneshot::Receiver<T>) -> CallState<S, T> {
-        let resolved = match &self.server.target {
-            Target::Addr(_) => None,
-            Target::Name(_) => match self.server.resolve() {
-                Ok(a) => Some(a),
-                Err(e) => return CallState::Failed(Some(CallError::from_lookup(e))),
-            },
+    /// Send the request, or say why it could not be sent.
+    fn send(&mut self, request: S::Call) -> Result<(), CallError> {
+        let addr = match &self.server.target {
+            Target::Addr(a) => a,
+            Target::Name(_) => self
+                .resolved
+                .insert(self.server.resolve().map_err(CallError::from_lookup)?),
         };
-        let addr = match (&self.server.target, &resolved) {
-            (Target::Addr(a), _) => a,
-            (_, Some(a)) => a,
-            (Target::Name(_), None) => unreachable!("resolved above"),
-        };
-        if self.caller == Some(addr.pid()) {
-            return CallState::Failed(Some(CallError::CallingSelf));
+        if process::current() == Some(addr.pid()) {
+            return Err(CallError::CallingSelf);
         }
-        if let Err(e) = addr.send(Request::Call(request)) {
-            return CallState::Failed(Some(if e.is_full() {
+        addr.send(Request::Call(request)).map_err(|e| {
+            if e.is_full() {
                 CallError::MailboxFull
             } else {
                 CallError::NoProc
-            }));
-        }
-        CallState::Waiting {
-            reply: AwaitReply {
-                rx,
-                timeout: self.timeout,
-                timer: None,
-                yielded: false,
-            },
-            resolved,
-        }
+            }
+        })
+    }
+
+    /// The reply handle was dropped: the slow path that learns why from the server's exit.
+    #[cold]
+    fn exiting(&mut self) -> Pin<Box<dyn Future<Output = CallError> + Send>> {
+        let addr = match (&self.server.target, self.resolved.take()) {
+            (_, Some(a)) => a,
+            (Target::Addr(a), None) => a.clone(),
+            (Target::Name(_), None) => unreachable!("resolved when sent"),
+        };
+        Box::pin(exit_error(addr, self.reply.deadline(), self.reply.timeout))
     }
 }
 
@@ -411,68 +415,61 @@ impl<S: GenServer, T: Send + 'static> Future for Call<'_, S, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        loop {
-            match &mut this.state {
-                CallState::Start(start) => {
-                    let (request, rx) = start.take().expect("a call starts once");
-                    this.state = this.start(request, rx);
+        if let Some(request) = this.request.take() {
+            match this.send(request) {
+                // Yield one round without looking at the channel: the reply is almost never
+                // there yet, and looking would register this task's waker with it (a clone, a
+                // compare-and-swap, and a wake from the server) only for the next poll to find
+                // the reply anyway. The yield is also what makes the next poll come if no reply
+                // does: that poll arms the timer (see `AwaitReply`).
+                Ok(()) if this.reply.timeout.is_some() => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
                 }
-                CallState::Waiting { reply, resolved } => {
-                    let waited = match Pin::new(reply).poll(cx) {
-                        Poll::Ready(w) => w,
-                        Poll::Pending => return Poll::Pending,
-                    };
-                    let outcome = match waited {
-                        Waited::Reply(value) => Ok(value),
-                        // Dropping the receiver is what keeps a late reply away from the
-                        // caller.
-                        Waited::Timeout(t) => Err(CallError::Timeout(t)),
-                        Waited::NoRuntime => Err(CallError::NoRuntime),
-                        Waited::Dropped => {
-                            let CallState::Waiting { reply, resolved } =
-                                std::mem::replace(&mut this.state, CallState::Done)
-                            else {
-                                unreachable!("in the waiting state")
-                            };
-                            let addr = match (&this.server.target, resolved) {
-                                (_, Some(a)) => a,
-                                (Target::Addr(a), None) => a.clone(),
-                                (Target::Name(_), None) => unreachable!("resolved when sent"),
-                            };
-                            this.state =
-                                CallState::Exiting(Box::pin(exit_error(addr, reply, this.timeout)));
-                            continue;
-                        }
-                    };
-                    let _ = resolved;
-                    this.state = CallState::Done;
-                    return Poll::Ready(outcome);
-                }
-                CallState::Failed(error) => {
-                    std::task::ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
-                    let error = error.take().expect("a failed call reports once");
-                    this.state = CallState::Done;
-                    return Poll::Ready(Err(error));
-                }
-                CallState::Exiting(exit) => {
-                    let error = std::task::ready!(exit.as_mut().poll(cx));
-                    this.state = CallState::Done;
-                    return Poll::Ready(Err(error));
-                }
-                CallState::Done => panic!("a call polled after it completed"),
+                Ok(()) => {}
+                Err(e) => this.slow = Slow::Failed(Box::new(e)),
             }
         }
+        if let Slow::No = this.slow {
+            // Not marked done on success: polling a completed call panics in the channel.
+            return Poll::Ready(
+                match std::task::ready!(Pin::new(&mut this.reply).poll(cx)) {
+                    Waited::Reply(value) => Ok(value),
+                    // Dropping the receiver is what keeps a late reply away from the caller.
+                    Waited::Timeout(t) => Err(CallError::Timeout(t)),
+                    Waited::NoRuntime => Err(CallError::NoRuntime),
+                    Waited::Dropped => {
+                        this.slow = Slow::Exiting(this.exiting());
+                        return Pin::new(this).poll(cx);
+                    }
+                },
+            );
+        }
+        let error = match &mut this.slow {
+            Slow::Failed(_) => {
+                std::task::ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
+                let Slow::Failed(error) = std::mem::replace(&mut this.slow, Slow::Done) else {
+                    unreachable!("matched above")
+                };
+                *error
+            }
+            Slow::Exiting(exit) => std::task::ready!(exit.as_mut().poll(cx)),
+            Slow::No => unreachable!("handled above"),
+            Slow::Done => panic!("a call polled after it completed"),
+        };
+        this.slow = Slow::Done;
+        Poll::Ready(Err(error))
     }
 }
 
 /// Why a call whose reply handle was dropped failed: the server's exit reason, or a timeout
 /// if the server lives on without replying.
-async fn exit_error<M: Send + 'static, R>(
+async fn exit_error<M: Send + 'static>(
     addr: Addr<M>,
-    reply: AwaitReply<R>,
+    deadline: Option<Instant>,
     timeout: Option<Duration>,
 ) -> CallError {
-    match (reply.deadline(), timeout) {
+    match (deadline, timeout) {
         (Some(deadline), Some(t)) if tokio::runtime::Handle::try_current().is_ok() => {
             match tokio::time::timeout_at(deadline, exit_of(&addr)).await {
                 Ok(reason) => CallError::Exit(reason),
@@ -492,7 +489,7 @@ pub(crate) enum Waited<R> {
 }
 
 /// Waits for a reply for `timeout`, arming a timer only when the reply did not come within one
-/// scheduling round.
+/// scheduling round: [`Call`] yields that round before it first polls this.
 ///
 /// Most calls are answered while the caller yields once; registering a timer for each of them
 /// would cost more than the call itself (arming the earliest timer of a runtime wakes the
@@ -504,7 +501,6 @@ struct AwaitReply<R> {
     /// `None` waits forever.
     timeout: Option<Duration>,
     timer: Option<Pin<Box<Sleep>>>,
-    yielded: bool,
 }
 
 impl<R> AwaitReply<R> {
@@ -532,11 +528,6 @@ impl<R> Future for AwaitReply<R> {
         let Some(timeout) = this.timeout else {
             return Poll::Pending;
         };
-        if !this.yielded {
-            this.yielded = true;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
         if this.timer.is_none() && tokio::runtime::Handle::try_current().is_err() {
             // Awaited by another executor: there is no tokio clock to time the call out by.
             return Poll::Ready(Waited::NoRuntime);

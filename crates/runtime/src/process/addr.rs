@@ -49,8 +49,9 @@ impl<M: Send + 'static> Addr<M> {
     ///
     /// # Errors
     ///
-    /// The message is handed back in a [`SendError`] if the process has exited
-    /// ([`SendError::is_noproc`]) or its bounded mailbox is full ([`SendError::is_full`]).
+    /// The message is handed back in a [`SendError`] if the process has exited or a signal
+    /// that terminates it is pending ([`SendError::is_noproc`]), or if its bounded mailbox is
+    /// full ([`SendError::is_full`]).
     pub fn send(&self, msg: M) -> Result<(), SendError<M>> {
         self.send_with(msg, true)
     }

@@ -85,8 +85,10 @@ pub(crate) struct Core {
     task_waker: OnceLock<Waker>,
     /// The process's `tracing` span, entered whenever its code runs: every event it emits
     /// carries its pid (and its registered name, recorded when it registers), as Elixir's
-    /// Logger metadata does. Disabled, and free to enter, without a subscriber that wants it.
-    pub(crate) span: tracing::Span,
+    /// Logger metadata does. `None` without a subscriber that wants it: a disabled span is
+    /// still 40 bytes, and boxing it keeps every idle process's cell inside the allocation
+    /// size it is tuned for (see `ProcessCell`).
+    pub(crate) span: Option<Box<tracing::Span>>,
     /// What the observer reads: birth time, suspended/upgrading, the running callback.
     pub(crate) probe: crate::observe::Probe,
 }
@@ -103,7 +105,10 @@ impl Core {
             }),
             kill_flag: AtomicBool::new(false),
             task_waker: OnceLock::new(),
-            span: tracing::info_span!("process", pid = %pid, name = tracing::field::Empty),
+            span: {
+                let span = tracing::info_span!("process", pid = %pid, name = tracing::field::Empty);
+                (!span.is_disabled()).then(|| Box::new(span))
+            },
             probe: crate::observe::Probe::new(),
         }
     }

@@ -69,7 +69,7 @@ where
         }
         let core = &this.cell.core;
         // Everything the process does in this poll, its exit log included, is inside its span.
-        let _span = core.span.enter();
+        let _span = core.span.as_deref().map(tracing::Span::enter);
         core.set_task_waker(cx.waker());
         let (reason, cause) = match core.take_pending_exit() {
             Some(reason) => (reason, Cause::Signal),

@@ -46,7 +46,9 @@ pub fn register(name: impl Into<Arc<str>>, pid: Pid) -> Result<(), RegisterError
             st.relations().name = Some(name.clone());
             drop(st);
             // Outside the lock: recording calls into the subscriber.
-            p.core().span.record("name", &*name);
+            if let Some(span) = &p.core().span {
+                span.record("name", &*name);
+            }
             Ok(())
         }
     }
