@@ -80,6 +80,12 @@ impl<M: Send + 'static> Addr<M> {
         self.cell.core.is_alive()
     }
 
+    /// Whether the process has completed its exit: its name released and its links and
+    /// monitors told.
+    pub(crate) fn exit_completed(&self) -> bool {
+        self.cell.core.is_dead()
+    }
+
     /// The reason the process exited, once it has.
     pub fn exit_reason(&self) -> Option<crate::ExitReason> {
         self.cell.core.exit_reason()

@@ -179,6 +179,11 @@ impl Core {
         Departure { relations, name }
     }
 
+    /// Whether the exit procedure has completed (`mark_dead`).
+    pub(crate) fn is_dead(&self) -> bool {
+        self.lock().status == Status::Dead
+    }
+
     pub(crate) fn mark_dead(&self) {
         self.lock().status = Status::Dead;
     }

@@ -20,9 +20,9 @@ pin_project! {
         M: 'static,
      {
         cell: Arc<ProcessCell<M>>,
+        // `None` once the process has exited (its exit procedure drops the body first).
         #[pin]
         body: Option<Fut>,
-        exited: bool,
     }
 
     impl<M, Fut> PinnedDrop for Runner<M, Fut>
@@ -34,7 +34,7 @@ pin_project! {
             // The runtime dropped the task before it finished (runtime shutdown, or the task
             // was aborted): the process still has to leave the table and tell its links.
             let this = this.project();
-            if !*this.exited {
+            if this.body.is_some() {
                 let _ = exit_process(this.cell, this.body, ExitReason::Killed, Cause::Dropped);
             }
         }
@@ -46,7 +46,6 @@ impl<M: Send + 'static, Fut> Runner<M, Fut> {
         Runner {
             cell,
             body: Some(body),
-            exited: false,
         }
     }
 }
@@ -63,7 +62,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ExitReason> {
         let mut this = self.project();
-        if *this.exited {
+        if this.body.is_none() {
             // Never polled again once it returned its reason; this is only a guard.
             return Poll::Ready(ExitReason::NoProc);
         }
@@ -92,7 +91,6 @@ where
                 }
             }
         };
-        *this.exited = true;
         Poll::Ready(exit_process(this.cell, this.body, reason, cause))
     }
 }
