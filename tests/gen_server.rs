@@ -165,6 +165,17 @@ async fn call_returns_the_reply_and_cast_changes_state() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_call_to_a_server_whose_exit_is_decided_fails_at_once_with_noproc() {
+    let log = Log::default();
+    let srv = started(&log).await;
+    process::exit(pid(&srv), ExitReason::Kill).unwrap();
+    // The server has not run since the kill: it is dead to callers already, and the call
+    // does not wait for its exit.
+    assert_eq!(srv.call(Call::Get).await, Err(CallError::NoProc));
+    assert_eq!(process::await_exit(pid(&srv)).await, ExitReason::Killed);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_deferred_reply_can_come_from_another_process() {
     let log = Log::default();
     let srv = started(&log).await;

@@ -107,17 +107,6 @@ async fn is_alive_is_false_as_soon_as_a_terminating_signal_was_sent() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_message_to_a_process_whose_exit_is_decided_is_refused_not_dropped() {
-    let target = idle(false);
-    process::exit(target.pid(), ExitReason::Kill).unwrap();
-    // The process has not run since: the refusal comes from the pending signal, not from a
-    // closed mailbox.
-    let refused = target.send(()).unwrap_err();
-    assert!(refused.is_noproc());
-    assert_eq!(process::await_exit(target.pid()).await, ExitReason::Killed);
-}
-
-#[tokio::test(start_paused = true)]
 async fn a_dead_watcher_leaves_no_monitor_on_its_target() {
     let probe = Probe::spawn(false);
     let target = idle(false);

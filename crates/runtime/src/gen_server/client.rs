@@ -389,6 +389,12 @@ impl<S: GenServer, T> Call<'_, S, T> {
         if process::current() == Some(addr.pid()) {
             return Err(CallError::CallingSelf);
         }
+        // A server whose exit is decided would drop the request with its mailbox; the caller
+        // learns it now instead of through the slow path that waits for that exit. (Checked
+        // here, not in every send: a plain message to it is simply lost, as in Erlang.)
+        if addr.exit_decided() {
+            return Err(CallError::NoProc);
+        }
         addr.send(Request::Call(request)).map_err(|e| {
             if e.is_full() {
                 CallError::MailboxFull

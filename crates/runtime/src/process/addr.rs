@@ -49,9 +49,8 @@ impl<M: Send + 'static> Addr<M> {
     ///
     /// # Errors
     ///
-    /// The message is handed back in a [`SendError`] if the process has exited or a signal
-    /// that terminates it is pending ([`SendError::is_noproc`]), or if its bounded mailbox is
-    /// full ([`SendError::is_full`]).
+    /// The message is handed back in a [`SendError`] if the process has exited
+    /// ([`SendError::is_noproc`]) or its bounded mailbox is full ([`SendError::is_full`]).
     pub fn send(&self, msg: M) -> Result<(), SendError<M>> {
         self.send_with(msg, true)
     }
@@ -78,6 +77,13 @@ impl<M: Send + 'static> Addr<M> {
     /// Whether the process is still running.
     pub fn is_alive(&self) -> bool {
         self.cell.core.is_alive()
+    }
+
+    /// Whether a signal that terminates the process is pending: it is dead to callers, as
+    /// `is_alive` says, though it has not run its exit yet.
+    #[inline]
+    pub(crate) fn exit_decided(&self) -> bool {
+        self.cell.core.kill_pending()
     }
 
     /// Whether the process has completed its exit: its name released and its links and

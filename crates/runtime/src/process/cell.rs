@@ -30,13 +30,6 @@ impl<M: Send + 'static> ProcessCell<M> {
     /// Queue a user message; `bounded: false` is for the runtime's own requests (`sys`,
     /// `stop`), which a full mailbox must not refuse.
     pub(crate) fn send(&self, msg: M, bounded: bool) -> Result<(), (M, Refusal)> {
-        // A process whose exit is already decided (a terminating signal is pending) is dead to
-        // senders, as `is_alive` says: a user message would only be dropped with its mailbox,
-        // so it is refused now and the sender learns it at once. The runtime's own requests
-        // still queue: their senders wait for the exit and report its reason.
-        if bounded && self.core.kill_pending() {
-            return Err((msg, Refusal::Closed));
-        }
         // The guard is a temporary of this statement: the receiver is woken after the lock is
         // released, never under it (it would wake only to spin on the lock).
         let parked = self.mailbox.lock().push_user(msg, bounded)?;
