@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 if ! command -v valgrind >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq valgrind
 fi
-cargo build --release --bench runtime --quiet 2>/dev/null || cargo build --release --bench runtime
+# The bench profile (one code-generation unit, see Cargo.toml), as `cargo bench` builds it.
+cargo bench --bench runtime --no-run --quiet 2>/dev/null || cargo bench --bench runtime --no-run
 bench=$(ls -t target/release/deps/runtime-* | grep -v '\.d$' | head -n 1)
 
 ops=("$@")

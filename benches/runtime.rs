@@ -355,6 +355,7 @@ async fn restart_ferrotp(cycles: u64, crash: bool) -> (Duration, u64) {
     .await
     .unwrap();
     let echo: Server<Echo> = Server::named("bench-echo");
+    let sup_pid = sup.pid();
     let mut events = ferrotp::observe::subscribe();
     let start = Instant::now();
     for _ in 0..cycles {
@@ -370,9 +371,15 @@ async fn restart_ferrotp(cycles: u64, crash: bool) -> (Duration, u64) {
         loop {
             match events.recv().await {
                 Ok(Event {
-                    kind: EventKind::Restart { .. },
+                    kind: EventKind::Restart { supervisor, .. },
                     ..
-                }) => break,
+                }) if Some(supervisor) == sup_pid => break,
+                // Events were dropped: the restart may have been among them.
+                Err(broadcast::error::RecvError::Lagged(_))
+                    if echo.pid().is_some_and(|p| p != pid) =>
+                {
+                    break
+                }
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => unreachable!("the hub lives forever"),
             }

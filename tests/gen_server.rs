@@ -59,6 +59,42 @@ async fn init_error_gives_the_reason() {
     assert_eq!(err, StartError::Error(ExitReason::error("bad args")));
 }
 
+/// A `tracing` layer that panics on a process's exit line: foreign code in the middle of an
+/// exit.
+struct PanicsOnExitLine;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PanicsOnExitLine {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct IsExitLine(bool);
+        impl tracing::field::Visit for IsExitLine {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" && format!("{value:?}") == "process exited" {
+                    self.0 = true;
+                }
+            }
+        }
+        let mut line = IsExitLine(false);
+        event.record(&mut line);
+        assert!(!line.0, "a subscriber that panics on exit lines");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_start_returns_even_if_a_subscriber_panics_on_the_childs_exit() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(PanicsOnExitLine));
+    let log = Log::default();
+    let start = Srv::start(Setup::new(&log).init(InitMode::Error(ExitReason::error("bad args"))));
+    let started = tokio::time::timeout(Duration::from_secs(60), start)
+        .await
+        .expect("a failed start returns once its child has exited");
+    assert_eq!(
+        started.unwrap_err(),
+        StartError::Error(ExitReason::error("bad args"))
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn init_panic_gives_the_panic_as_exit_reason() {
     let log = Log::default();

@@ -165,13 +165,28 @@ pub async fn start_with<S: GenServer>(
 ///
 /// Only failed starts wait, so a start watches nothing while it waits for the `init`
 /// acknowledgement: a watch on every start stayed on the child, unused, for its whole life, and
-/// with its callback at the child's exit cost ~1,500 instructions per restart. Watching this late can find the child already exiting,
-/// too late to be told: then its exit, a few steps of synchronous code under way on another
-/// thread, is waited out by polling the cell.
-async fn exit_completed<M: Send + 'static>(addr: &crate::Addr<M>) -> ExitReason {
-    let reason = process::await_exit(addr.pid()).await;
-    while !addr.exit_completed() {
-        tokio::task::yield_now().await;
-    }
-    reason
+/// with its callback at the child's exit cost ~1,500 instructions per restart. Watching this
+/// late can find the child already exiting, too late to be told: then the rest of its exit,
+/// under way on another thread (destructors of queued messages, telling its links), is waited
+/// out by polling the cell — a few yields, then every millisecond, so that a slow destructor
+/// does not keep a worker spinning. The exit always ends in the mark polled for, even when a
+/// step of it panics (`exit_process`). Boxed and cold: inline, its timer made every start's
+/// future (and every supervisor's) larger, and the common path ~400 instructions slower.
+#[cold]
+fn exit_completed<M: Send + 'static>(
+    addr: &crate::Addr<M>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ExitReason> + Send + '_>> {
+    Box::pin(async move {
+        let reason = process::await_exit(addr.pid()).await;
+        let mut polls = 0u32;
+        while !addr.exit_completed() {
+            if polls < 16 {
+                tokio::task::yield_now().await;
+            } else {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            polls += 1;
+        }
+        reason
+    })
 }

@@ -114,6 +114,9 @@ pub(crate) fn exit_process<M: Send + 'static, Fut>(
 ) -> ExitReason {
     let pid = cell.core.pid;
     let departure = cell.core.begin_exit(&reason);
+    // Dead at the end, however the rest goes: the exit log and the distribution's hooks run
+    // foreign code that may panic, and a failed start waits for exactly this mark.
+    let _dead = MarkDead(&cell.core);
     // Dropping the body drops every reply handle it held; callers find the reason recorded
     // above. User `Drop` impls may panic: that must not stop the exit procedure.
     if panic::call_guarded(|| body.set(None)).is_err() {
@@ -128,10 +131,20 @@ pub(crate) fn exit_process<M: Send + 'static, Fut>(
     if let Some(n) = &departure.name {
         name::release(n, pid);
     }
-    log_exit(pid, &reason, cause);
+    // A subscriber's code: if it panics, the exit goes on (and nothing is left to log it to).
+    let _ = panic::call_guarded(|| log_exit(pid, &reason, cause));
     departure.notify(pid, &reason);
-    cell.core.mark_dead();
     reason
+}
+
+/// Marks a process dead when dropped: the last step of its exit, also when a step before it
+/// panicked.
+struct MarkDead<'a>(&'a super::core::Core);
+
+impl Drop for MarkDead<'_> {
+    fn drop(&mut self) {
+        self.0.mark_dead();
+    }
 }
 
 fn log_exit(pid: crate::Pid, reason: &ExitReason, cause: Cause) {
