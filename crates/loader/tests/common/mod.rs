@@ -34,14 +34,42 @@ fn set_mode(_: &Path, _: u32) {}
 
 /// A fresh directory owned by this test run, writable only by its owner.
 pub fn private_dir(name: &str) -> PathBuf {
-    let dir = workspace_root()
-        .join("target/hot-fixtures")
-        .join(format!("{}-{name}", std::process::id()));
+    let root = workspace_root().join("target/hot-fixtures");
+    static PRUNED: std::sync::Once = std::sync::Once::new();
+    PRUNED.call_once(|| prune_finished_runs(&root));
+    let dir = root.join(format!("{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     set_mode(dir.parent().unwrap(), 0o755);
     set_mode(&dir, 0o755);
     // The loader reports paths made absolute without `..`: so do the tests.
     dir.canonicalize().unwrap()
+}
+
+/// Remove the directories of earlier test runs whose process has ended: each run leaves its
+/// modules and rebuilt sources behind (tens of MB), and nothing else would ever remove them.
+/// A directory is named after the pid of the run that made it; on systems without `/proc`
+/// nothing is removed.
+fn prune_finished_runs(root: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            // Another binary's run may be removing it at the same time: ignore failures.
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 pub fn install(from: &Path, dir: &Path, name: &str) -> PathBuf {

@@ -446,24 +446,34 @@ impl<S: GenServer, T: Send + 'static> Future for Call<'_, S, T> {
                     Waited::NoRuntime => Err(CallError::NoRuntime),
                     Waited::Dropped => {
                         this.slow = Slow::Exiting(this.exiting());
-                        return Pin::new(this).poll(cx);
+                        return this.poll_slow(cx);
                     }
                 },
             );
         }
-        let error = match &mut this.slow {
+        this.poll_slow(cx)
+    }
+}
+
+impl<S: GenServer, T: Send + 'static> Call<'_, S, T> {
+    /// A call that failed before or after sending: out of line, so the common poll's frame
+    /// stays small.
+    #[cold]
+    #[inline(never)]
+    fn poll_slow(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, CallError>> {
+        let error = match &mut self.slow {
             Slow::Failed(_) => {
                 std::task::ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
-                let Slow::Failed(error) = std::mem::replace(&mut this.slow, Slow::Done) else {
+                let Slow::Failed(error) = std::mem::replace(&mut self.slow, Slow::Done) else {
                     unreachable!("matched above")
                 };
                 *error
             }
             Slow::Exiting(exit) => std::task::ready!(exit.as_mut().poll(cx)),
-            Slow::No => unreachable!("handled above"),
+            Slow::No => unreachable!("a call on its common path"),
             Slow::Done => panic!("a call polled after it completed"),
         };
-        this.slow = Slow::Done;
+        self.slow = Slow::Done;
         Poll::Ready(Err(error))
     }
 }

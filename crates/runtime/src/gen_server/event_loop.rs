@@ -113,12 +113,19 @@ enum Flow {
 }
 
 impl<S: GenServer> Loop<S> {
-    #[inline]
+    #[inline(always)]
     fn apply(&mut self, next: Next<S::Continue>) {
-        // The common case: nothing to do after the callback.
-        if matches!(next, Next::Wait) && !self.ctx.has_continuation() && self.timeout.is_none() {
+        // The common case, checked inline in every callback's path: nothing to do after it.
+        if matches!(next, Next::Wait) && self.timeout.is_none() && !self.ctx.has_continuation() {
             return;
         }
+        self.apply_next(next);
+    }
+
+    /// A timeout, continuation or hibernation to set up after a callback: out of line, so the
+    /// loop's common path does not carry its frame.
+    #[inline(never)]
+    fn apply_next(&mut self, next: Next<S::Continue>) {
         self.timeout = None;
         self.deadline = None;
         // A continuation or timeout asked for through the context replaces the returned

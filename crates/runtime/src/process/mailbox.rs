@@ -101,15 +101,23 @@ impl<M> Mailbox<M> {
     /// Park `recv`: remember who to wake for the next message. `task` is the process task's
     /// own waker, which lives as long as the process: a `recv` polled directly by the process
     /// (the common case) is woken through it, with no waker cloned per message.
+    #[inline]
     pub(crate) fn park(&mut self, waker: &Waker, task: Option<&Waker>) {
         if task.is_some_and(|t| t.will_wake(waker)) {
             self.parked = Parked::Task;
         } else {
-            self.parked = Parked::Elsewhere;
-            match &self.waker {
-                Some(w) if w.will_wake(waker) => {}
-                _ => self.waker = Some(waker.clone()),
-            }
+            self.park_elsewhere(waker);
+        }
+    }
+
+    /// Out of line: a process's own `recv` parks in its task, and its frame should not carry
+    /// a waker clone it does not make there.
+    #[inline(never)]
+    fn park_elsewhere(&mut self, waker: &Waker) {
+        self.parked = Parked::Elsewhere;
+        match &self.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => self.waker = Some(waker.clone()),
         }
     }
 

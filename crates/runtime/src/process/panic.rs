@@ -51,6 +51,7 @@ pub(crate) fn reason_from_payload(payload: Box<dyn Any + Send>) -> ExitReason {
 
 /// Poll `fut` inside `catch_unwind`: the one place user code is polled. A panic becomes
 /// `Err(ExitReason::Panic { .. })`; the future must not be polled again after that.
+#[inline]
 pub(crate) fn poll_guarded<F: Future>(
     fut: Pin<&mut F>,
     cx: &mut Context<'_>,
@@ -80,6 +81,7 @@ pin_project! {
 impl<F: Future> Future for Guarded<F> {
     type Output = Result<F::Output, ExitReason>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         poll_guarded(self.project().fut, cx)
     }
