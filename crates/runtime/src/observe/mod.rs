@@ -32,7 +32,7 @@ pub use events::{
     CRASH_LOG_LEN, UPGRADE_LOG_LEN,
 };
 pub use probe::Callback;
-pub(crate) use probe::{since_epoch, Probe};
+pub(crate) use probe::Probe;
 pub(crate) use status::register_sys_port;
 pub use status::{format_status, FormatStatusError, FORMAT_STATUS_LIMIT};
 pub use supervisors::{supervisor, supervisors, ChildView, SupervisorKind, SupervisorView};
@@ -97,7 +97,7 @@ pub struct ProcessRow {
 pub fn snapshot() -> Vec<ProcessRow> {
     let supervised = supervisors::supervised();
     let processes = table::all();
-    let now = since_epoch();
+    let now = std::time::Instant::now();
     let mut rows = Vec::with_capacity(processes.len());
     for p in processes {
         let child = supervised.get(&p.core().pid).cloned();
@@ -110,10 +110,14 @@ pub fn snapshot() -> Vec<ProcessRow> {
 pub fn process(pid: Pid) -> Option<ProcessRow> {
     let p = table::get(pid)?;
     let child = supervisors::child_of(pid);
-    Some(row_of(&*p, child, since_epoch()))
+    Some(row_of(&*p, child, std::time::Instant::now()))
 }
 
-fn row_of(p: &dyn AnyProcess, child: Option<(Pid, Arc<str>, u32)>, now: Duration) -> ProcessRow {
+fn row_of(
+    p: &dyn AnyProcess,
+    child: Option<(Pid, Arc<str>, u32)>,
+    now: std::time::Instant,
+) -> ProcessRow {
     let core = p.core();
     let (alive, name, links, monitors, monitored_by) = {
         let st = core.lock();

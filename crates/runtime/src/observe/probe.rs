@@ -3,11 +3,7 @@
 //! relaxed stores by the process itself (or by `sys` and the loader), read by anyone.
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::LazyLock;
 use std::time::{Duration, Instant};
-
-/// The process-wide origin of [`Probe`] birth times.
-static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 const SUSPENDED: u8 = 1;
 const UPGRADING: u8 = 2;
@@ -63,31 +59,27 @@ impl std::fmt::Display for Callback {
     }
 }
 
-/// Now, as [`Probe`] birth times count.
-pub(crate) fn since_epoch() -> Duration {
-    EPOCH.elapsed()
-}
-
 pub(crate) struct Probe {
-    /// Nanoseconds from [`EPOCH`] to the spawn.
-    born: u64,
+    /// The spawn's clock reading, kept as read: turning it into a number (a subtraction from
+    /// an epoch and a conversion) cost every spawn twice what reading the clock does, and
+    /// only the observer ever looks at it.
+    born: Instant,
     flags: AtomicU8,
     callback: AtomicU8,
 }
 
 impl Probe {
     pub(crate) fn new() -> Probe {
-        let born = EPOCH.elapsed().as_nanos() as u64;
         Probe {
-            born,
+            born: Instant::now(),
             flags: AtomicU8::new(0),
             callback: AtomicU8::new(0),
         }
     }
 
-    /// How long ago it was born, `now` being [`since_epoch`] (read once for many probes).
-    pub(crate) fn age_at(&self, now: Duration) -> Duration {
-        now.saturating_sub(Duration::from_nanos(self.born))
+    /// How long ago it was born, at `now` (read once for many probes).
+    pub(crate) fn age_at(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.born)
     }
 
     pub(crate) fn set_suspended(&self, on: bool) {
