@@ -43,6 +43,25 @@ async fn a_panic_becomes_the_exit_reason_with_message_and_location() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_spawn_functions_own_code_runs_as_the_process_and_its_panic_is_the_exit_reason() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let addr = process::spawn(move |_: Context| {
+        // Before the future is made: already the new process.
+        tx.send(process::current()).unwrap();
+        async { Ok(()) }
+    });
+    assert_eq!(rx.await.unwrap(), Some(addr.pid()));
+
+    let panicking = process::spawn_joinable(|_: Context| -> std::future::Ready<ProcessResult> {
+        panic!("no future today")
+    });
+    match panicking.1.await {
+        ExitReason::Panic { message, .. } => assert_eq!(&*message, "no future today"),
+        other => panic!("expected a panic reason, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_panic_reaches_links_and_monitors_and_nothing_else() {
     let mut watcher = Probe::spawn(true);
     let bystander = idle(false);

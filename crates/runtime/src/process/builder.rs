@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use super::cell::{AnyProcess, ProcessCell};
 use super::core::{Status, Watcher};
-use super::{panic, runner::Runner, table, Context, JoinHandle};
+use super::runner::{Code, Runner};
+use super::{panic, table, Context, JoinHandle};
 use crate::error::SpawnError;
 use crate::registry::Name;
 use crate::{Addr, Pid, ProcessResult, Reference};
@@ -188,7 +189,7 @@ impl Builder {
         }
         tracing::trace!(%pid, "process spawned");
         let ctx = Context::new(cell.clone());
-        let task = runtime.spawn(Runner::new(cell.clone(), async move { body(ctx).await }));
+        let task = runtime.spawn(Runner::new(cell.clone(), Code::new(move || body(ctx))));
         Ok((Addr::from_cell(cell), JoinHandle::new(pid, task)))
     }
 

@@ -163,3 +163,45 @@ fn log_exit(pid: crate::Pid, reason: &ExitReason, cause: Cause) {
         (_, r) => tracing::info!(%pid, reason = %r, "process exited"),
     }
 }
+
+pin_project! {
+    /// A process's code: the function it was spawned with until the first poll calls it, then
+    /// the future that call returned.
+    ///
+    /// The call happens in the process's first poll, so whatever the function does before
+    /// returning its future runs as the process (under its pid, inside its panic guard). An
+    /// `async move { f().await }` wrapper would do the same, but a generator keeps the function
+    /// beside the future it returns for its whole life; this keeps one or the other, so every
+    /// spawn moves a smaller task, and every poll goes through one state machine less.
+    #[project = CodeProj]
+    pub(crate) enum Code<G, Fut> {
+        Start { start: Option<G> },
+        Running { #[pin] fut: Fut },
+    }
+}
+
+impl<G, Fut> Code<G, Fut> {
+    pub(crate) fn new(start: G) -> Self {
+        Code::Start { start: Some(start) }
+    }
+}
+
+impl<G, Fut> Future for Code<G, Fut>
+where
+    G: FnOnce() -> Fut,
+    Fut: Future,
+{
+    type Output = Fut::Output;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Fut::Output> {
+        if let CodeProj::Start { start } = self.as_mut().project() {
+            let start = start.take().expect("a process's code is started once");
+            self.set(Code::Running { fut: start() });
+        }
+        match self.project() {
+            CodeProj::Running { fut } => fut.poll(cx),
+            CodeProj::Start { .. } => unreachable!("started above"),
+        }
+    }
+}
