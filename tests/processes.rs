@@ -62,6 +62,30 @@ async fn the_spawn_functions_own_code_runs_as_the_process_and_its_panic_is_the_e
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_process_killed_before_it_first_runs_never_calls_its_function_and_drops_it() {
+    let (called_tx, called_rx) = std::sync::mpsc::channel::<()>();
+    let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel::<()>();
+    // Dropping the function drops what it captured, and so the sender.
+    struct OnDrop(Option<tokio::sync::oneshot::Sender<()>>);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.take().unwrap().send(());
+        }
+    }
+    let guard = OnDrop(Some(dropped_tx));
+    let (addr, joined) = process::spawn_joinable(move |_: Context| {
+        let _guard = guard;
+        called_tx.send(()).unwrap();
+        async { Ok(()) }
+    });
+    // A current-thread runtime: the process's task has not run yet.
+    process::exit(addr.pid(), ExitReason::Kill).unwrap();
+    assert_eq!(joined.await, ExitReason::Killed);
+    dropped_rx.await.unwrap();
+    assert!(called_rx.try_recv().is_err());
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_panic_reaches_links_and_monitors_and_nothing_else() {
     let mut watcher = Probe::spawn(true);
     let bystander = idle(false);

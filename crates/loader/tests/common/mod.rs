@@ -48,8 +48,11 @@ pub fn private_dir(name: &str) -> PathBuf {
 /// Remove the directories of earlier test runs whose process has ended: each run leaves its
 /// modules and rebuilt sources behind (tens of MB), and nothing else would ever remove them.
 /// A directory is named after the pid of the run that made it; on systems without `/proc`
-/// nothing is removed.
+/// nothing is removed. Only directories untouched for an hour go: a run in another pid
+/// namespace sharing this `target/` (a container) looks dead through our `/proc`, but its
+/// directories are fresh.
 fn prune_finished_runs(root: &Path) {
+    const STALE: std::time::Duration = std::time::Duration::from_secs(3600);
     if !Path::new("/proc/self").exists() {
         return;
     }
@@ -65,7 +68,13 @@ fn prune_finished_runs(root: &Path) {
         else {
             continue;
         };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE);
+        if stale && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
             // Another binary's run may be removing it at the same time: ignore failures.
             let _ = std::fs::remove_dir_all(entry.path());
         }
